@@ -1,0 +1,5 @@
+//! nplc: a compiler from `.npl` network policy programs to Kubernetes
+//! NetworkPolicy YAML and node firewall port lists. See ARCHITECTURE.md for the
+//! order of the stages.
+
+pub mod net;

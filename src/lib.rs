@@ -3,3 +3,6 @@
 //! order of the stages.
 
 pub mod net;
+pub mod diag;
+pub mod source;
+pub mod syntax;

@@ -1,0 +1,254 @@
+//! The one diagnostic type every stage reports with, and its two renderings:
+//! human text through codespan-reporting and JSON (`--error-format json`).
+//!
+//! Input: diagnostics built by the stages plus the [`SourceMap`]. Output:
+//! rendered text or JSON values. Codes are stable; docs/diagnostics.md lists
+//! them all.
+
+use crate::source::{SourceMap, Span};
+use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label, Severity as CsSeverity};
+use codespan_reporting::term::{self, termcolor::NoColor};
+use serde::Serialize;
+
+/// How bad a diagnostic is. Only errors fail a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+/// A secondary label: another place in the sources that explains the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondaryLabel {
+    pub span: Span,
+    pub message: String,
+}
+
+/// A message about the sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable code such as `E0101`.
+    pub code: &'static str,
+    pub message: String,
+    pub primary: Option<Span>,
+    pub primary_label: String,
+    pub labels: Vec<SecondaryLabel>,
+    pub help: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Error, code, message)
+    }
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Warning, code, message)
+    }
+    pub fn note(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Note, code, message)
+    }
+    fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity,
+            code,
+            message: message.into(),
+            primary: None,
+            primary_label: String::new(),
+            labels: Vec::new(),
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+    /// Sets the primary span and the label shown under it.
+    pub fn at(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.primary = Some(span);
+        self.primary_label = label.into();
+        self
+    }
+    pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(SecondaryLabel { span, message: message.into() });
+        self
+    }
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+    pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    fn sort_key(&self) -> (usize, usize, usize, Severity, &'static str, &str) {
+        let (f, s, e) = self.primary.map(|p| (p.file.0, p.start, p.end)).unwrap_or((usize::MAX, 0, 0));
+        (f, s, e, self.severity, self.code, &self.message)
+    }
+}
+
+/// Sorts diagnostics by position, then severity and code, and drops exact duplicates.
+pub fn sort_diagnostics(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    diags.dedup();
+}
+
+pub fn has_errors(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(Diagnostic::is_error)
+}
+
+fn to_codespan(d: &Diagnostic) -> CsDiagnostic<crate::source::FileId> {
+    let sev = match d.severity {
+        Severity::Error => CsSeverity::Error,
+        Severity::Warning => CsSeverity::Warning,
+        Severity::Note => CsSeverity::Note,
+    };
+    let mut labels = Vec::new();
+    if let Some(p) = d.primary {
+        labels.push(Label::primary(p.file, p.range()).with_message(d.primary_label.clone()));
+    }
+    for l in &d.labels {
+        labels.push(Label::secondary(l.span.file, l.span.range()).with_message(l.message.clone()));
+    }
+    let mut notes = Vec::new();
+    if let Some(h) = &d.help {
+        notes.push(format!("help: {h}"));
+    }
+    for n in &d.notes {
+        notes.push(format!("note: {n}"));
+    }
+    CsDiagnostic::new(sev)
+        .with_code(d.code)
+        .with_message(d.message.clone())
+        .with_labels(labels)
+        .with_notes(notes)
+}
+
+/// Renders diagnostics as plain text (no colour), the way a terminal shows them.
+pub fn render_human(sources: &SourceMap, diags: &[Diagnostic]) -> String {
+    let mut buf = NoColor::new(Vec::new());
+    let config = term::Config::default();
+    for d in diags {
+        // Rendering into a Vec cannot fail for I/O reasons; a span outside its
+        // file (a bug) falls back to the message alone.
+        if term::emit(&mut buf, &config, sources, &to_codespan(d)).is_err() {
+            let mut plain = d.clone();
+            plain.primary = None;
+            plain.labels.clear();
+            let _ = term::emit(&mut buf, &config, sources, &to_codespan(&plain));
+        }
+    }
+    String::from_utf8_lossy(&buf.into_inner()).into_owned()
+}
+
+#[derive(Serialize)]
+struct JsonSpan {
+    file: String,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    start: usize,
+    end: usize,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct JsonDiag {
+    severity: Severity,
+    code: &'static str,
+    message: String,
+    primary: Option<JsonSpan>,
+    labels: Vec<JsonSpan>,
+    help: Option<String>,
+    notes: Vec<String>,
+}
+
+fn json_span(sources: &SourceMap, span: Span, label: &str) -> JsonSpan {
+    let text = sources.text(span.file);
+    let col = |off: usize| {
+        let off = off.min(text.len());
+        let line_start = text[..off].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        text[line_start..off].chars().count() + 1
+    };
+    JsonSpan {
+        file: sources.name(span.file).to_string(),
+        line: sources.line(span.file, span.start),
+        column: col(span.start),
+        end_line: sources.line(span.file, span.end),
+        end_column: col(span.end),
+        start: span.start,
+        end: span.end,
+        label: label.to_string(),
+    }
+}
+
+/// Renders diagnostics as a JSON array (one object per diagnostic).
+pub fn render_json(sources: &SourceMap, diags: &[Diagnostic]) -> String {
+    let items: Vec<JsonDiag> = diags
+        .iter()
+        .map(|d| JsonDiag {
+            severity: d.severity,
+            code: d.code,
+            message: d.message.clone(),
+            primary: d.primary.map(|p| json_span(sources, p, &d.primary_label)),
+            labels: d.labels.iter().map(|l| json_span(sources, l.span, &l.message)).collect(),
+            help: d.help.clone(),
+            notes: d.notes.clone(),
+        })
+        .collect();
+    serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// Edit distance for did-you-mean suggestions.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = if ca == *cb { 0 } else { 1 };
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate within a distance that scales with the word's length.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("dbb", ["db", "api"]), Some("db"));
+        assert_eq!(did_you_mean("zzz", ["db", "api"]), None);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn renders_text_and_json() {
+        let mut sm = SourceMap::new();
+        let f = sm.add("x.npl", "allow a -> b\n");
+        let d = Diagnostic::error("E0101", "unknown name `b`").at(Span::new(f, 11, 12), "not declared").with_help("declare it");
+        let text = render_human(&sm, &[d.clone()]);
+        assert!(text.contains("error[E0101]: unknown name `b`"), "{text}");
+        assert!(text.contains("x.npl:1:12"), "{text}");
+        let json = render_json(&sm, &[d]);
+        assert!(json.contains("\"line\": 1") && json.contains("\"column\": 12"), "{json}");
+    }
+}

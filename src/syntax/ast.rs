@@ -1,0 +1,168 @@
+//! The abstract syntax tree: what a file says, with a span on every node, and
+//! nothing checked yet (numbers are kept as written, names unresolved).
+
+use crate::source::{FileId, Span};
+
+/// A value with the span it was written at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub node: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(node: T, span: Span) -> Spanned<T> {
+        Spanned { node, span }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub id: FileId,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Use(Vec<Spanned<String>>),
+    Define(Define),
+    Namespace(NamespaceBlock),
+}
+
+/// `define NAME = SIDE` (top level or in a namespace) or `workload NAME = SELECTOR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Define {
+    pub name: Spanned<String>,
+    pub value: Side,
+    /// `workload` (a pod selector of its namespace) rather than `define`.
+    pub workload: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceBlock {
+    pub name: Spanned<String>,
+    pub statements: Vec<Statement>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    /// `default allow`, `default deny [ingress|egress]`.
+    Posture { allow: bool, direction: Option<Direction>, span: Span },
+    Define(Define),
+    Isolate { direction: Option<Direction>, targets: Vec<Peer>, span: Span },
+    Rule(Rule),
+}
+
+/// `allow|deny SRC -> DST`, or a shorthand (`allow egress DST`, `allow ingress SRC`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub action: Action,
+    /// `Some` for the shorthand forms.
+    pub shorthand: Option<Spanned<Direction>>,
+    pub src: Option<Side>,
+    pub dst: Option<Side>,
+    pub span: Span,
+}
+
+/// A union of peers with optional ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Side {
+    pub peers: Vec<Peer>,
+    pub parenthesized: bool,
+    /// `None`: no `:` written. `Some(empty)`: `:` with nothing after it.
+    pub ports: Option<Spanned<Vec<PortItem>>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub kind: PeerKind,
+    pub except: Vec<Peer>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerKind {
+    /// `*`: every pod of the current namespace.
+    AllPods,
+    Cluster,
+    World,
+    /// An address or CIDR as written.
+    Address(String),
+    /// A label selector in the current namespace.
+    Selector(Selector),
+    /// A lone word: a declared or stdlib name.
+    Name(String),
+    /// `ns/...`.
+    Namespaced { ns: Spanned<String>, pods: PodPart },
+    /// `{labels}/...`.
+    NamespaceLabels { namespaces: Selector, pods: PodPart },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodPart {
+    All,
+    Selector(Selector),
+    Name(Spanned<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    pub requirements: Vec<Requirement>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReqOp {
+    Eq,
+    /// `==`: accepted by the grammar, rejected with a hint.
+    EqEq,
+    NotEq,
+    In,
+    NotIn,
+    Exists,
+    NotExists,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    pub key: Spanned<String>,
+    pub op: ReqOp,
+    pub values: Vec<Spanned<String>>,
+    /// `k=` with nothing after `=`.
+    pub missing_value: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortItem {
+    pub protocol: Option<Spanned<String>>,
+    pub spec: Option<PortSpec>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortAtom {
+    Number(Spanned<String>),
+    Name(Spanned<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortSpec {
+    Single(PortAtom),
+    Range(PortAtom, PortAtom),
+}

@@ -1,0 +1,9 @@
+//! Stage 1, syntax: text to AST. The pest grammar lives in
+//! `grammar/npl.pest`; this module and `parser.rs` are the only places that
+//! see pest's `Pair` and `Rule`. Input: one file's text. Output: an
+//! [`ast::File`] with spans, or a syntax diagnostic (E0001) in plain words.
+
+pub mod ast;
+mod parser;
+
+pub use parser::{parse_file, parse_side};

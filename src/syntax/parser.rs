@@ -1,0 +1,603 @@
+//! pest parser and the lowering of its pairs to the AST. This file and
+//! `syntax/mod.rs` are the only places where `Pair` and `Rule` appear.
+
+use super::ast::*;
+use crate::diag::Diagnostic;
+use crate::source::{FileId, Span};
+use pest::iterators::Pair;
+use pest::Parser;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/npl.pest"]
+struct NplParser;
+
+/// Parses one file into its AST, or one syntax error (E0001).
+pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
+    let mut pairs = NplParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
+    let lw = Lower { file };
+    let mut items = Vec::new();
+    if let Some(root) = pairs.next() {
+        for p in root.into_inner() {
+            match p.as_rule() {
+                Rule::use_stmt => items.push(Item::Use(
+                    p.into_inner().filter(|x| x.as_rule() == Rule::module_name).map(|x| lw.text(&x)).collect(),
+                )),
+                Rule::define_stmt => items.push(Item::Define(lw.define(p))),
+                Rule::namespace_block => items.push(Item::Namespace(lw.namespace(p))),
+                _ => {}
+            }
+        }
+    }
+    Ok(File { id: file, items })
+}
+
+/// Parses a single side (`kube-system/k8s-app=kube-dns:udp/53`): used by tests
+/// and by the command line for `--from`/`--to` arguments.
+pub fn parse_side(file: FileId, text: &str) -> Result<Side, Diagnostic> {
+    let mut pairs = NplParser::parse(Rule::side_only, text).map_err(|e| syntax_error(file, text, e))?;
+    let lw = Lower { file };
+    let side = pairs
+        .next()
+        .and_then(|p| p.into_inner().find(|x| x.as_rule() == Rule::side))
+        .map(|p| lw.side(p));
+    side.ok_or_else(|| Diagnostic::error("E0001", "expected a peer"))
+}
+
+struct Lower {
+    file: FileId,
+}
+
+impl Lower {
+    fn span(&self, p: &Pair<Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+    fn text(&self, p: &Pair<Rule>) -> Spanned<String> {
+        Spanned::new(p.as_str().to_string(), self.span(p))
+    }
+
+    fn define(&self, p: Pair<Rule>) -> Define {
+        let span = self.span(&p);
+        let mut name = Spanned::new(String::new(), span);
+        let mut value = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::name => name = self.text(&c),
+                Rule::side => value = Some(self.side(c)),
+                _ => {}
+            }
+        }
+        Define { name, value: value.unwrap_or_else(|| empty_side(span)), workload: false, span }
+    }
+
+    fn workload(&self, p: Pair<Rule>) -> Define {
+        let span = self.span(&p);
+        let mut name = Spanned::new(String::new(), span);
+        let mut value = empty_side(span);
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::name => name = self.text(&c),
+                Rule::selector => {
+                    let sspan = self.span(&c);
+                    let peer = self.selector_peer(c);
+                    value = Side { peers: vec![peer], parenthesized: false, ports: None, span: sspan };
+                }
+                _ => {}
+            }
+        }
+        Define { name, value, workload: true, span }
+    }
+
+    fn namespace(&self, p: Pair<Rule>) -> NamespaceBlock {
+        let span = self.span(&p);
+        let mut name = Spanned::new(String::new(), span);
+        let mut statements = Vec::new();
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::ns_name => name = self.text(&c),
+                Rule::posture => statements.push(self.posture(c)),
+                Rule::workload_stmt => statements.push(Statement::Define(self.workload(c))),
+                Rule::define_stmt => statements.push(Statement::Define(self.define(c))),
+                Rule::isolate_stmt => {
+                    let span = self.span(&c);
+                    let mut direction = None;
+                    let mut targets = Vec::new();
+                    for x in c.into_inner() {
+                        match x.as_rule() {
+                            Rule::direction => direction = Some(self.direction(x)),
+                            Rule::peer_list => targets = self.peer_list(x),
+                            _ => {}
+                        }
+                    }
+                    statements.push(Statement::Isolate { direction, targets, span });
+                }
+                Rule::rule_stmt => statements.push(Statement::Rule(self.rule(c))),
+                _ => {}
+            }
+        }
+        NamespaceBlock { name, statements, span }
+    }
+
+    fn posture(&self, p: Pair<Rule>) -> Statement {
+        let span = self.span(&p);
+        let mut allow = false;
+        let mut direction = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::posture_allow => allow = true,
+                Rule::posture_deny => {
+                    for d in c.into_inner() {
+                        if d.as_rule() == Rule::direction {
+                            direction = Some(self.direction(d));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Statement::Posture { allow, direction, span }
+    }
+
+    fn direction(&self, p: Pair<Rule>) -> Direction {
+        if p.as_str().starts_with("in") {
+            Direction::Ingress
+        } else {
+            Direction::Egress
+        }
+    }
+
+    fn rule(&self, p: Pair<Rule>) -> Rule_ {
+        let span = self.span(&p);
+        let mut action = Action::Allow;
+        let mut shorthand = None;
+        let mut src = None;
+        let mut dst = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::action => {
+                    if c.as_str().starts_with("deny") {
+                        action = Action::Deny;
+                    }
+                }
+                Rule::short_rule => {
+                    for x in c.into_inner() {
+                        match x.as_rule() {
+                            Rule::direction => {
+                                let d = self.direction(x.clone());
+                                shorthand = Some(Spanned::new(d, self.span(&x)));
+                            }
+                            Rule::side => {
+                                let side = self.side(x);
+                                match shorthand.as_ref().map(|s| s.node) {
+                                    Some(Direction::Ingress) => src = Some(side),
+                                    _ => dst = Some(side),
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Rule::full_rule => {
+                    let mut sides = c.into_inner().filter(|x| x.as_rule() == Rule::side).map(|x| self.side(x));
+                    src = sides.next();
+                    dst = sides.next();
+                }
+                _ => {}
+            }
+        }
+        Rule_ { action, shorthand, src, dst, span }
+    }
+
+    fn side(&self, p: Pair<Rule>) -> Side {
+        let span = self.span(&p);
+        let mut peers = Vec::new();
+        let mut parenthesized = false;
+        let mut ports = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::paren_peers => {
+                    parenthesized = true;
+                    for x in c.into_inner() {
+                        if x.as_rule() == Rule::peer_list {
+                            peers = self.peer_list(x);
+                        }
+                    }
+                }
+                Rule::peer_list => peers = self.peer_list(c),
+                Rule::ports => {
+                    let pspan = self.span(&c);
+                    let mut items = Vec::new();
+                    for l in c.into_inner() {
+                        if l.as_rule() == Rule::port_list {
+                            items = l.into_inner().map(|i| self.port_item(i)).collect();
+                        }
+                    }
+                    ports = Some(Spanned::new(items, pspan));
+                }
+                _ => {}
+            }
+        }
+        Side { peers, parenthesized, ports, span }
+    }
+
+    fn peer_list(&self, p: Pair<Rule>) -> Vec<Peer> {
+        p.into_inner().filter(|x| x.as_rule() == Rule::peer).map(|x| self.peer(x)).collect()
+    }
+
+    fn peer(&self, p: Pair<Rule>) -> Peer {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let mut peer = match inner.next() {
+            Some(atom) => self.atom(atom),
+            None => Peer { kind: PeerKind::AllPods, except: vec![], span },
+        };
+        peer.span = span;
+        if let Some(ex) = inner.next() {
+            peer.except = ex.into_inner().filter(|x| x.as_rule() != Rule::kw_except).map(|x| self.atom(x)).collect();
+        }
+        peer
+    }
+
+    fn atom(&self, p: Pair<Rule>) -> Peer {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::cluster => PeerKind::Cluster,
+            Rule::world => PeerKind::World,
+            Rule::all_pods => PeerKind::AllPods,
+            Rule::address => PeerKind::Address(p.as_str().to_string()),
+            Rule::selector => return self.selector_peer(p),
+            Rule::ns_peer => {
+                let mut ns = Spanned::new(String::new(), span);
+                let mut pods = PodPart::All;
+                for c in p.into_inner() {
+                    match c.as_rule() {
+                        Rule::ns_ident => ns = self.text(&c),
+                        Rule::pod_part => pods = self.pod_part(c),
+                        _ => {}
+                    }
+                }
+                PeerKind::Namespaced { ns, pods }
+            }
+            Rule::ns_labels => {
+                let mut namespaces = Selector { requirements: vec![], span };
+                let mut pods = PodPart::All;
+                for c in p.into_inner() {
+                    match c.as_rule() {
+                        Rule::selector => namespaces = self.selector(c),
+                        Rule::pod_part => pods = self.pod_part(c),
+                        _ => {}
+                    }
+                }
+                PeerKind::NamespaceLabels { namespaces, pods }
+            }
+            _ => PeerKind::AllPods,
+        };
+        Peer { kind, except: vec![], span }
+    }
+
+    fn pod_part(&self, p: Pair<Rule>) -> PodPart {
+        match p.into_inner().next() {
+            Some(c) if c.as_rule() == Rule::selector => {
+                let sel = self.selector(c);
+                match lone_name(&sel) {
+                    Some(n) => PodPart::Name(n),
+                    None => PodPart::Selector(sel),
+                }
+            }
+            _ => PodPart::All,
+        }
+    }
+
+    /// A selector in peer position: a lone bare word is a name.
+    fn selector_peer(&self, p: Pair<Rule>) -> Peer {
+        let span = self.span(&p);
+        let sel = self.selector(p);
+        match lone_name(&sel) {
+            Some(n) => Peer { kind: PeerKind::Name(n.node), except: vec![], span },
+            None => Peer { kind: PeerKind::Selector(sel), except: vec![], span },
+        }
+    }
+
+    fn selector(&self, p: Pair<Rule>) -> Selector {
+        let span = self.span(&p);
+        let requirements = p.into_inner().filter(|x| x.as_rule() == Rule::requirement).map(|x| self.requirement(x)).collect();
+        Selector { requirements, span }
+    }
+
+    fn requirement(&self, p: Pair<Rule>) -> Requirement {
+        let span = self.span(&p);
+        let mut req = Requirement { key: Spanned::new(String::new(), span), op: ReqOp::Exists, values: vec![], missing_value: false, span };
+        let Some(form) = p.into_inner().next() else { return req };
+        let rule = form.as_rule();
+        let mut saw_value = false;
+        for c in form.into_inner() {
+            match c.as_rule() {
+                Rule::label_key => req.key = self.unquote(&c),
+                Rule::cmp_op => {
+                    req.op = match c.as_str() {
+                        "==" => ReqOp::EqEq,
+                        "!=" => ReqOp::NotEq,
+                        _ => ReqOp::Eq,
+                    }
+                }
+                Rule::star => {
+                    saw_value = true;
+                    req.op = if req.op == ReqOp::NotEq { ReqOp::NotExists } else { ReqOp::Exists };
+                }
+                Rule::label_value => {
+                    saw_value = true;
+                    req.values.push(self.unquote(&c));
+                }
+                Rule::value_list => {
+                    req.values = c.into_inner().map(|v| self.unquote(&v)).collect();
+                }
+                _ => {}
+            }
+        }
+        match rule {
+            Rule::req_absent => req.op = ReqOp::NotExists,
+            Rule::req_in => req.op = ReqOp::In,
+            Rule::req_notin => req.op = ReqOp::NotIn,
+            Rule::req_exists => req.op = ReqOp::Exists,
+            Rule::req_cmp if !saw_value => req.missing_value = true,
+            _ => {}
+        }
+        req
+    }
+
+    fn unquote(&self, p: &Pair<Rule>) -> Spanned<String> {
+        let s = p.as_str();
+        let v = s.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(s);
+        Spanned::new(v.to_string(), self.span(p))
+    }
+
+    fn port_item(&self, p: Pair<Rule>) -> PortItem {
+        let span = self.span(&p);
+        let mut item = PortItem { protocol: None, spec: None, span };
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::protocol => item.protocol = Some(self.text(&c)),
+                Rule::port_spec => {
+                    if let Some(s) = c.into_inner().next() {
+                        item.spec = match s.as_rule() {
+                            Rule::port_range => {
+                                let mut atoms = s.into_inner().map(|a| self.port_atom(a));
+                                match (atoms.next(), atoms.next()) {
+                                    (Some(a), Some(b)) => Some(PortSpec::Range(a, b)),
+                                    _ => None,
+                                }
+                            }
+                            _ => Some(PortSpec::Single(self.port_atom(s))),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        item
+    }
+
+    fn port_atom(&self, p: Pair<Rule>) -> PortAtom {
+        if p.as_rule() == Rule::port_number {
+            PortAtom::Number(self.text(&p))
+        } else {
+            PortAtom::Name(self.text(&p))
+        }
+    }
+}
+
+type Rule_ = super::ast::Rule;
+
+fn empty_side(span: Span) -> Side {
+    Side { peers: vec![], parenthesized: false, ports: None, span }
+}
+
+/// `db` alone (one bare requirement, unquoted): a name rather than "key exists".
+fn lone_name(sel: &Selector) -> Option<Spanned<String>> {
+    match sel.requirements.as_slice() {
+        [r] if r.op == ReqOp::Exists && r.values.is_empty() && r.span == r.key.span && !r.key.node.contains('/') => {
+            Some(r.key.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Plain-word descriptions of grammar rules for syntax errors.
+fn describe(rule: &Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "end of file",
+        Rule::use_stmt | Rule::kw_use => "`use`",
+        Rule::define_stmt | Rule::kw_define => "`define`",
+        Rule::namespace_block | Rule::kw_namespace => "`namespace`",
+        Rule::posture | Rule::kw_default => "`default`",
+        Rule::workload_stmt | Rule::kw_workload => "`workload`",
+        Rule::isolate_stmt | Rule::kw_isolate => "`isolate`",
+        Rule::rule_stmt | Rule::action | Rule::kw_allow => "`allow` or `deny`",
+        Rule::kw_deny | Rule::posture_deny => "`deny`",
+        Rule::posture_allow => "`allow`",
+        Rule::direction | Rule::kw_ingress | Rule::kw_egress => "`ingress` or `egress`",
+        Rule::name => "a name",
+        Rule::module_name => "a module name",
+        Rule::ns_name | Rule::ns_ident => "a namespace name",
+        Rule::side | Rule::peer_list | Rule::peer | Rule::paren_peers => "a peer",
+        Rule::cluster | Rule::kw_cluster => "`cluster`",
+        Rule::world | Rule::kw_world => "`world`",
+        Rule::all_pods => "`*`",
+        Rule::ns_labels => "`{labels}`",
+        Rule::ns_peer => "`namespace/selector`",
+        Rule::address => "an address",
+        Rule::selector | Rule::requirement | Rule::req_cmp | Rule::req_exists | Rule::req_absent => "a label selector",
+        Rule::req_in | Rule::kw_in => "`in`",
+        Rule::req_notin | Rule::kw_notin => "`notin`",
+        Rule::label_key => "a label key",
+        Rule::label_value | Rule::star => "a label value",
+        Rule::value_list => "`(`",
+        Rule::cmp_op => "`=` or `!=`",
+        Rule::except_clause | Rule::kw_except => "`except`",
+        Rule::ports => "`:` and ports",
+        Rule::port_list | Rule::port_item | Rule::port_spec | Rule::port_number | Rule::port_range => "a port",
+        Rule::port_name => "a port name",
+        Rule::protocol => "a protocol (`tcp`, `udp`, `sctp`)",
+        Rule::full_rule | Rule::short_rule => "a rule",
+        _ => return None,
+    })
+}
+
+fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let pos = match e.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let end = next_token_end(text, pos);
+    let found = if pos >= text.len() {
+        "end of file".to_string()
+    } else {
+        format!("`{}`", &text[pos..end])
+    };
+    let mut expected: Vec<&str> = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.iter().filter_map(describe).collect(),
+        ErrorVariant::CustomError { .. } => vec![],
+    };
+    expected.sort_unstable();
+    expected.dedup();
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_or(&expected))
+    };
+    let mut d = Diagnostic::error("E0001", message).at(Span::new(file, pos, end.max(pos)), "unexpected here");
+    if let Some(h) = syntax_help(text, pos) {
+        d = d.with_help(h);
+    }
+    d
+}
+
+fn next_token_end(text: &str, pos: usize) -> usize {
+    if pos >= text.len() {
+        return text.len();
+    }
+    let rest = &text[pos..];
+    let first = rest.chars().next().map(|c| c.len_utf8()).unwrap_or(0);
+    let word = rest
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .map(|(i, _)| i)
+        .unwrap_or(rest.len());
+    pos + word.max(first)
+}
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [a] => a.to_string(),
+        _ => format!("{} or {}", items[..items.len() - 1].join(", "), items[items.len() - 1]),
+    }
+}
+
+/// Hints for frequent mistakes, keyed on the text at the error.
+fn syntax_help(text: &str, pos: usize) -> Option<String> {
+    let rest = &text[pos.min(text.len())..];
+    let line_start = text[..pos.min(text.len())].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line = &text[line_start..];
+    let line = line.lines().next().unwrap_or("");
+    if rest.starts_with("=>") || rest.starts_with("-->") || rest.starts_with('>') {
+        return Some("write an arrow as `->`: `allow SRC -> DST:PORT`".into());
+    }
+    if rest.starts_with(';') {
+        return Some("statements end at the end of the line; remove the `;`".into());
+    }
+    let trimmed = line.trim_start();
+    if (trimmed.starts_with("allow") || trimmed.starts_with("deny")) && !line.contains("->") && !line.contains("gress") {
+        return Some("a rule is `allow SRC -> DST[:PORTS]`, `allow egress DST[:PORTS]` or `allow ingress SRC`".into());
+    }
+    if trimmed.starts_with("allow") || trimmed.starts_with("deny") || trimmed.starts_with("isolate") {
+        return Some("peers are `*`, `cluster`, `world`, a name, a label selector such as `app=api`, `ns/selector`, `{labels}/selector` or an address such as `10.0.0.0/8`".into());
+    }
+    if text[..pos.min(text.len())].trim_end().ends_with('}') || rest.starts_with('}') {
+        return None;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> File {
+        match parse_file(FileId(0), s) {
+            Ok(f) => f,
+            Err(d) => panic!("{d:?}"),
+        }
+    }
+
+    fn rules(f: &File) -> Vec<Rule_> {
+        let mut out = vec![];
+        for i in &f.items {
+            if let Item::Namespace(n) = i {
+                for s in &n.statements {
+                    if let Statement::Rule(r) = s {
+                        out.push(r.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn design_card_lines() {
+        let f = parse("namespace payments {\n  workload db = app=postgres\n  allow app=api -> db:5432\n  deny egress 169.254.169.254\n}\n");
+        let r = rules(&f);
+        assert_eq!(r.len(), 2);
+        let src = r[0].src.as_ref().unwrap();
+        assert!(matches!(&src.peers[0].kind, PeerKind::Selector(s) if s.requirements[0].key.node == "app"));
+        let dst = r[0].dst.as_ref().unwrap();
+        assert_eq!(dst.peers[0].kind, PeerKind::Name("db".into()));
+        assert_eq!(dst.ports.as_ref().unwrap().node.len(), 1);
+        assert_eq!(r[1].action, Action::Deny);
+        assert_eq!(r[1].dst.as_ref().unwrap().peers[0].kind, PeerKind::Address("169.254.169.254".into()));
+    }
+
+    #[test]
+    fn peers_of_every_kind() {
+        let f = parse(
+            "namespace a { allow {team=ops}/type=monitoring | kube-system/k8s-app=kube-dns | cluster | world | * \
+             | 10.0.0.0/8 except (10.1.0.0/16, 10.2.0.0/16) | fd00:ec2::254/128 | app.kubernetes.io/name=x, !legacy, tier in (a, b) \
+             -> (db | x/*):tcp/5432, udp/53, 8000-8100, http, sctp }",
+        );
+        let r = &rules(&f)[0];
+        let src = r.src.as_ref().unwrap();
+        assert_eq!(src.peers.len(), 8);
+        assert!(matches!(src.peers[0].kind, PeerKind::NamespaceLabels { .. }));
+        assert!(matches!(src.peers[1].kind, PeerKind::Namespaced { .. }));
+        assert_eq!(src.peers[5].except.len(), 2);
+        assert_eq!(src.peers[6].kind, PeerKind::Address("fd00:ec2::254/128".into()));
+        match &src.peers[7].kind {
+            PeerKind::Selector(s) => {
+                assert_eq!(s.requirements.len(), 3);
+                assert_eq!(s.requirements[0].key.node, "app.kubernetes.io/name");
+                assert_eq!(s.requirements[1].op, ReqOp::NotExists);
+                assert_eq!(s.requirements[2].op, ReqOp::In);
+            }
+            k => panic!("{k:?}"),
+        }
+        let dst = r.dst.as_ref().unwrap();
+        assert!(dst.parenthesized);
+        assert_eq!(dst.ports.as_ref().unwrap().node.len(), 5);
+    }
+
+    #[test]
+    fn loose_forms_parse() {
+        let f = parse("namespace a { allow app==api -> db: \n allow ingress x:443 \n allow a -> b:8000-http }");
+        let r = rules(&f);
+        assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn syntax_error_is_plain() {
+        let e = parse_file(FileId(0), "namespace a { allow app=api => db }").unwrap_err();
+        assert_eq!(e.code, "E0001");
+        assert!(e.help.unwrap().contains("->"));
+    }
+}

@@ -1,0 +1,198 @@
+//! Stage 4, the IR: the canonical policy model that checking produces and
+//! deny compilation, emission and the evaluators consume. Every set here is
+//! exact (selectors, address sets, port sets) and ordered (`BTreeMap`,
+//! `BTreeSet`, sorted vectors), so everything derived from it is
+//! deterministic.
+
+pub mod ipset;
+pub mod labels;
+pub mod ports;
+pub mod ranges;
+
+pub use ipset::IpSet;
+pub use labels::{KeyC, LabelSel, ValSet};
+pub use ports::PortSet;
+
+use crate::source::Span;
+use crate::syntax::ast::{Action, Direction};
+use std::collections::BTreeMap;
+
+/// The label every namespace carries with its own name.
+pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// A set of peers of one kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PeerSet {
+    /// Pods matching `pods` in namespaces matching `namespaces` (names are
+    /// constraints on [`NAME_LABEL`]).
+    Pods { namespaces: LabelSel, pods: LabelSel },
+    /// External addresses.
+    External(IpSet),
+}
+
+impl PeerSet {
+    pub fn cluster() -> PeerSet {
+        PeerSet::Pods { namespaces: LabelSel::any(), pods: LabelSel::any() }
+    }
+    pub fn in_namespace(ns: &str, pods: LabelSel) -> PeerSet {
+        PeerSet::Pods { namespaces: ns_named(ns), pods }
+    }
+    pub fn is_empty(&self) -> bool {
+        match self {
+            PeerSet::Pods { namespaces, pods } => namespaces.is_empty() || pods.is_empty(),
+            PeerSet::External(s) => s.is_empty(),
+        }
+    }
+    pub fn intersect(&self, o: &PeerSet) -> Option<PeerSet> {
+        match (self, o) {
+            (PeerSet::Pods { namespaces: n1, pods: p1 }, PeerSet::Pods { namespaces: n2, pods: p2 }) => {
+                Some(PeerSet::Pods { namespaces: n1.intersect(n2)?, pods: p1.intersect(p2)? })
+            }
+            (PeerSet::External(a), PeerSet::External(b)) => {
+                let i = a.intersect(b);
+                (!i.is_empty()).then_some(PeerSet::External(i))
+            }
+            _ => None,
+        }
+    }
+    /// `self \ o` as disjoint peer sets.
+    pub fn minus(&self, o: &PeerSet) -> Vec<PeerSet> {
+        match (self, o) {
+            (PeerSet::Pods { namespaces: n1, pods: p1 }, PeerSet::Pods { namespaces: n2, pods: p2 }) => {
+                let Some(nboth) = n1.intersect(n2) else { return vec![self.clone()] };
+                if p1.intersect(p2).is_none() {
+                    return vec![self.clone()];
+                }
+                let mut out: Vec<PeerSet> =
+                    n1.minus(n2).into_iter().map(|n| PeerSet::Pods { namespaces: n, pods: p1.clone() }).collect();
+                out.extend(p1.minus(p2).into_iter().map(|p| PeerSet::Pods { namespaces: nboth.clone(), pods: p }));
+                out
+            }
+            (PeerSet::External(a), PeerSet::External(b)) => {
+                let d = a.minus(b);
+                if d.is_empty() {
+                    vec![]
+                } else {
+                    vec![PeerSet::External(d)]
+                }
+            }
+            _ => vec![self.clone()],
+        }
+    }
+    pub fn is_subset(&self, o: &PeerSet) -> bool {
+        match (self, o) {
+            (PeerSet::Pods { namespaces: n1, pods: p1 }, PeerSet::Pods { namespaces: n2, pods: p2 }) => {
+                self.is_empty() || (n1.is_subset(n2) && p1.is_subset(p2))
+            }
+            (PeerSet::External(a), PeerSet::External(b)) => a.is_subset(b),
+            _ => self.is_empty(),
+        }
+    }
+}
+
+/// The selector of one namespace by name.
+pub fn ns_named(ns: &str) -> LabelSel {
+    LabelSel::any().with(NAME_LABEL, KeyC::eq(ns))
+}
+
+/// Three-valued answer: whether a namespace selector matches a managed
+/// namespace of which nplc knows only the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tri {
+    Yes,
+    No,
+    Unknown,
+}
+
+/// Evaluates a namespace selector on namespace `ns`, knowing only its name.
+pub fn ns_matches(sel: &LabelSel, ns: &str) -> Tri {
+    let mut unknown = false;
+    for (k, c) in &sel.0 {
+        if k == NAME_LABEL {
+            if !c.matches(Some(ns)) {
+                return Tri::No;
+            }
+        } else if !c.is_any() {
+            unknown = true;
+        }
+    }
+    if unknown {
+        Tri::Unknown
+    } else {
+        Tri::Yes
+    }
+}
+
+/// A peer set with the span of the source text that denotes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub set: PeerSet,
+    pub span: Span,
+}
+
+/// A destination: a peer set and the ports allowed or denied on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DstTerm {
+    pub set: PeerSet,
+    pub ports: PortSet,
+    pub span: Span,
+}
+
+/// Which directions a posture isolates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Isolation {
+    pub ingress: bool,
+    pub egress: bool,
+}
+
+impl Isolation {
+    pub fn get(&self, d: Direction) -> bool {
+        match d {
+            Direction::Ingress => self.ingress,
+            Direction::Egress => self.egress,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Isolate {
+    pub directions: Isolation,
+    pub pods: Vec<LabelSel>,
+    pub span: Span,
+}
+
+/// A managed namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    pub name: String,
+    pub posture: Isolation,
+    pub isolates: Vec<Isolate>,
+    /// Where the namespace is declared (first block) and its posture, if written.
+    pub span: Span,
+    pub posture_span: Option<Span>,
+}
+
+/// An `allow` or `deny` with both sides lowered to peer sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub id: usize,
+    pub action: Action,
+    /// The namespace block the statement is written in.
+    pub namespace: String,
+    pub src: Vec<Term>,
+    pub dst: Vec<DstTerm>,
+    pub span: Span,
+}
+
+/// A checked program: the input of deny compilation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Program {
+    pub namespaces: BTreeMap<String, Namespace>,
+    pub statements: Vec<Statement>,
+}
+
+impl Program {
+    pub fn is_managed(&self, ns: &str) -> bool {
+        self.namespaces.contains_key(ns)
+    }
+}

@@ -199,6 +199,30 @@ impl LabelSel {
     }
 }
 
+impl std::fmt::Display for LabelSel {
+    /// The selector in `.npl` syntax (`*` when it matches every label set).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_any() {
+            return f.write_str("*");
+        }
+        let mut parts = Vec::new();
+        for (k, c) in &self.0 {
+            let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+            match (&c.values, c.absent) {
+                (ValSet::Cofinite(s), true) if s.is_empty() => {}
+                (ValSet::Cofinite(s), false) if s.is_empty() => parts.push(format!("{k}=*")),
+                (ValSet::Finite(s), true) if s.is_empty() => parts.push(format!("!{k}")),
+                (ValSet::Finite(s), false) if s.len() == 1 => parts.push(format!("{k}={}", list(s))),
+                (ValSet::Finite(s), false) => parts.push(format!("{k} in ({})", list(s))),
+                (ValSet::Cofinite(s), true) => parts.push(format!("{k} notin ({})", list(s))),
+                (ValSet::Cofinite(s), false) => parts.push(format!("{k}=*, {k} notin ({})", list(s))),
+                (ValSet::Finite(s), true) => parts.push(format!("!{k} | {k} in ({})", list(s))),
+            }
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

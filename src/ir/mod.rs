@@ -167,6 +167,8 @@ pub struct Namespace {
     pub name: String,
     pub posture: Isolation,
     pub isolates: Vec<Isolate>,
+    /// Declared workloads by selector (the first name in name order), for naming policies.
+    pub workloads: BTreeMap<LabelSel, String>,
     /// Where the namespace is declared (first block) and its posture, if written.
     pub span: Span,
     pub posture_span: Option<Span>,

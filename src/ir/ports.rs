@@ -127,6 +127,11 @@ impl PortSet {
         }
         out.clean()
     }
+    /// Whether every connection of `self` is surely in `o`.
+    pub fn is_subset_of(&self, o: &PortSet) -> bool {
+        self.numbers.iter().all(|(p, r)| o.numbers.get(p).map(|q| r.is_subset(q)).unwrap_or(r.is_empty()))
+            && self.named.iter().all(|(p, n)| o.is_full(*p) || o.named.contains(&(*p, n.clone())))
+    }
     /// `self \ o`, exactly, or the named port that makes it inexpressible.
     pub fn minus(&self, o: &PortSet) -> Result<PortSet, NamedPortConflict> {
         let mut out = PortSet::empty();

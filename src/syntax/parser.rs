@@ -48,9 +48,11 @@ struct Lower {
 }
 
 impl Lower {
+    /// The span of a pair without the whitespace and comments that pest
+    /// consumes after its last token.
     fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, s.start(), last_end(p).max(s.start()))
     }
     fn text(&self, p: &Pair<Rule>) -> Spanned<String> {
         Spanned::new(p.as_str().to_string(), self.span(p))
@@ -387,6 +389,18 @@ impl Lower {
 }
 
 type Rule_ = super::ast::Rule;
+
+fn last_end(p: &Pair<Rule>) -> usize {
+    match p.clone().into_inner().last() {
+        Some(c) => last_end(&c),
+        None => {
+            // a rule without inner pairs (or a silent one) ends at its text,
+            // minus trailing blanks
+            let s = p.as_span();
+            s.start() + p.as_str().trim_end().len()
+        }
+    }
+}
 
 fn empty_side(span: Span) -> Side {
     Side { peers: vec![], parenthesized: false, ports: None, span }

@@ -1,0 +1,582 @@
+//! Stage 3, check: validates what resolved names denote and lowers it to
+//! the IR. Input: a [`Resolved`] program. Output: an [`ir::Program`] of exact
+//! sets, or errors. Checks label keys and values (Kubernetes' syntax),
+//! namespace names (DNS-1123 labels), CIDRs (host bits, `except` strictly
+//! inside its block), ports (bounds, ranges, port names, where named ports
+//! may appear) and the shape of statements.
+
+use crate::diag::Diagnostic;
+use crate::ir::{self, DstTerm, IpSet, Isolation, KeyC, LabelSel, PeerSet, PortSet, Term};
+use crate::net::Protocol;
+use crate::resolve::{RKind, RPeer, RSide, Resolved};
+use crate::source::Span;
+use crate::syntax::ast::{self, Action, Direction, PortAtom, PortItem, PortSpec, ReqOp, Spanned};
+use ipnet::IpNet;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+/// A lowered peer: its set, the ports a definition attached, where it is written.
+#[derive(Debug, Clone)]
+struct Piece {
+    set: PeerSet,
+    ports: Option<(PortSet, Span)>,
+    span: Span,
+}
+
+pub fn check(r: &Resolved) -> Result<(ir::Program, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut c = Checker { diags: Vec::new() };
+    let mut prog = ir::Program::default();
+    for (name, ns) in &r.namespaces {
+        c.namespace_name(&ns.name.node, ns.name.span);
+        let posture = match ns.posture {
+            None => Isolation { ingress: true, egress: true },
+            Some((true, _, _)) => Isolation::default(),
+            Some((false, None, _)) => Isolation { ingress: true, egress: true },
+            Some((false, Some(Direction::Ingress), _)) => Isolation { ingress: true, egress: false },
+            Some((false, Some(Direction::Egress), _)) => Isolation { ingress: false, egress: true },
+        };
+        let mut isolates = Vec::new();
+        for iso in &r.namespaces[name].isolates {
+            let mut pods = Vec::new();
+            for t in &iso.targets {
+                for p in c.peer(t) {
+                    match &p.set {
+                        PeerSet::Pods { namespaces, pods: sel } if *namespaces == ir::ns_named(name) => pods.push(sel.clone()),
+                        _ => c.diags.push(
+                            Diagnostic::error("E0108", "`isolate` takes pods of its own namespace")
+                                .at(p.span, "not pods of this namespace")
+                                .with_help(format!("isolate pods of `{name}` with a selector such as `app=api`; to isolate pods of another namespace, write `isolate` in that namespace's block")),
+                        ),
+                    }
+                }
+            }
+            let directions = match iso.direction {
+                None => Isolation { ingress: true, egress: true },
+                Some(Direction::Ingress) => Isolation { ingress: true, egress: false },
+                Some(Direction::Egress) => Isolation { ingress: false, egress: true },
+            };
+            isolates.push(ir::Isolate { directions, pods, span: iso.span });
+        }
+        let mut workloads = std::collections::BTreeMap::new();
+        for (wname, sel) in &ns.workloads {
+            let ls = c.selector(sel);
+            workloads.entry(ls).or_insert_with(|| wname.clone());
+        }
+        prog.namespaces.insert(
+            name.clone(),
+            ir::Namespace {
+                name: name.clone(),
+                posture,
+                isolates,
+                workloads,
+                span: ns.name.span,
+                posture_span: ns.posture.map(|p| p.2),
+            },
+        );
+    }
+    for rule in &r.rules {
+        if let Some(s) = c.rule(rule, prog.statements.len()) {
+            prog.statements.push(s);
+        }
+    }
+    if c.diags.iter().any(Diagnostic::is_error) {
+        Err(c.diags)
+    } else {
+        Ok((prog, c.diags))
+    }
+}
+
+struct Checker {
+    diags: Vec<Diagnostic>,
+}
+
+impl Checker {
+    fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn rule(&mut self, r: &crate::resolve::RRule, id: usize) -> Option<ir::Statement> {
+        let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
+        let src_pieces = self.side_pieces(&r.src);
+        let mut src = Vec::new();
+        for p in src_pieces {
+            if let Some((_, pspan)) = &p.ports {
+                let mut d = Diagnostic::error("E0407", "ports belong to the destination, not the source")
+                    .at(*pspan, "ports on the source");
+                d = if r.shorthand.as_ref().map(|s| s.node) == Some(Direction::Ingress) {
+                    d.with_help("`allow ingress SRC` opens every port; to open some, write `allow SRC -> *:PORTS`")
+                } else {
+                    d.with_help("move the ports after the destination: `allow SRC -> DST:PORTS`")
+                };
+                self.err(d);
+            }
+            src.push(Term { set: p.set, span: p.span });
+        }
+        if let Some(p) = &r.src.ports {
+            let mut d = Diagnostic::error("E0407", "ports belong to the destination, not the source").at(p.span, "ports on the source");
+            d = if r.shorthand.as_ref().map(|s| s.node) == Some(Direction::Ingress) {
+                d.with_help("`allow ingress SRC` opens every port; to open some, write `allow SRC -> *:PORTS`")
+            } else {
+                d.with_help("move the ports after the destination: `allow SRC -> DST:PORTS`")
+            };
+            self.err(d);
+        }
+        let side_ports = r.dst.ports.as_ref().map(|p| (self.ports(p), p.span));
+        if let Some((_, pspan)) = &side_ports {
+            if r.dst.peers.len() > 1 && !r.dst.parenthesized {
+                self.err(
+                    Diagnostic::error("E0408", "ports after a union of peers apply to all of them")
+                        .at(r.dst.span, "a union with ports")
+                        .with_label(*pspan, "these ports")
+                        .with_help("group the union so that this reads as meant: `(a | b):PORTS`, or write separate rules"),
+                );
+            }
+        }
+        let mut dst = Vec::new();
+        for p in self.side_pieces(&r.dst) {
+            let ports = match (&p.ports, &side_ports) {
+                (Some((_, dspan)), Some((_, sspan))) => {
+                    self.err(
+                        Diagnostic::error("E0107", "this peer already carries ports")
+                            .at(*sspan, "ports given again")
+                            .with_label(*dspan, "ports of the definition")
+                            .with_help("remove the ports after the peer, or define a name without ports"),
+                    );
+                    PortSet::all()
+                }
+                (Some((ps, _)), None) => ps.clone(),
+                (None, Some((ps, _))) => ps.clone(),
+                (None, None) => PortSet::all(),
+            };
+            if ports.has_named() {
+                if let PeerSet::External(_) = p.set {
+                    let at = side_ports.as_ref().map(|s| s.1).or(p.ports.as_ref().map(|x| x.1)).unwrap_or(p.span);
+                    self.err(
+                        Diagnostic::error("E0405", "a named port cannot be used with an address block")
+                            .at(at, "named port")
+                            .with_label(p.span, "external addresses")
+                            .with_help("named ports resolve on the destination pod; for external addresses write the port number"),
+                    );
+                }
+                if r.action == Action::Deny {
+                    let at = side_ports.as_ref().map(|s| s.1).or(p.ports.as_ref().map(|x| x.1)).unwrap_or(p.span);
+                    self.err(
+                        Diagnostic::error("E0409", "a deny cannot name a port")
+                            .at(at, "named port in a deny")
+                            .with_help("a named port resolves per pod, so NetworkPolicy cannot subtract it exactly; deny the port number instead"),
+                    );
+                }
+            }
+            dst.push(DstTerm { set: p.set, ports, span: p.span });
+        }
+        let ext = |s: &PeerSet| matches!(s, PeerSet::External(_));
+        if !src.is_empty() && !dst.is_empty() && src.iter().all(|t| ext(&t.set)) && dst.iter().all(|t| ext(&t.set)) {
+            self.err(
+                Diagnostic::error("E0109", "neither side of this rule is a pod")
+                    .at(r.span, "addresses on both sides")
+                    .with_help("NetworkPolicy governs pods: one side must be pods, such as `*`, `app=api` or `ns/*`"),
+            );
+        }
+        let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
+        if errors_after > errors_before {
+            return None;
+        }
+        Some(ir::Statement { id, action: r.action, namespace: r.namespace.clone(), src, dst, span: r.span })
+    }
+
+    fn side_pieces(&mut self, s: &RSide) -> Vec<Piece> {
+        s.peers.iter().flat_map(|p| self.peer(p)).collect()
+    }
+
+    fn peer(&mut self, p: &RPeer) -> Vec<Piece> {
+        let mut base: Vec<Piece> = match &p.kind {
+            RKind::AllPods { ns } => vec![Piece { set: PeerSet::in_namespace(ns, LabelSel::any()), ports: None, span: p.span }],
+            RKind::Cluster => vec![Piece { set: PeerSet::cluster(), ports: None, span: p.span }],
+            RKind::World => vec![Piece { set: PeerSet::External(IpSet::world()), ports: None, span: p.span }],
+            RKind::Address(a) => match self.address(a, p.span) {
+                Some(set) => vec![Piece { set: PeerSet::External(set), ports: None, span: p.span }],
+                None => vec![],
+            },
+            RKind::Pods { ns, sel } => {
+                self.namespace_name(&ns.node, ns.span);
+                let pods = match sel {
+                    Some(s) => self.selector(s),
+                    None => LabelSel::any(),
+                };
+                vec![Piece { set: PeerSet::in_namespace(&ns.node, pods), ports: None, span: p.span }]
+            }
+            RKind::NamespaceLabels { namespaces, pods } => {
+                let n = self.selector(namespaces);
+                let pods = match pods {
+                    Some(s) => self.selector(s),
+                    None => LabelSel::any(),
+                };
+                vec![Piece { set: PeerSet::Pods { namespaces: n, pods }, ports: None, span: p.span }]
+            }
+            RKind::Union(items) => {
+                let mut out: Vec<Piece> = items.iter().flat_map(|i| self.peer(i)).collect();
+                for piece in &mut out {
+                    piece.span = p.span;
+                }
+                out
+            }
+        };
+        if let Some(ports) = &p.ports {
+            let ps = self.ports(ports);
+            for piece in &mut base {
+                if let Some((_, inner)) = &piece.ports {
+                    self.err(
+                        Diagnostic::error("E0107", "this peer already carries ports")
+                            .at(ports.span, "ports given again")
+                            .with_label(*inner, "ports of the inner definition"),
+                    );
+                }
+                piece.ports = Some((ps.clone(), ports.span));
+            }
+        }
+        if p.except.is_empty() {
+            return base;
+        }
+        let mut holes = Vec::new();
+        for e in &p.except {
+            for piece in self.peer(e) {
+                if piece.ports.is_some() {
+                    self.err(
+                        Diagnostic::error("E0304", "an `except` cannot carry ports")
+                            .at(piece.span, "has ports")
+                            .with_help("`except` removes peers; put ports on the destination"),
+                    );
+                }
+                holes.push(piece);
+            }
+        }
+        let mut out = Vec::new();
+        for b in base {
+            let mut sets = vec![b.set.clone()];
+            for h in &holes {
+                let same_kind = matches!((&b.set, &h.set), (PeerSet::External(_), PeerSet::External(_)) | (PeerSet::Pods { .. }, PeerSet::Pods { .. }));
+                if !same_kind {
+                    self.err(
+                        Diagnostic::error("E0304", "`except` must remove the same kind of peer")
+                            .at(h.span, "this is not the same kind")
+                            .with_label(b.span, "from this")
+                            .with_help("take address blocks out of address blocks (`10.0.0.0/8 except 10.1.0.0/16`) and pods out of pods (`cluster except kube-system/*`)"),
+                    );
+                    continue;
+                }
+                if let (PeerSet::External(base_ips), PeerSet::External(hole_ips)) = (&b.set, &h.set) {
+                    if !hole_ips.is_subset(base_ips) || hole_ips == base_ips {
+                        self.err(
+                            Diagnostic::error("E0303", "`except` must lie strictly inside its block")
+                                .at(h.span, if hole_ips == base_ips { "the whole block" } else { "not inside the block" })
+                                .with_label(b.span, "the block")
+                                .with_help("Kubernetes rejects an `except` that is not a proper part of its `cidr`; remove it or widen the block"),
+                        );
+                        continue;
+                    }
+                }
+                sets = sets.iter().flat_map(|s| s.minus(&h.set)).collect();
+            }
+            for s in sets {
+                out.push(Piece { set: s, ports: b.ports.clone(), span: p.span });
+            }
+        }
+        // two excepts that are the same block (a typo such as 172.17.0.1/24 three times)
+        let mut seen: Vec<(IpSet, Span)> = Vec::new();
+        for h in &holes {
+            if let PeerSet::External(s) = &h.set {
+                if let Some((_, first)) = seen.iter().find(|(x, _)| x == s) {
+                    self.diags.push(
+                        Diagnostic::warning("W0608", "this `except` repeats an earlier one")
+                            .at(h.span, "the same block again")
+                            .with_label(*first, "first here"),
+                    );
+                } else {
+                    seen.push((s.clone(), h.span));
+                }
+            }
+        }
+        out
+    }
+
+    fn address(&mut self, text: &str, span: Span) -> Option<IpSet> {
+        let (addr_s, len_s) = match text.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (text, None),
+        };
+        let Ok(addr) = addr_s.parse::<IpAddr>() else {
+            self.err(
+                Diagnostic::error("E0301", format!("`{text}` is not an IP address or CIDR block"))
+                    .at(span, "malformed address")
+                    .with_help("write an IPv4 or IPv6 address, optionally with a prefix length: `10.0.0.0/8`, `2001:db8::/32`"),
+            );
+            return None;
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len_s {
+            None => max,
+            Some(l) => match l.parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => {
+                    self.err(
+                        Diagnostic::error("E0301", format!("`/{l}` is not a prefix length for this address"))
+                            .at(span, format!("the prefix length must be 0 to {max}"))
+                            .with_help(format!("write a prefix length from 0 to {max}")),
+                    );
+                    return None;
+                }
+            },
+        };
+        let net = match IpNet::new(addr, len) {
+            Ok(n) => n,
+            Err(_) => return None,
+        };
+        if net.trunc() != net {
+            let fixed = net.trunc();
+            let one = IpNet::new(addr, max).map(|n| n.to_string()).unwrap_or_default();
+            self.err(
+                Diagnostic::error("E0302", format!("`{text}` has host bits set"))
+                    .at(span, format!("the address of a /{len} block ends in zero bits"))
+                    .with_help(format!("the network address is `{fixed}`; to match the one address, write `{one}`")),
+            );
+            return None;
+        }
+        Some(IpSet::from_net(&net))
+    }
+
+    pub fn namespace_name(&mut self, name: &str, span: Span) {
+        if !is_dns1123_label(name) {
+            self.err(
+                Diagnostic::error("E0203", format!("`{name}` is not a valid namespace name"))
+                    .at(span, "not a DNS-1123 label")
+                    .with_help("namespace names have at most 63 characters: lowercase letters, digits and `-`, starting and ending with a letter or digit"),
+            );
+        }
+    }
+
+    fn selector(&mut self, s: &ast::Selector) -> LabelSel {
+        let mut sel = LabelSel::any();
+        for r in &s.requirements {
+            if !is_label_key(&r.key.node) {
+                self.err(
+                    Diagnostic::error("E0201", format!("`{}` is not a valid label key", r.key.node))
+                        .at(r.key.span, "invalid label key")
+                        .with_help("a label key is an optional DNS subdomain prefix and `/`, then at most 63 characters: letters, digits, `-`, `_`, `.`, starting and ending with a letter or digit"),
+                );
+            }
+            for v in &r.values {
+                if !is_label_value(&v.node) {
+                    self.err(
+                        Diagnostic::error("E0202", format!("`{}` is not a valid label value", v.node))
+                            .at(v.span, "invalid label value")
+                            .with_help("a label value has at most 63 characters: letters, digits, `-`, `_`, `.`, starting and ending with a letter or digit (or is empty: `\"\"`)"),
+                    );
+                }
+            }
+            let vals: BTreeSet<String> = r.values.iter().map(|v| v.node.clone()).collect();
+            let c = match r.op {
+                ReqOp::EqEq => {
+                    self.err(
+                        Diagnostic::error("E0204", "`==` is not a selector operator")
+                            .at(r.span, "`==` here")
+                            .with_help(format!("write `{}={}`", r.key.node, r.values.first().map(|v| v.node.as_str()).unwrap_or("VALUE"))),
+                    );
+                    KeyC::one_of(vals)
+                }
+                _ if r.missing_value => {
+                    self.err(
+                        Diagnostic::error("E0205", format!("`{}` has no value", r.key.node))
+                            .at(r.span, "missing value")
+                            .with_help(format!("write a value (`{k}=api`), `{k}=*` for any value, or `{k}=\"\"` for the empty value", k = r.key.node)),
+                    );
+                    KeyC::any()
+                }
+                ReqOp::Eq => KeyC::one_of(vals),
+                ReqOp::NotEq => {
+                    self.not_note(r);
+                    KeyC::none_of(vals)
+                }
+                ReqOp::In | ReqOp::NotIn if vals.is_empty() => {
+                    self.err(
+                        Diagnostic::error("E0206", "an empty value list")
+                            .at(r.span, "`()` holds no values")
+                            .with_help("list at least one value: `tier in (web, api)`"),
+                    );
+                    KeyC::any()
+                }
+                ReqOp::In => KeyC::one_of(vals),
+                ReqOp::NotIn => {
+                    self.not_note(r);
+                    KeyC::none_of(vals)
+                }
+                ReqOp::Exists => KeyC::exists(),
+                ReqOp::NotExists => KeyC::missing(),
+            };
+            sel = sel.with(&r.key.node, c);
+        }
+        if sel.is_empty() {
+            self.diags.push(
+                Diagnostic::warning("W0607", "this selector matches nothing")
+                    .at(s.span, "contradictory requirements")
+                    .with_help("two requirements on the same key exclude each other"),
+            );
+        }
+        sel
+    }
+
+    fn not_note(&mut self, r: &ast::Requirement) {
+        let k = &r.key.node;
+        self.diags.push(
+            Diagnostic::note("W0605", format!("this also matches pods without a `{k}` label"))
+                .at(r.span, "`!=` and `notin` match a missing key")
+                .with_help(format!("to require the label, add `{k}=*`: `{k}=*, {}`", span_text_hint(r))),
+        );
+    }
+
+    fn ports(&mut self, ports: &Spanned<Vec<PortItem>>) -> PortSet {
+        if ports.node.is_empty() {
+            self.err(
+                Diagnostic::error("E0406", "a `:` with no port after it")
+                    .at(ports.span, "missing port")
+                    .with_help("write a port (`:5432`), a range (`:8000-8100`), a protocol (`:udp/53`, `:udp`), or remove the `:` to allow every port"),
+            );
+            return PortSet::all();
+        }
+        let mut out = PortSet::empty();
+        for item in &ports.node {
+            let proto = item.protocol.as_ref().and_then(|p| Protocol::parse(&p.node)).unwrap_or(Protocol::Tcp);
+            match &item.spec {
+                None => out.add_range(proto, 1, 65535),
+                Some(PortSpec::Single(PortAtom::Number(n))) => {
+                    if let Some(v) = self.port_number(n) {
+                        out.add_range(proto, v, v);
+                    }
+                }
+                Some(PortSpec::Single(PortAtom::Name(n))) => {
+                    if self.port_name(n) {
+                        out = out.union(&PortSet::named(proto, &n.node));
+                    }
+                }
+                Some(PortSpec::Range(a, b)) => match (a, b) {
+                    (PortAtom::Number(a), PortAtom::Number(b)) => {
+                        let (lo, hi) = (self.port_number(a), self.port_number(b));
+                        if let (Some(lo), Some(hi)) = (lo, hi) {
+                            if lo > hi {
+                                self.err(
+                                    Diagnostic::error("E0402", format!("the range `{lo}-{hi}` is reversed"))
+                                        .at(item.span, "the first port is above the last")
+                                        .with_help(format!("write `{hi}-{lo}`")),
+                                );
+                            } else {
+                                out.add_range(proto, lo, hi);
+                            }
+                        }
+                    }
+                    (x, y) => {
+                        let name = match (x, y) {
+                            (PortAtom::Name(n), _) | (_, PortAtom::Name(n)) => n,
+                            _ => continue,
+                        };
+                        self.err(
+                            Diagnostic::error("E0404", format!("the named port `{}` cannot be part of a range", name.node))
+                                .at(item.span, "a range with a name")
+                                .with_help("a range takes port numbers (`8000-8100`); a named port stands alone (`http`)"),
+                        );
+                    }
+                },
+            }
+        }
+        out
+    }
+
+    fn port_number(&mut self, n: &Spanned<String>) -> Option<u16> {
+        match n.node.parse::<u32>() {
+            Ok(v) if (1..=65535).contains(&v) => Some(v as u16),
+            _ => {
+                self.err(
+                    Diagnostic::error("E0401", format!("port `{}` is out of range", n.node))
+                        .at(n.span, "ports are 1 to 65535")
+                        .with_help(if n.node.trim_start_matches('0').is_empty() { "port 0 is not a port; leave out the ports to allow every port" } else { "write a port from 1 to 65535" }),
+                );
+                None
+            }
+        }
+    }
+
+    fn port_name(&mut self, n: &Spanned<String>) -> bool {
+        let s = &n.node;
+        let ok = !s.is_empty()
+            && s.len() <= 15
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.chars().any(|c| c.is_ascii_lowercase())
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+            && !s.contains("--");
+        if !ok {
+            self.err(
+                Diagnostic::error("E0403", format!("`{s}` is not a valid port name"))
+                    .at(n.span, "invalid port name")
+                    .with_help("a port name (IANA service name) has at most 15 characters: lowercase letters, digits and `-`, with at least one letter, no `-` at either end and no `--`"),
+            );
+        }
+        ok
+    }
+}
+
+fn span_text_hint(r: &ast::Requirement) -> String {
+    let vals: Vec<&str> = r.values.iter().map(|v| v.node.as_str()).collect();
+    match r.op {
+        ReqOp::NotEq => format!("{}!={}", r.key.node, vals.join("")),
+        _ => format!("{} notin ({})", r.key.node, vals.join(", ")),
+    }
+}
+
+pub fn is_dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+fn is_name_part(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+pub fn is_label_key(s: &str) -> bool {
+    match s.rsplit_once('/') {
+        Some((prefix, name)) => is_dns1123_subdomain(prefix) && is_name_part(name),
+        None => is_name_part(s),
+    }
+}
+
+pub fn is_label_value(s: &str) -> bool {
+    s.is_empty() || is_name_part(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_syntax() {
+        assert!(is_label_key("app"));
+        assert!(is_label_key("app.kubernetes.io/name"));
+        assert!(!is_label_key("-app"));
+        assert!(!is_label_key("Example.com/app"));
+        assert!(!is_label_key(&"a".repeat(64)));
+        assert!(is_label_value(""));
+        assert!(is_label_value("v1.2_x"));
+        assert!(!is_label_value("a b"));
+        assert!(is_dns1123_label("kube-system"));
+        assert!(!is_dns1123_label("Kube"));
+    }
+}

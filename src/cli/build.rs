@@ -1,0 +1,53 @@
+//! `nplc build PATH... (-o DIR | --stdout)`: compile and write the manifests.
+
+use super::{report, Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use nplc::driver;
+use nplc::emit::k8s;
+use nplc::outdir::{self, OutFile};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    /// Output directory: `DIR/<namespace>/<policy>.yaml` and `DIR/kustomization.yaml`.
+    #[arg(short = 'o', long = "out", value_name = "DIR", required_unless_present = "stdout", conflicts_with = "stdout")]
+    pub out: Option<PathBuf>,
+    /// Write one multi-document YAML stream to standard output instead.
+    #[arg(long)]
+    pub stdout: bool,
+}
+
+/// Every file a build writes, relative to the output directory.
+pub fn files(c: &driver::Compilation) -> Vec<OutFile> {
+    let mut files: Vec<OutFile> = c.manifests.iter().map(|m| OutFile { path: m.path(), contents: m.to_yaml() }).collect();
+    let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+    files.push(OutFile { path: "kustomization.yaml".into(), contents: k8s::kustomization(&paths) });
+    files
+}
+
+pub fn run(a: Args) -> i32 {
+    let fmt = a.common.error_format;
+    let inputs = match driver::read_inputs(&a.common.paths) {
+        Ok(i) => i,
+        Err(e) => return super::fail_io(fmt, e.0),
+    };
+    let c = driver::compile_inputs(&inputs);
+    report(fmt, &c.sources, &c.diagnostics);
+    if c.has_errors() {
+        return EXIT_ERRORS;
+    }
+    if a.stdout {
+        let mut out = std::io::stdout().lock();
+        if out.write_all(k8s::stream(&c.manifests).as_bytes()).and_then(|_| out.flush()).is_err() {
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    }
+    let Some(dir) = a.out else { return EXIT_USAGE };
+    match outdir::write_tree(&dir, &files(&c)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => super::fail_io(fmt, e),
+    }
+}

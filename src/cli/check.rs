@@ -1,0 +1,24 @@
+//! `nplc check PATH...`: diagnostics only.
+
+use super::{report, Common, EXIT_ERRORS, EXIT_OK};
+use nplc::driver;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub fn run(a: Args) -> i32 {
+    let inputs = match driver::read_inputs(&a.common.paths) {
+        Ok(i) => i,
+        Err(e) => return super::fail_io(a.common.error_format, e.0),
+    };
+    let c = driver::compile_inputs(&inputs);
+    report(a.common.error_format, &c.sources, &c.diagnostics);
+    if c.has_errors() {
+        EXIT_ERRORS
+    } else {
+        EXIT_OK
+    }
+}

@@ -1,0 +1,79 @@
+//! The command line: argument parsing and one module per subcommand. Thin by
+//! design: every subcommand calls the library and prints what it returns.
+//! Exit codes: 0 success (warnings allowed), 1 the sources have errors,
+//! 2 usage or I/O error.
+
+pub mod build;
+pub mod check;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use nplc::diag::{self, Diagnostic};
+use nplc::source::SourceMap;
+use std::path::PathBuf;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_ERRORS: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "nplc", version, about = "Compile .npl network policy programs to Kubernetes NetworkPolicy YAML", propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compile to NetworkPolicy YAML (and the firewall port list).
+    Build(build::Args),
+    /// Report diagnostics only.
+    Check(check::Args),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum ErrorFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Common {
+    /// `.npl` files, or directories searched recursively for `*.npl`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// How to print diagnostics (on standard error).
+    #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
+    pub error_format: ErrorFormat,
+}
+
+/// Prints diagnostics to standard error in the chosen format.
+pub fn report(format: ErrorFormat, sources: &SourceMap, diags: &[Diagnostic]) {
+    match format {
+        ErrorFormat::Human => {
+            if !diags.is_empty() {
+                eprint!("{}", diag::render_human(sources, diags));
+                let errors = diags.iter().filter(|d| d.is_error()).count();
+                let warnings = diags.iter().filter(|d| d.severity == diag::Severity::Warning).count();
+                if errors > 0 {
+                    eprintln!("error: {errors} error(s), {warnings} warning(s); nothing was written");
+                }
+            }
+        }
+        ErrorFormat::Json => eprintln!("{}", diag::render_json(sources, diags)),
+    }
+}
+
+/// Reports an input or output problem (exit code 2).
+pub fn fail_io(format: ErrorFormat, message: String) -> i32 {
+    let d = Diagnostic::error("E0002", message);
+    report(format, &SourceMap::new(), &[d]);
+    EXIT_USAGE
+}
+
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Build(a) => build::run(a),
+        Command::Check(a) => check::run(a),
+    }
+}

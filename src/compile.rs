@@ -1,0 +1,446 @@
+//! Stage 5, deny compilation: from the IR's statements to allow-only
+//! policies, by exact set difference. Input: an [`ir::Program`]. Output: a
+//! [`PolicySet`], the per-namespace NetworkPolicies as exact sets, plus
+//! warnings about statements without effect.
+//!
+//! For every managed namespace `M` and direction, the side's meaning
+//! (docs/semantics.md) is: isolated pods permit `A \ D`, other pods permit
+//! `everything \ D`. nplc isolates every pod of a managed namespace in both
+//! directions and writes that meaning as boxes `subject x peer x ports`:
+//! one box per allow (subject cut to the isolated pods), one "everything"
+//! box per cell of non-isolated pods, then subtracts every deny box from
+//! every box. Box difference splits along one dimension at a time (subject
+//! labels, then peers, then ports), so the pieces stay disjoint and exact.
+//! Boxes are sorted by content before subtraction and merging, so the result
+//! does not depend on the order of statements or files.
+
+use crate::diag::Diagnostic;
+use crate::ir::{ns_matches, LabelSel, PeerSet, PortSet, Program, Statement, Tri};
+use crate::ir::{IpSet, NAME_LABEL};
+use crate::source::Span;
+use crate::syntax::ast::{Action, Direction};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One allowed block of connections for the pods of `subject`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cell {
+    pub subject: LabelSel,
+    pub peer: PeerSet,
+    pub ports: PortSet,
+    /// Statements (by id) whose allow produced the box.
+    pub allows: BTreeSet<usize>,
+    /// Statements whose deny cut it.
+    pub denies: BTreeSet<usize>,
+}
+
+/// One rule of a policy: any of `peers` on any of `ports`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRule {
+    /// Sorted, disjoint kinds: pod peers, then at most one external set.
+    pub peers: Vec<PeerSet>,
+    pub ports: PortSet,
+    pub allows: BTreeSet<usize>,
+    pub denies: BTreeSet<usize>,
+}
+
+impl PolicyRule {
+    /// Every pod and every address: written with no `from`/`to`.
+    pub fn all_peers(&self) -> bool {
+        self.peers.contains(&PeerSet::cluster()) && self.peers.iter().any(|p| matches!(p, PeerSet::External(s) if s.is_world()))
+    }
+}
+
+/// A NetworkPolicy as sets: it selects `subject` in `namespace`, isolates
+/// both directions, and allows the union of its rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub namespace: String,
+    pub name: String,
+    pub subject: LabelSel,
+    pub ingress: Vec<PolicyRule>,
+    pub egress: Vec<PolicyRule>,
+}
+
+/// All generated policies, sorted by (namespace, name).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicySet {
+    pub policies: Vec<Policy>,
+}
+
+/// Compiles a checked program. Errors: a deny that cannot be subtracted
+/// exactly (E0502), and namespace label selectors on a side nplc must
+/// write policies for but cannot condition (E0501).
+pub fn compile(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut c = Compiler { prog, diags: Vec::new(), allow_used: BTreeSet::new(), deny_used: BTreeSet::new(), approx: Vec::new() };
+    let mut sides: BTreeMap<(String, Direction), Vec<Cell>> = BTreeMap::new();
+    for ns in prog.namespaces.keys() {
+        for dir in [Direction::Ingress, Direction::Egress] {
+            let cells = c.side(ns, dir);
+            sides.insert((ns.clone(), dir), cells);
+        }
+    }
+    c.check_approximations();
+    c.effect_warnings();
+    if c.diags.iter().any(Diagnostic::is_error) {
+        return Err(c.diags);
+    }
+    let mut policies = Vec::new();
+    for (name, ns) in &prog.namespaces {
+        let ingress = sides.remove(&(name.clone(), Direction::Ingress)).unwrap_or_default();
+        let egress = sides.remove(&(name.clone(), Direction::Egress)).unwrap_or_default();
+        policies.extend(assemble(ns, ingress, egress));
+    }
+    Ok((PolicySet { policies }, c.diags))
+}
+
+/// A place where a side had to approximate a namespace label selector.
+struct Approx {
+    stmt: usize,
+    ns: String,
+    dir: Direction,
+    /// The allow was widened (true) or the deny skipped (false).
+    widened: bool,
+    term_span: Span,
+}
+
+struct Compiler<'a> {
+    prog: &'a Program,
+    diags: Vec<Diagnostic>,
+    /// Allows that produced a box on an isolated side; denies that cut one.
+    allow_used: BTreeSet<usize>,
+    deny_used: BTreeSet<usize>,
+    approx: Vec<Approx>,
+}
+
+/// (subject term set, peer set, ports) of a statement seen from one side.
+fn side_triples(s: &Statement, dir: Direction) -> Vec<(&PeerSet, Span, &PeerSet, &PortSet)> {
+    let mut out = Vec::new();
+    for src in &s.src {
+        for dst in &s.dst {
+            match dir {
+                Direction::Egress => out.push((&src.set, src.span, &dst.set, &dst.ports)),
+                Direction::Ingress => out.push((&dst.set, dst.span, &src.set, &dst.ports)),
+            }
+        }
+    }
+    out
+}
+
+impl<'a> Compiler<'a> {
+    /// The cells of namespace `ns`, direction `dir`.
+    fn side(&mut self, ns: &str, dir: Direction) -> Vec<Cell> {
+        let Some(n) = self.prog.namespaces.get(ns) else { return vec![] };
+        // isolated pods
+        let iso: Vec<LabelSel> = if n.posture.get(dir) {
+            vec![LabelSel::any()]
+        } else {
+            n.isolates
+                .iter()
+                .filter(|i| i.directions.get(dir))
+                .flat_map(|i| i.pods.iter().flat_map(|p| p.expressible()))
+                .collect()
+        };
+        let mut non_iso = vec![LabelSel::any()];
+        for i in &iso {
+            non_iso = non_iso.iter().flat_map(|c| c.minus(i)).collect();
+        }
+        let mut cells: Vec<Cell> = Vec::new();
+        let mut denies: Vec<(Cell, usize)> = Vec::new();
+        for s in &self.prog.statements {
+            for (subj_set, subj_span, peer, ports) in side_triples(s, dir) {
+                let PeerSet::Pods { namespaces, pods } = subj_set else { continue };
+                let m = ns_matches(namespaces, ns);
+                if m == Tri::No {
+                    continue;
+                }
+                if m == Tri::Unknown {
+                    let widened = s.action == Action::Allow;
+                    let matters = !widened || !iso.is_empty();
+                    if matters {
+                        self.approx.push(Approx { stmt: s.id, ns: ns.to_string(), dir, widened, term_span: subj_span });
+                    }
+                    if !widened {
+                        continue;
+                    }
+                }
+                match s.action {
+                    Action::Allow => {
+                        for i in &iso {
+                            if let Some(subject) = pods.intersect(i) {
+                                for subject in subject.expressible() {
+                                    cells.push(Cell {
+                                        subject,
+                                        peer: peer.clone(),
+                                        ports: ports.clone(),
+                                        allows: [s.id].into(),
+                                        denies: BTreeSet::new(),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    Action::Deny => {
+                        for subject in pods.expressible() {
+                            denies.push((
+                                Cell { subject, peer: peer.clone(), ports: ports.clone(), allows: BTreeSet::new(), denies: BTreeSet::new() },
+                                s.id,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for s in cells.iter().flat_map(|c| c.allows.iter()) {
+            self.allow_used.insert(*s);
+        }
+        for subject in non_iso {
+            for peer in [PeerSet::cluster(), PeerSet::External(IpSet::world())] {
+                cells.push(Cell { subject: subject.clone(), peer, ports: PortSet::all(), allows: BTreeSet::new(), denies: BTreeSet::new() });
+            }
+        }
+        cells.sort();
+        cells.dedup_by(|b, a| {
+            if a.subject == b.subject && a.peer == b.peer && a.ports == b.ports {
+                a.allows.extend(b.allows.iter().copied());
+                true
+            } else {
+                false
+            }
+        });
+        denies.sort();
+        for (d, id) in &denies {
+            let mut next = Vec::with_capacity(cells.len());
+            for cell in cells {
+                match self.minus(&cell, d, *id) {
+                    Some(parts) => next.extend(parts),
+                    None => next.push(cell),
+                }
+            }
+            cells = next;
+        }
+        cells.retain(|c| !c.ports.is_empty() && !c.peer.is_empty() && !c.subject.is_empty());
+        cells.sort();
+        cells
+    }
+
+    /// `cell \ d`, or `None` when they do not meet.
+    fn minus(&mut self, cell: &Cell, d: &Cell, deny_id: usize) -> Option<Vec<Cell>> {
+        let both_subject = cell.subject.intersect(&d.subject)?;
+        let both_peer = cell.peer.intersect(&d.peer)?;
+        if !cell.ports.may_intersect(&d.ports) {
+            return None;
+        }
+        self.deny_used.insert(deny_id);
+        let mut denies = cell.denies.clone();
+        denies.insert(deny_id);
+        let mk = |subject: LabelSel, peer: PeerSet, ports: PortSet| Cell {
+            subject,
+            peer,
+            ports,
+            allows: cell.allows.clone(),
+            denies: denies.clone(),
+        };
+        let mut out = Vec::new();
+        for s in cell.subject.minus(&d.subject) {
+            out.push(mk(s, cell.peer.clone(), cell.ports.clone()));
+        }
+        for p in cell.peer.minus(&d.peer) {
+            out.push(mk(both_subject.clone(), p, cell.ports.clone()));
+        }
+        match cell.ports.minus(&d.ports) {
+            Ok(rest) => {
+                if !rest.is_empty() {
+                    out.push(mk(both_subject, both_peer, rest));
+                }
+            }
+            Err(conflict) => {
+                let deny_span = self.prog.statements.get(deny_id).map(|s| s.span);
+                let allow_span = cell.allows.iter().next().and_then(|a| self.prog.statements.get(*a)).map(|s| s.span);
+                let mut diag = Diagnostic::error(
+                    "E0502",
+                    format!("this deny overlaps the named port `{}` of an allow", conflict.name),
+                );
+                if let Some(sp) = deny_span {
+                    diag = diag.at(sp, "denies port numbers that the named port may resolve to");
+                }
+                if let Some(sp) = allow_span {
+                    diag = diag.with_label(sp, "allows a named port");
+                }
+                self.diags.push(diag.with_help(
+                    "a named port resolves per pod, so NetworkPolicy cannot take numbers out of it; allow port numbers instead of the name, or deny every port of the protocol",
+                ));
+                out.push(mk(both_subject, both_peer, cell.ports.clone()));
+            }
+        }
+        Some(out)
+    }
+
+    /// A side that ignored or widened a namespace label selector (it cannot
+    /// see its own namespace's labels) is exact only if the other side of
+    /// every such connection decides it exactly.
+    fn check_approximations(&mut self) {
+        let inexact: BTreeSet<(String, Direction)> = self.approx.iter().map(|a| (a.ns.clone(), a.dir)).collect();
+        let mut reported = BTreeSet::new();
+        for a in &self.approx {
+            let Some(s) = self.prog.statements.get(a.stmt) else { continue };
+            let opposite = match a.dir {
+                Direction::Egress => Direction::Ingress,
+                Direction::Ingress => Direction::Egress,
+            };
+            let others: Vec<(&PeerSet, Span)> = match a.dir {
+                Direction::Egress => s.dst.iter().map(|d| (&d.set, d.span)).collect(),
+                Direction::Ingress => s.src.iter().map(|t| (&t.set, t.span)).collect(),
+            };
+            let mut problem: Option<(Span, String)> = None;
+            for (set, span) in others {
+                let names = match set {
+                    PeerSet::Pods { namespaces, .. } => namespaces.get(NAME_LABEL).and_then(|c| match &c.values {
+                        crate::ir::ValSet::Finite(v) if !c.absent => Some(v.clone()),
+                        _ => None,
+                    }),
+                    PeerSet::External(_) => None,
+                };
+                let Some(names) = names else {
+                    problem = Some((span, "this side is not pods of named, managed namespaces".into()));
+                    break;
+                };
+                for n in names {
+                    match self.prog.namespaces.get(&n) {
+                        None => problem = Some((span, format!("namespace `{n}` is not managed"))),
+                        Some(ns) if a.widened && !ns.posture.get(opposite) => {
+                            problem = Some((span, format!("namespace `{n}` does not isolate {}", dir_word(opposite))))
+                        }
+                        Some(_) if inexact.contains(&(n.clone(), opposite)) => {
+                            problem = Some((span, format!("the {} side of `{n}` also depends on namespace labels", dir_word(opposite))))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if let Some((span, why)) = problem {
+                if !reported.insert((a.stmt, a.term_span)) {
+                    continue;
+                }
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0501",
+                        format!(
+                            "the {} side of namespace `{}` cannot be conditioned on its own labels",
+                            dir_word(a.dir),
+                            a.ns
+                        ),
+                    )
+                    .at(a.term_span, "selects namespaces by label")
+                    .with_label(span, why)
+                    .with_help("name the namespaces (`payments/app=api`, or `{kubernetes.io/metadata.name in (a, b)}/...`), or make the other side pods of managed namespaces that isolate that direction")
+                    .with_note("a NetworkPolicy cannot test the labels of its own namespace, so nplc enforces namespace label selectors on the other side of the connection"),
+                );
+            }
+        }
+    }
+
+    fn effect_warnings(&mut self) {
+        for s in &self.prog.statements {
+            match s.action {
+                Action::Allow if !self.allow_used.contains(&s.id) => self.diags.push(
+                    Diagnostic::warning("W0601", "this allow has no effect")
+                        .at(s.span, "no side of it is isolated")
+                        .with_help("its pods are in namespaces that are not managed or not isolated in that direction; `default allow` already permits it"),
+                ),
+                Action::Deny if !self.deny_used.contains(&s.id) => self.diags.push(
+                    Diagnostic::warning("W0602", "this deny has no effect")
+                        .at(s.span, "nothing allows what it denies")
+                        .with_help("isolated pods already refuse these connections; remove it, or keep it as documentation"),
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn dir_word(d: Direction) -> &'static str {
+    match d {
+        Direction::Ingress => "ingress",
+        Direction::Egress => "egress",
+    }
+}
+
+/// Merges one direction's cells into rules: same peer → union of ports,
+/// then same ports → union of peers; cells covered by another are dropped.
+fn merge_rules(cells: Vec<Cell>) -> Vec<PolicyRule> {
+    // drop cells inside another (same subject already)
+    let mut kept: Vec<Cell> = Vec::new();
+    for c in cells {
+        if let Some(k) = kept.iter_mut().find(|k| k.peer == c.peer) {
+            k.ports = k.ports.union(&c.ports);
+            k.allows.extend(c.allows);
+            k.denies.extend(c.denies);
+        } else {
+            kept.push(c);
+        }
+    }
+    let snapshot = kept.clone();
+    kept.retain(|c| {
+        !snapshot.iter().any(|o| o != c && c.peer.is_subset(&o.peer) && c.ports.is_subset_of(&o.ports) && !(o.peer.is_subset(&c.peer) && o.ports.is_subset_of(&c.ports)))
+    });
+    let mut by_ports: BTreeMap<PortSet, PolicyRule> = BTreeMap::new();
+    for c in kept {
+        let r = by_ports.entry(c.ports.clone()).or_insert_with(|| PolicyRule {
+            peers: vec![],
+            ports: c.ports.clone(),
+            allows: BTreeSet::new(),
+            denies: BTreeSet::new(),
+        });
+        r.peers.push(c.peer);
+        r.allows.extend(c.allows);
+        r.denies.extend(c.denies);
+    }
+    let mut rules: Vec<PolicyRule> = by_ports
+        .into_values()
+        .map(|mut r| {
+            let mut ext = IpSet::empty();
+            let mut pods: Vec<PeerSet> = Vec::new();
+            for p in r.peers.drain(..) {
+                match p {
+                    PeerSet::External(s) => ext = ext.union(&s),
+                    other => pods.push(other),
+                }
+            }
+            pods.sort();
+            pods.dedup();
+            if !ext.is_empty() {
+                pods.push(PeerSet::External(ext));
+            }
+            r.peers = pods;
+            r
+        })
+        .collect();
+    rules.sort_by(|a, b| (&a.peers, &a.ports).cmp(&(&b.peers, &b.ports)));
+    rules
+}
+
+/// Groups a namespace's cells into policies: one per subject, plus the base
+/// policy that isolates every pod of the namespace in both directions.
+fn assemble(ns: &crate::ir::Namespace, ingress: Vec<Cell>, egress: Vec<Cell>) -> Vec<Policy> {
+    let mut by_subject: BTreeMap<LabelSel, (Vec<Cell>, Vec<Cell>)> = BTreeMap::new();
+    by_subject.entry(LabelSel::any()).or_default();
+    for c in ingress {
+        by_subject.entry(c.subject.clone()).or_default().0.push(c);
+    }
+    for c in egress {
+        by_subject.entry(c.subject.clone()).or_default().1.push(c);
+    }
+    let mut policies: Vec<Policy> = by_subject
+        .into_iter()
+        .map(|(subject, (i, e))| Policy {
+            namespace: ns.name.clone(),
+            name: String::new(),
+            subject,
+            ingress: merge_rules(i),
+            egress: merge_rules(e),
+        })
+        .collect();
+    crate::emit::names::assign(ns, &mut policies);
+    policies.sort_by(|a, b| a.name.cmp(&b.name));
+    policies
+}

@@ -1,0 +1,161 @@
+//! The pipeline, end to end, as a library call: source map → syntax →
+//! resolve → check → compile → emit. Input: file names and texts. Output: a
+//! [`Compilation`] with every diagnostic and, when there is no error, the IR,
+//! the compiled policies and the manifests. The command line only calls
+//! this and writes what it returns.
+
+use crate::check;
+use crate::compile::{self, PolicySet};
+use crate::diag::{self, Diagnostic};
+use crate::emit::k8s::{self, Manifest};
+use crate::ir::Program;
+use crate::resolve;
+use crate::source::SourceMap;
+use crate::syntax;
+use std::path::{Path, PathBuf};
+
+/// One input file.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Compilation {
+    pub sources: SourceMap,
+    /// Sorted by position; errors mean nothing else is filled in.
+    pub diagnostics: Vec<Diagnostic>,
+    pub program: Option<Program>,
+    pub policies: Option<PolicySet>,
+    pub manifests: Vec<Manifest>,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        diag::has_errors(&self.diagnostics)
+    }
+}
+
+/// Runs every stage up to the IR; `None` in `program` when a stage failed.
+pub fn front_end(inputs: &[Input]) -> Compilation {
+    let mut out = Compilation::default();
+    let mut inputs: Vec<&Input> = inputs.iter().collect();
+    inputs.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut files = Vec::new();
+    for i in inputs {
+        let id = out.sources.add(i.name.clone(), i.text.clone());
+        match syntax::parse_file(id, &i.text) {
+            Ok(f) => files.push(f),
+            Err(d) => out.diagnostics.push(d),
+        }
+    }
+    if !out.diagnostics.is_empty() {
+        diag::sort_diagnostics(&mut out.diagnostics);
+        return out;
+    }
+    let resolved = match resolve::resolve(&files, &mut out.sources) {
+        Ok((r, warnings)) => {
+            out.diagnostics.extend(warnings);
+            r
+        }
+        Err(ds) => {
+            out.diagnostics.extend(ds);
+            diag::sort_diagnostics(&mut out.diagnostics);
+            return out;
+        }
+    };
+    match check::check(&resolved) {
+        Ok((p, warnings)) => {
+            out.diagnostics.extend(warnings);
+            out.program = Some(p);
+        }
+        Err(ds) => out.diagnostics.extend(ds),
+    }
+    diag::sort_diagnostics(&mut out.diagnostics);
+    out
+}
+
+/// Runs the whole pipeline.
+pub fn compile_inputs(inputs: &[Input]) -> Compilation {
+    let mut out = front_end(inputs);
+    let Some(prog) = &out.program else { return out };
+    match compile::compile(prog) {
+        Ok((set, warnings)) => {
+            out.diagnostics.extend(warnings);
+            out.manifests = k8s::manifests(&set, prog, &out.sources);
+            out.policies = Some(set);
+        }
+        Err(ds) => out.diagnostics.extend(ds),
+    }
+    diag::sort_diagnostics(&mut out.diagnostics);
+    out
+}
+
+/// Why inputs could not be read (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError(pub String);
+
+/// Reads the `.npl` files named by `paths`: files as given, directories
+/// searched recursively for `*.npl` (sorted; hidden directories skipped).
+pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
+    let mut files = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| InputError(format!("cannot read `{}`: {}", p.display(), io_msg(&e))))?;
+        if meta.is_dir() {
+            let before = files.len();
+            walk(p, &mut files)?;
+            if files.len() == before {
+                return Err(InputError(format!("no `.npl` files under `{}`", p.display())));
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    files.sort();
+    files.dedup();
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| InputError(format!("cannot read `{}`: {}", f.display(), io_msg(&e))))?;
+        out.push(Input { name: display_name(&f), text });
+    }
+    Ok(out)
+}
+
+fn display_name(p: &Path) -> String {
+    let s = p.to_string_lossy().replace('\\', "/");
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
+        entries.push(e.path());
+    }
+    entries.sort();
+    for p in entries {
+        let hidden = p.file_name().map(|n| n.to_string_lossy().starts_with('.')).unwrap_or(false);
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.extension().map(|x| x == "npl").unwrap_or(false) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// An I/O error in plain lowercase words.
+pub fn io_msg(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => s,
+    }
+}

@@ -1,0 +1,10 @@
+//! The `nplc` executable: parses arguments and hands over to `cli`.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    std::process::exit(cli::run(cli));
+}

@@ -1,0 +1,418 @@
+//! Stage 2, resolve: names and scopes. Input: the ASTs of every file of a
+//! build. Output: a [`Resolved`] program in which every name (`db`, `dns`,
+//! `payments/api`) is replaced by what it denotes, every bare selector knows
+//! its namespace, and namespace blocks spread over several files are merged.
+//! Reports unknown names (with did-you-mean), unknown modules, duplicate
+//! definitions and postures, and cycles between definitions.
+
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::source::{FileId, SourceMap, Span};
+use crate::stdlib;
+use crate::syntax::ast::{self, Action, Direction, PeerKind, PodPart, PortItem, Spanned};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A peer with names expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RPeer {
+    pub kind: RKind,
+    pub except: Vec<RPeer>,
+    /// Where the peer is written (for a name: where the name is used).
+    pub span: Span,
+    /// Ports carried by a definition (`dns`).
+    pub ports: Option<Spanned<Vec<PortItem>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RKind {
+    /// Every pod of a namespace.
+    AllPods { ns: String },
+    Cluster,
+    World,
+    Address(String),
+    /// Pods of namespace `ns` matching the selector.
+    Pods { ns: Spanned<String>, sel: Option<ast::Selector> },
+    /// Pods matching `pods` in namespaces matching `namespaces`.
+    NamespaceLabels { namespaces: ast::Selector, pods: Option<ast::Selector> },
+    /// What a name denotes.
+    Union(Vec<RPeer>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RSide {
+    pub peers: Vec<RPeer>,
+    pub parenthesized: bool,
+    pub ports: Option<Spanned<Vec<PortItem>>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RRule {
+    pub action: Action,
+    pub namespace: String,
+    pub shorthand: Option<Spanned<Direction>>,
+    pub src: RSide,
+    pub dst: RSide,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RIsolate {
+    pub direction: Option<Direction>,
+    pub targets: Vec<RPeer>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RNamespace {
+    pub name: Spanned<String>,
+    /// (allow, direction, span) of the `default` statement, if any.
+    pub posture: Option<(bool, Option<Direction>, Span)>,
+    pub isolates: Vec<RIsolate>,
+    /// `workload` declarations: (name, selector), used to name policies.
+    pub workloads: Vec<(String, ast::Selector)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Resolved {
+    pub namespaces: BTreeMap<String, RNamespace>,
+    pub rules: Vec<RRule>,
+}
+
+#[derive(Debug, Clone)]
+struct Def {
+    def: ast::Define,
+    /// Namespace of bare selectors in the definition.
+    ns: Option<String>,
+    file: FileId,
+}
+
+/// Scope key: `None` for top-level and stdlib names, `Some(ns)` for names
+/// declared inside a namespace.
+type Scope = Option<String>;
+
+struct Resolver<'a> {
+    sources: &'a mut SourceMap,
+    diags: Vec<Diagnostic>,
+    defs: BTreeMap<(Scope, String), Def>,
+    /// stdlib definitions by module.
+    std_defs: BTreeMap<String, BTreeMap<String, Def>>,
+    /// modules each file uses.
+    uses: BTreeMap<FileId, BTreeSet<String>>,
+    stack: Vec<(Scope, String)>,
+}
+
+/// Resolves a build's files. Stdlib modules named by `use` are added to
+/// `sources` so that diagnostics can point into them.
+pub fn resolve(files: &[ast::File], sources: &mut SourceMap) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut r = Resolver {
+        sources,
+        diags: Vec::new(),
+        defs: BTreeMap::new(),
+        std_defs: BTreeMap::new(),
+        uses: BTreeMap::new(),
+        stack: Vec::new(),
+    };
+    r.collect(files);
+    let out = r.lower(files);
+    if r.diags.iter().any(Diagnostic::is_error) {
+        Err(r.diags)
+    } else {
+        Ok((out, r.diags))
+    }
+}
+
+impl<'a> Resolver<'a> {
+    fn collect(&mut self, files: &[ast::File]) {
+        for f in files {
+            for item in &f.items {
+                match item {
+                    ast::Item::Use(mods) => {
+                        for m in mods {
+                            self.use_module(f.id, m);
+                        }
+                    }
+                    ast::Item::Define(d) => self.add_def(None, d, None, f.id),
+                    ast::Item::Namespace(b) => {
+                        for s in &b.statements {
+                            if let ast::Statement::Define(d) = s {
+                                let scope = Some(b.name.node.clone());
+                                self.add_def(scope.clone(), d, scope, f.id);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn use_module(&mut self, file: FileId, m: &Spanned<String>) {
+        let Some(text) = stdlib::module(&m.node) else {
+            let mut d = Diagnostic::error("E0102", format!("unknown stdlib module `{}`", m.node))
+                .at(m.span, "no such module");
+            d = match did_you_mean(&m.node, stdlib::names()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help(format!("the modules are: {}", stdlib::names().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))),
+            };
+            self.diags.push(d);
+            return;
+        };
+        self.uses.entry(file).or_default().insert(m.node.clone());
+        if self.std_defs.contains_key(&m.node) {
+            return;
+        }
+        let id = self.sources.add_stdlib(format!("<stdlib>/{}.npl", m.node), text);
+        let mut defs = BTreeMap::new();
+        match crate::syntax::parse_file(id, text) {
+            Ok(f) => {
+                for item in &f.items {
+                    if let ast::Item::Define(d) = item {
+                        defs.insert(d.name.node.clone(), Def { def: d.clone(), ns: None, file: id });
+                    }
+                }
+            }
+            Err(d) => self.diags.push(d),
+        }
+        self.std_defs.insert(m.node.clone(), defs);
+    }
+
+    fn add_def(&mut self, scope: Scope, d: &ast::Define, ns: Option<String>, file: FileId) {
+        let key = (scope, d.name.node.clone());
+        if let Some(prev) = self.defs.get(&key) {
+            self.diags.push(
+                Diagnostic::error("E0103", format!("`{}` is defined twice", d.name.node))
+                    .at(d.name.span, "defined again here")
+                    .with_label(prev.def.name.span, "first defined here")
+                    .with_help("rename one of them or remove the duplicate"),
+            );
+            return;
+        }
+        self.defs.insert(key, Def { def: d.clone(), ns, file });
+    }
+
+    fn lower(&mut self, files: &[ast::File]) -> Resolved {
+        let mut out = Resolved::default();
+        for f in files {
+            for item in &f.items {
+                let ast::Item::Namespace(b) = item else { continue };
+                let ns = b.name.node.clone();
+                let entry = out
+                    .namespaces
+                    .entry(ns.clone())
+                    .or_insert_with(|| RNamespace { name: b.name.clone(), posture: None, isolates: vec![], workloads: vec![] });
+                let mut postures = Vec::new();
+                let mut isolates = Vec::new();
+                let mut rules = Vec::new();
+                for s in &b.statements {
+                    match s {
+                        ast::Statement::Posture { allow, direction, span } => postures.push((*allow, *direction, *span)),
+                        ast::Statement::Define(d) => {
+                            if d.workload {
+                                if let Some(ast::Peer { kind: PeerKind::Selector(sel), .. }) = d.value.peers.first() {
+                                    entry.workloads.push((d.name.node.clone(), sel.clone()));
+                                }
+                            }
+                        }
+                        ast::Statement::Isolate { direction, targets, span } => isolates.push((*direction, targets.clone(), *span)),
+                        ast::Statement::Rule(r) => rules.push(r.clone()),
+                    }
+                }
+                for p in postures {
+                    match &entry.posture {
+                        Some((_, _, prev)) => self.diags.push(
+                            Diagnostic::error("E0103", format!("the posture of namespace `{ns}` is set twice"))
+                                .at(p.2, "set again here")
+                                .with_label(*prev, "first set here")
+                                .with_help("keep one `default` statement per namespace"),
+                        ),
+                        None => entry.posture = Some(p),
+                    }
+                }
+                for (direction, targets, span) in isolates {
+                    let targets = targets.iter().map(|t| self.peer(t, Some(&ns), f.id)).collect();
+                    out.namespaces.entry(ns.clone()).or_insert_with(|| unreachable_ns(b)).isolates.push(RIsolate { direction, targets, span });
+                }
+                for r in rules {
+                    if let Some(rr) = self.rule(&r, &ns, f.id) {
+                        out.rules.push(rr);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn rule(&mut self, r: &ast::Rule, ns: &str, file: FileId) -> Option<RRule> {
+        let all = |span: Span| RSide {
+            peers: vec![RPeer { kind: RKind::AllPods { ns: ns.to_string() }, except: vec![], span, ports: None }],
+            parenthesized: false,
+            ports: None,
+            span,
+        };
+        let short_span = r.shorthand.as_ref().map(|s| s.span).unwrap_or(r.span);
+        let src = match &r.src {
+            Some(s) => self.side(s, ns, file),
+            None => all(short_span),
+        };
+        let dst = match &r.dst {
+            Some(s) => self.side(s, ns, file),
+            None => all(short_span),
+        };
+        Some(RRule { action: r.action, namespace: ns.to_string(), shorthand: r.shorthand.clone(), src, dst, span: r.span })
+    }
+
+    fn side(&mut self, s: &ast::Side, ns: &str, file: FileId) -> RSide {
+        RSide {
+            peers: s.peers.iter().map(|p| self.peer(p, Some(ns), file)).collect(),
+            parenthesized: s.parenthesized,
+            ports: s.ports.clone(),
+            span: s.span,
+        }
+    }
+
+    fn peer(&mut self, p: &ast::Peer, ns: Option<&str>, file: FileId) -> RPeer {
+        let except = p.except.iter().map(|e| self.peer(e, ns, file)).collect();
+        let mut out = self.atom(p, ns, file);
+        out.except.extend::<Vec<RPeer>>(except);
+        out
+    }
+
+    fn bare_ns(&mut self, ns: Option<&str>, span: Span) -> String {
+        match ns {
+            Some(n) => n.to_string(),
+            None => {
+                self.diags.push(
+                    Diagnostic::error("E0106", "a bare selector outside a namespace block has no namespace")
+                        .at(span, "which namespace?")
+                        .with_help("name the namespace, as in `payments/app=api`, or move the definition into a `namespace` block"),
+                );
+                String::new()
+            }
+        }
+    }
+
+    fn atom(&mut self, p: &ast::Peer, ns: Option<&str>, file: FileId) -> RPeer {
+        let span = p.span;
+        let mk = |kind| RPeer { kind, except: vec![], span, ports: None };
+        match &p.kind {
+            PeerKind::AllPods => {
+                let n = self.bare_ns(ns, span);
+                mk(RKind::AllPods { ns: n })
+            }
+            PeerKind::Cluster => mk(RKind::Cluster),
+            PeerKind::World => mk(RKind::World),
+            PeerKind::Address(a) => mk(RKind::Address(a.clone())),
+            PeerKind::Selector(sel) => {
+                let n = self.bare_ns(ns, span);
+                mk(RKind::Pods { ns: Spanned::new(n, span), sel: Some(sel.clone()) })
+            }
+            PeerKind::Name(name) => self.name(name, span, ns, file),
+            PeerKind::Namespaced { ns: target, pods } => match pods {
+                PodPart::All => mk(RKind::Pods { ns: target.clone(), sel: None }),
+                PodPart::Selector(sel) => mk(RKind::Pods { ns: target.clone(), sel: Some(sel.clone()) }),
+                PodPart::Name(n) => self.scoped_name(&target.node, n, span),
+            },
+            PeerKind::NamespaceLabels { namespaces, pods } => match pods {
+                PodPart::All => mk(RKind::NamespaceLabels { namespaces: namespaces.clone(), pods: None }),
+                PodPart::Selector(sel) => mk(RKind::NamespaceLabels { namespaces: namespaces.clone(), pods: Some(sel.clone()) }),
+                PodPart::Name(n) => {
+                    self.diags.push(
+                        Diagnostic::error("E0104", format!("`{}` cannot name pods in namespaces chosen by labels", n.node))
+                            .at(n.span, "a name here")
+                            .with_help(format!("write a label selector, such as `{{...}}/app={}`", n.node)),
+                    );
+                    mk(RKind::Union(vec![]))
+                }
+            },
+        }
+    }
+
+    /// `ns/name`: a workload or definition of namespace `ns`.
+    fn scoped_name(&mut self, ns: &str, n: &Spanned<String>, span: Span) -> RPeer {
+        let key = (Some(ns.to_string()), n.node.clone());
+        if let Some(def) = self.defs.get(&key).cloned() {
+            return self.expand(key, &def, span);
+        }
+        let candidates: Vec<String> =
+            self.defs.keys().filter(|(s, _)| s.as_deref() == Some(ns)).map(|(_, k)| k.clone()).collect();
+        let mut d = Diagnostic::error("E0101", format!("unknown name `{}` in namespace `{ns}`", n.node)).at(n.span, "not declared there");
+        if let Some(s) = did_you_mean(&n.node, candidates.iter().map(String::as_str)) {
+            d = d.with_help(format!("did you mean `{ns}/{s}`?"));
+        } else {
+            d = d.with_help(format!(
+                "declare it in `namespace {ns} {{ workload {} = ... }}`, or select pods by label: `{ns}/app={}`",
+                n.node, n.node
+            ));
+        }
+        self.diags.push(d);
+        RPeer { kind: RKind::Union(vec![]), except: vec![], span, ports: None }
+    }
+
+    fn name(&mut self, name: &str, span: Span, ns: Option<&str>, file: FileId) -> RPeer {
+        let empty = RPeer { kind: RKind::Union(vec![]), except: vec![], span, ports: None };
+        if let Some(n) = ns {
+            let key = (Some(n.to_string()), name.to_string());
+            if let Some(def) = self.defs.get(&key).cloned() {
+                return self.expand(key, &def, span);
+            }
+        }
+        let key = (None, name.to_string());
+        if let Some(def) = self.defs.get(&key).cloned() {
+            return self.expand(key, &def, span);
+        }
+        let used = self.uses.get(&file).cloned().unwrap_or_default();
+        for m in &used {
+            if let Some(def) = self.std_defs.get(m).and_then(|d| d.get(name)).cloned() {
+                return self.expand((Some(format!("<stdlib>/{m}")), name.to_string()), &def, span);
+            }
+        }
+        // not visible: say what would have been
+        let mut d = Diagnostic::error("E0101", format!("unknown name `{name}`")).at(span, "not declared");
+        let module_with = stdlib::MODULES.iter().find(|(m, text)| {
+            *m == name || text.lines().any(|l| l.trim_start().starts_with(&format!("define {name} ")))
+        });
+        if let Some((m, _)) = module_with {
+            d = d.with_help(format!("`{name}` is in the standard library: add `use {m}` at the top of this file"));
+        } else {
+            let mut candidates: Vec<String> = self
+                .defs
+                .keys()
+                .filter(|(s, _)| s.is_none() || s.as_deref() == ns)
+                .map(|(_, k)| k.clone())
+                .collect();
+            for m in &used {
+                if let Some(defs) = self.std_defs.get(m) {
+                    candidates.extend(defs.keys().cloned());
+                }
+            }
+            match did_you_mean(name, candidates.iter().map(String::as_str)) {
+                Some(s) => d = d.with_help(format!("did you mean `{s}`?")),
+                None => {
+                    d = d.with_help(format!(
+                        "declare it with `workload {name} = app={name}`, or write a label selector such as `app={name}` (`{name}=*` selects pods that have the label `{name}`)"
+                    ))
+                }
+            }
+        }
+        self.diags.push(d);
+        empty
+    }
+
+    fn expand(&mut self, key: (Scope, String), def: &Def, use_span: Span) -> RPeer {
+        if self.stack.contains(&key) {
+            self.diags.push(
+                Diagnostic::error("E0105", format!("`{}` is defined in terms of itself", key.1))
+                    .at(def.def.name.span, "this definition refers back to itself")
+                    .with_help("definitions must not form a cycle"),
+            );
+            return RPeer { kind: RKind::Union(vec![]), except: vec![], span: use_span, ports: None };
+        }
+        self.stack.push(key);
+        let peers: Vec<RPeer> = def.def.value.peers.iter().map(|p| self.peer(p, def.ns.as_deref(), def.file)).collect();
+        self.stack.pop();
+        RPeer { kind: RKind::Union(peers), except: vec![], span: use_span, ports: def.def.value.ports.clone() }
+    }
+}
+
+fn unreachable_ns(b: &ast::NamespaceBlock) -> RNamespace {
+    RNamespace { name: b.name.clone(), posture: None, isolates: vec![], workloads: vec![] }
+}

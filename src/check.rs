@@ -71,6 +71,7 @@ pub fn check(r: &Resolved) -> Result<(ir::Program, Vec<Diagnostic>), Vec<Diagnos
                 workloads,
                 span: ns.name.span,
                 posture_span: ns.posture.map(|p| p.2),
+                silence: ns.silence.iter().map(|s| ir::Silenced { code: s.node.clone(), span: s.span }).collect(),
             },
         );
     }
@@ -181,7 +182,15 @@ impl Checker {
         if errors_after > errors_before {
             return None;
         }
-        Some(ir::Statement { id, action: r.action, namespace: r.namespace.clone(), src, dst, span: r.span })
+        Some(ir::Statement {
+            id,
+            action: r.action,
+            namespace: r.namespace.clone(),
+            src,
+            dst,
+            silence: r.silence.iter().map(|s| ir::Silenced { code: s.node.clone(), span: s.span }).collect(),
+            span: r.span,
+        })
     }
 
     fn side_pieces(&mut self, s: &RSide) -> Vec<Piece> {

@@ -76,6 +76,24 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
     out
 }
 
+/// Drops warnings and notes silenced with `@silence(CODE)` on the statement
+/// (or namespace) they point into. Errors cannot be silenced.
+pub fn apply_silences(prog: &Program, diags: &mut Vec<Diagnostic>) {
+    diags.retain(|d| {
+        if d.is_error() {
+            return true;
+        }
+        let Some(at) = d.primary else { return true };
+        let inside = |outer: crate::source::Span| outer.file == at.file && outer.start <= at.start && at.end <= outer.end;
+        let by_stmt = prog.statements.iter().any(|s| inside(s.span) && s.silence.iter().any(|x| x.code == d.code));
+        let by_ns = prog.namespaces.values().any(|n| {
+            n.silence.iter().any(|x| x.code == d.code)
+                && (inside(n.span) || n.posture_span.map(inside).unwrap_or(false) || d.primary == Some(n.span))
+        });
+        !(by_stmt || by_ns)
+    });
+}
+
 /// Runs the whole pipeline.
 pub fn compile_inputs(inputs: &[Input]) -> Compilation {
     let mut out = front_end(inputs);
@@ -87,6 +105,9 @@ pub fn compile_inputs(inputs: &[Input]) -> Compilation {
             out.policies = Some(set);
         }
         Err(ds) => out.diagnostics.extend(ds),
+    }
+    if let Some(prog) = &out.program {
+        apply_silences(prog, &mut out.diagnostics);
     }
     diag::sort_diagnostics(&mut out.diagnostics);
     out

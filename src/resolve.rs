@@ -52,6 +52,7 @@ pub struct RRule {
     pub shorthand: Option<Spanned<Direction>>,
     pub src: RSide,
     pub dst: RSide,
+    pub silence: Vec<Spanned<String>>,
     pub span: Span,
 }
 
@@ -67,6 +68,8 @@ pub struct RNamespace {
     pub name: Spanned<String>,
     /// (allow, direction, span) of the `default` statement, if any.
     pub posture: Option<(bool, Option<Direction>, Span)>,
+    /// Lint codes silenced on the namespace blocks and the posture.
+    pub silence: Vec<Spanned<String>>,
     pub isolates: Vec<RIsolate>,
     /// `workload` declarations: (name, selector), used to name policies.
     pub workloads: Vec<(String, ast::Selector)>,
@@ -198,13 +201,17 @@ impl<'a> Resolver<'a> {
                 let entry = out
                     .namespaces
                     .entry(ns.clone())
-                    .or_insert_with(|| RNamespace { name: b.name.clone(), posture: None, isolates: vec![], workloads: vec![] });
+                    .or_insert_with(|| RNamespace { name: b.name.clone(), posture: None, isolates: vec![], workloads: vec![], silence: vec![] });
+                entry.silence.extend(b.silence.iter().cloned());
                 let mut postures = Vec::new();
                 let mut isolates = Vec::new();
                 let mut rules = Vec::new();
                 for s in &b.statements {
                     match s {
-                        ast::Statement::Posture { allow, direction, span } => postures.push((*allow, *direction, *span)),
+                        ast::Statement::Posture { allow, direction, span, silence } => {
+                            postures.push((*allow, *direction, *span));
+                            entry.silence.extend(silence.iter().cloned());
+                        }
                         ast::Statement::Define(d) => {
                             if d.workload {
                                 if let Some(ast::Peer { kind: PeerKind::Selector(sel), .. }) = d.value.peers.first() {
@@ -212,7 +219,10 @@ impl<'a> Resolver<'a> {
                                 }
                             }
                         }
-                        ast::Statement::Isolate { direction, targets, span } => isolates.push((*direction, targets.clone(), *span)),
+                        ast::Statement::Isolate { direction, targets, span, silence } => {
+                            isolates.push((*direction, targets.clone(), *span));
+                            entry.silence.extend(silence.iter().cloned());
+                        }
                         ast::Statement::Rule(r) => rules.push(r.clone()),
                     }
                 }
@@ -257,7 +267,15 @@ impl<'a> Resolver<'a> {
             Some(s) => self.side(s, ns, file),
             None => all(short_span),
         };
-        Some(RRule { action: r.action, namespace: ns.to_string(), shorthand: r.shorthand.clone(), src, dst, span: r.span })
+        Some(RRule {
+            action: r.action,
+            namespace: ns.to_string(),
+            shorthand: r.shorthand.clone(),
+            src,
+            dst,
+            silence: r.silence.clone(),
+            span: r.span,
+        })
     }
 
     fn side(&mut self, s: &ast::Side, ns: &str, file: FileId) -> RSide {
@@ -414,5 +432,5 @@ impl<'a> Resolver<'a> {
 }
 
 fn unreachable_ns(b: &ast::NamespaceBlock) -> RNamespace {
-    RNamespace { name: b.name.clone(), posture: None, isolates: vec![], workloads: vec![] }
+    RNamespace { name: b.name.clone(), posture: None, isolates: vec![], workloads: vec![], silence: vec![] }
 }

@@ -24,6 +24,8 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "nplc");
 pub const SOURCE_ANNOTATION: &str = "nplc.io/source";
 /// Annotation: for each rule, the statements that produced it.
 pub const RULES_ANNOTATION: &str = "nplc.io/rules";
+/// Annotation: lints silenced with `@silence(...)` on the statements behind the policy.
+pub const SILENCED_ANNOTATION: &str = "nplc.io/silenced";
 
 /// One generated object.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,8 +181,20 @@ fn policy_object(p: &Policy, prog: &Program, sources: &SourceMap) -> net::Networ
     }
     locs.sort();
     locs.dedup();
+    let mut silenced: Vec<String> = all_ids
+        .iter()
+        .filter_map(|i| prog.statements.get(*i))
+        .flat_map(|s| s.silence.iter())
+        .chain(prog.namespaces.get(&p.namespace).filter(|_| p.subject.is_any()).into_iter().flat_map(|n| n.silence.iter()))
+        .map(|s| format!("{} at {}", s.code, sources.location(s.span)))
+        .collect();
+    silenced.sort();
+    silenced.dedup();
     let mut annotations = BTreeMap::new();
     annotations.insert(SOURCE_ANNOTATION.to_string(), locs.join(", "));
+    if !silenced.is_empty() {
+        annotations.insert(SILENCED_ANNOTATION.to_string(), silenced.join(", "));
+    }
     if !rules_note.is_empty() {
         annotations.insert(RULES_ANNOTATION.to_string(), rules_note.join("\n"));
     }

@@ -172,6 +172,15 @@ pub struct Namespace {
     /// Where the namespace is declared (first block) and its posture, if written.
     pub span: Span,
     pub posture_span: Option<Span>,
+    /// Lint codes silenced for the namespace (`@silence` on a block, posture or isolate).
+    pub silence: Vec<Silenced>,
+}
+
+/// A lint code silenced by `@silence(...)`, with where it is written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Silenced {
+    pub code: String,
+    pub span: Span,
 }
 
 /// An `allow` or `deny` with both sides lowered to peer sets.
@@ -183,6 +192,8 @@ pub struct Statement {
     pub namespace: String,
     pub src: Vec<Term>,
     pub dst: Vec<DstTerm>,
+    /// Lint codes silenced on this statement.
+    pub silence: Vec<Silenced>,
     pub span: Span,
 }
 

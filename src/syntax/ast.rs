@@ -42,6 +42,8 @@ pub struct Define {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceBlock {
     pub name: Spanned<String>,
+    /// Lint codes silenced by `@silence(...)` on the block.
+    pub silence: Vec<Spanned<String>>,
     pub statements: Vec<Statement>,
     pub span: Span,
 }
@@ -61,9 +63,9 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
     /// `default allow`, `default deny [ingress|egress]`.
-    Posture { allow: bool, direction: Option<Direction>, span: Span },
+    Posture { allow: bool, direction: Option<Direction>, silence: Vec<Spanned<String>>, span: Span },
     Define(Define),
-    Isolate { direction: Option<Direction>, targets: Vec<Peer>, span: Span },
+    Isolate { direction: Option<Direction>, targets: Vec<Peer>, silence: Vec<Spanned<String>>, span: Span },
     Rule(Rule),
 }
 
@@ -75,6 +77,8 @@ pub struct Rule {
     pub shorthand: Option<Spanned<Direction>>,
     pub src: Option<Side>,
     pub dst: Option<Side>,
+    /// Lint codes silenced by `@silence(...)` on the statement.
+    pub silence: Vec<Spanned<String>>,
     pub span: Span,
 }
 

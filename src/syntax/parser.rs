@@ -94,8 +94,10 @@ impl Lower {
         let span = self.span(&p);
         let mut name = Spanned::new(String::new(), span);
         let mut statements = Vec::new();
+        let mut silence = Vec::new();
         for c in p.into_inner() {
             match c.as_rule() {
+                Rule::attrs => silence = self.attrs(c),
                 Rule::ns_name => name = self.text(&c),
                 Rule::posture => statements.push(self.posture(c)),
                 Rule::workload_stmt => statements.push(Statement::Define(self.workload(c))),
@@ -104,28 +106,41 @@ impl Lower {
                     let span = self.span(&c);
                     let mut direction = None;
                     let mut targets = Vec::new();
+                    let mut silence = Vec::new();
                     for x in c.into_inner() {
                         match x.as_rule() {
+                            Rule::attrs => silence = self.attrs(x),
                             Rule::direction => direction = Some(self.direction(x)),
                             Rule::peer_list => targets = self.peer_list(x),
                             _ => {}
                         }
                     }
-                    statements.push(Statement::Isolate { direction, targets, span });
+                    statements.push(Statement::Isolate { direction, targets, silence, span });
                 }
                 Rule::rule_stmt => statements.push(Statement::Rule(self.rule(c))),
                 _ => {}
             }
         }
-        NamespaceBlock { name, statements, span }
+        NamespaceBlock { name, silence, statements, span }
+    }
+
+    /// `@silence(W0701, ...)` attributes: the lint codes.
+    fn attrs(&self, p: Pair<Rule>) -> Vec<Spanned<String>> {
+        p.into_inner()
+            .flat_map(|a| a.into_inner())
+            .filter(|c| c.as_rule() == Rule::lint_code)
+            .map(|c| self.text(&c))
+            .collect()
     }
 
     fn posture(&self, p: Pair<Rule>) -> Statement {
         let span = self.span(&p);
         let mut allow = false;
         let mut direction = None;
+        let mut silence = Vec::new();
         for c in p.into_inner() {
             match c.as_rule() {
+                Rule::attrs => silence = self.attrs(c),
                 Rule::posture_allow => allow = true,
                 Rule::posture_deny => {
                     for d in c.into_inner() {
@@ -137,7 +152,7 @@ impl Lower {
                 _ => {}
             }
         }
-        Statement::Posture { allow, direction, span }
+        Statement::Posture { allow, direction, silence, span }
     }
 
     fn direction(&self, p: Pair<Rule>) -> Direction {
@@ -154,8 +169,10 @@ impl Lower {
         let mut shorthand = None;
         let mut src = None;
         let mut dst = None;
+        let mut silence = Vec::new();
         for c in p.into_inner() {
             match c.as_rule() {
+                Rule::attrs => silence = self.attrs(c),
                 Rule::action => {
                     if c.as_str().starts_with("deny") {
                         action = Action::Deny;
@@ -187,7 +204,7 @@ impl Lower {
                 _ => {}
             }
         }
-        Rule_ { action, shorthand, src, dst, span }
+        Rule_ { action, shorthand, src, dst, silence, span }
     }
 
     fn side(&self, p: Pair<Rule>) -> Side {
@@ -420,6 +437,8 @@ fn lone_name(sel: &Selector) -> Option<Spanned<String>> {
 fn describe(rule: &Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of file",
+        Rule::attrs | Rule::attr => "`@silence(...)`",
+        Rule::lint_code => "a lint code such as `W0701`",
         Rule::use_stmt | Rule::kw_use => "`use`",
         Rule::define_stmt | Rule::kw_define => "`define`",
         Rule::namespace_block | Rule::kw_namespace => "`namespace`",

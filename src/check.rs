@@ -246,6 +246,7 @@ impl Checker {
         if p.except.is_empty() {
             return base;
         }
+        self.same_block_excepts(&p.except);
         let mut holes = Vec::new();
         for e in &p.except {
             for piece in self.peer(e) {
@@ -306,6 +307,36 @@ impl Checker {
             }
         }
         out
+    }
+
+    /// Excepts written with host bits that all name one block (seed 004
+    /// writes `172.17.0.1/24` three times): say so once, with every place.
+    fn same_block_excepts(&mut self, excepts: &[RPeer]) {
+        let mut groups: std::collections::BTreeMap<IpNet, Vec<(String, Span)>> = std::collections::BTreeMap::new();
+        for e in excepts {
+            if let RKind::Address(a) = &e.kind {
+                if let Ok(net) = a.parse::<IpNet>() {
+                    if net.trunc() != net {
+                        groups.entry(net.trunc()).or_default().push((a.clone(), e.span));
+                    }
+                }
+            }
+        }
+        for (net, items) in groups {
+            if items.len() < 2 {
+                continue;
+            }
+            let names: Vec<String> = items.iter().map(|(a, _)| format!("`{a}`")).collect();
+            let mut d = Diagnostic::warning("W0608", format!("{} all name the same block `{net}`", names.join(", ")))
+                .at(items[0].1, "this block");
+            for (_, sp) in &items[1..] {
+                d = d.with_label(*sp, "the same block");
+            }
+            self.diags.push(d.with_help(format!(
+                "each is read as `{net}` once its host bits are cleared; write the blocks meant, such as `{}`",
+                items.iter().enumerate().map(|(i, _)| guess_block(&net, i + 1)).collect::<Vec<_>>().join(", ")
+            )));
+        }
     }
 
     fn address(&mut self, text: &str, span: Span) -> Option<IpSet> {
@@ -529,6 +560,22 @@ impl Checker {
             );
         }
         ok
+    }
+}
+
+/// The `n`th block of the same size after `net` (`172.17.0.0/24`, 1 →
+/// `172.17.1.0/24`), to show what distinct blocks look like.
+fn guess_block(net: &IpNet, n: usize) -> String {
+    match net {
+        IpNet::V4(v) => {
+            let size = 1u64 << (32 - v.prefix_len() as u32);
+            let start = u32::from(v.network()) as u64 + size * n as u64;
+            if start > u32::MAX as u64 {
+                return net.to_string();
+            }
+            format!("{}/{}", std::net::Ipv4Addr::from(start as u32), v.prefix_len())
+        }
+        IpNet::V6(_) => net.to_string(),
     }
 }
 

@@ -71,7 +71,14 @@ pub struct PolicySet {
 /// exactly (E0502), and namespace label selectors on a side nplc must
 /// write policies for but cannot condition (E0501).
 pub fn compile(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut c = Compiler { prog, diags: Vec::new(), allow_used: BTreeSet::new(), deny_used: BTreeSet::new(), approx: Vec::new() };
+    let mut c = Compiler {
+        prog,
+        diags: Vec::new(),
+        allow_used: BTreeSet::new(),
+        deny_used: BTreeSet::new(),
+        approx: Vec::new(),
+        index: StatementIndex::new(prog),
+    };
     let mut sides: BTreeMap<(String, Direction), Vec<Cell>> = BTreeMap::new();
     for ns in prog.namespaces.keys() {
         for dir in [Direction::Ingress, Direction::Egress] {
@@ -103,8 +110,56 @@ struct Approx {
     term_span: Span,
 }
 
+/// Which statements can have subjects in which namespace, per direction, so
+/// that a side looks only at statements that can touch it.
+struct StatementIndex {
+    named: BTreeMap<(String, Direction), Vec<usize>>,
+    /// Statements whose subjects may be in any namespace (`cluster`, `{labels}/...`).
+    anywhere: BTreeMap<Direction, Vec<usize>>,
+}
+
+impl StatementIndex {
+    fn new(prog: &Program) -> StatementIndex {
+        let mut named: BTreeMap<(String, Direction), Vec<usize>> = BTreeMap::new();
+        let mut anywhere: BTreeMap<Direction, Vec<usize>> = BTreeMap::new();
+        for s in &prog.statements {
+            for dir in [Direction::Ingress, Direction::Egress] {
+                for (subj, _, _, _) in side_triples(s, dir) {
+                    let PeerSet::Pods { namespaces, .. } = subj else { continue };
+                    match namespaces.get(NAME_LABEL) {
+                        Some(c) if !c.absent && matches!(c.values, crate::ir::ValSet::Finite(_)) => {
+                            if let crate::ir::ValSet::Finite(names) = &c.values {
+                                for n in names {
+                                    named.entry((n.clone(), dir)).or_default().push(s.id);
+                                }
+                            }
+                        }
+                        _ => anywhere.entry(dir).or_default().push(s.id),
+                    }
+                }
+            }
+        }
+        StatementIndex { named, anywhere }
+    }
+
+    fn candidates(&self, ns: &str, dir: Direction) -> Vec<usize> {
+        let mut v: Vec<usize> = self
+            .named
+            .get(&(ns.to_string(), dir))
+            .into_iter()
+            .flatten()
+            .chain(self.anywhere.get(&dir).into_iter().flatten())
+            .copied()
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
 struct Compiler<'a> {
     prog: &'a Program,
+    index: StatementIndex,
     diags: Vec<Diagnostic>,
     /// Allows that produced a box on an isolated side; denies that cut one.
     allow_used: BTreeSet<usize>,
@@ -146,7 +201,8 @@ impl<'a> Compiler<'a> {
         }
         let mut cells: Vec<Cell> = Vec::new();
         let mut denies: Vec<(Cell, usize)> = Vec::new();
-        for s in &self.prog.statements {
+        for id in self.index.candidates(ns, dir) {
+            let Some(s) = self.prog.statements.get(id) else { continue };
             for (subj_set, subj_span, peer, ports) in side_triples(s, dir) {
                 let PeerSet::Pods { namespaces, pods } = subj_set else { continue };
                 let m = ns_matches(namespaces, ns);
@@ -340,6 +396,39 @@ impl<'a> Compiler<'a> {
     }
 
     fn effect_warnings(&mut self) {
+        let mut seen: BTreeMap<(Action, Vec<PeerSet>, Vec<(PeerSet, PortSet)>), Span> = BTreeMap::new();
+        for s in &self.prog.statements {
+            let mut src: Vec<PeerSet> = s.src.iter().map(|t| t.set.clone()).collect();
+            let mut dst: Vec<(PeerSet, PortSet)> = s.dst.iter().map(|t| (t.set.clone(), t.ports.clone())).collect();
+            src.sort();
+            dst.sort();
+            let opens_all = |sets: &mut dyn Iterator<Item = (&PeerSet, bool)>| {
+                let v: Vec<(&PeerSet, bool)> = sets.collect();
+                v.iter().any(|(p, all)| *all && **p == PeerSet::cluster())
+                    && v.iter().any(|(p, all)| *all && matches!(p, PeerSet::External(x) if x.is_world()))
+            };
+            if s.action == Action::Allow
+                && (opens_all(&mut s.src.iter().map(|t| (&t.set, s.dst.iter().all(|d| d.ports.is_all()))))
+                    || opens_all(&mut s.dst.iter().map(|t| (&t.set, t.ports.is_all()))))
+            {
+                self.diags.push(
+                    Diagnostic::warning("W0604", "this allow opens every port to every peer")
+                        .at(s.span, "every pod, every address, every port")
+                        .with_help("if that is meant, `default allow` (or `default deny ingress`/`egress`) says it more plainly; otherwise name the peers and ports"),
+                );
+            }
+            match seen.entry((s.action, src, dst)) {
+                std::collections::btree_map::Entry::Occupied(first) => self.diags.push(
+                    Diagnostic::warning("W0603", "duplicate rule")
+                        .at(s.span, "the same rule again")
+                        .with_label(*first.get(), "first written here")
+                        .with_help("remove one of them"),
+                ),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(s.span);
+                }
+            }
+        }
         for s in &self.prog.statements {
             match s.action {
                 Action::Allow if !self.allow_used.contains(&s.id) => self.diags.push(

@@ -99,7 +99,7 @@ struct Resolver<'a> {
     defs: BTreeMap<(Scope, String), Def>,
     /// stdlib definitions by module.
     std_defs: BTreeMap<String, BTreeMap<String, Def>>,
-    /// modules each file uses.
+    /// modules each file uses (a stdlib module's file sees its own names).
     uses: BTreeMap<FileId, BTreeSet<String>>,
     stack: Vec<(Scope, String)>,
 }
@@ -164,6 +164,7 @@ impl<'a> Resolver<'a> {
             return;
         }
         let id = self.sources.add_stdlib(format!("<stdlib>/{}.npl", m.node), text);
+        self.uses.entry(id).or_default().insert(m.node.clone());
         let mut defs = BTreeMap::new();
         match crate::syntax::parse_file(id, text) {
             Ok(f) => {

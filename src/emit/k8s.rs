@@ -147,8 +147,9 @@ pub fn ports(set: &PortSet) -> Option<Vec<net::NetworkPolicyPort>> {
 
 fn origins(rule: &PolicyRule, prog: &Program, sources: &SourceMap) -> String {
     let loc = |ids: &BTreeSet<usize>| -> Vec<String> {
-        let mut v: Vec<String> = ids.iter().filter_map(|i| prog.statements.get(*i)).map(|s| sources.location(s.span)).collect();
-        v.sort();
+        let mut spans: Vec<crate::source::Span> = ids.iter().filter_map(|i| prog.statements.get(*i)).map(|s| s.span).collect();
+        spans.sort_by_key(|s| (sources.name(s.file).to_string(), s.start));
+        let mut v: Vec<String> = spans.into_iter().map(|s| sources.location(s)).collect();
         v.dedup();
         v
     };
@@ -175,12 +176,22 @@ fn policy_object(p: &Policy, prog: &Program, sources: &SourceMap) -> net::Networ
             all_ids.extend(r.allows.iter().chain(r.denies.iter()));
         }
     }
-    let mut locs: Vec<String> = all_ids.iter().filter_map(|i| prog.statements.get(*i)).map(|s| sources.location(s.span)).collect();
-    if let Some(ns) = prog.namespaces.get(&p.namespace).filter(|_| p.subject.is_any()) {
-        locs.push(sources.location(ns.posture_span.unwrap_or(ns.span)));
+    // statements by position (file, then offset), then the namespace's own
+    // declaration for the base policy and for rules it implies
+    let mut spans: Vec<crate::source::Span> = all_ids.iter().filter_map(|i| prog.statements.get(*i)).map(|s| s.span).collect();
+    let implied = p.subject.is_any() || p.ingress.iter().chain(p.egress.iter()).any(|r| r.allows.is_empty());
+    if let Some(ns) = prog.namespaces.get(&p.namespace).filter(|_| implied) {
+        spans.push(ns.posture_span.unwrap_or(ns.span));
+        spans.extend(ns.isolates.iter().map(|i| i.span));
     }
-    locs.sort();
-    locs.dedup();
+    spans.sort_by_key(|s| (sources.name(s.file).to_string(), s.start));
+    let mut locs: Vec<String> = Vec::new();
+    for s in spans {
+        let l = sources.location(s);
+        if !locs.contains(&l) {
+            locs.push(l);
+        }
+    }
     let mut silenced: Vec<String> = all_ids
         .iter()
         .filter_map(|i| prog.statements.get(*i))

@@ -530,6 +530,9 @@ fn join_or(items: &[&str]) -> String {
 
 /// Hints for frequent mistakes, keyed on the text at the error.
 fn syntax_help(text: &str, pos: usize) -> Option<String> {
+    if text[pos.min(text.len())..].trim().is_empty() && text.matches('{').count() > text.matches('}').count() {
+        return Some("a `}` is missing: every `namespace NAME { ... }` block must be closed".into());
+    }
     let rest = &text[pos.min(text.len())..];
     let line_start = text[..pos.min(text.len())].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let line = &text[line_start..];

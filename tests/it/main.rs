@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per concern.
 
+mod apivalidate;
 mod cases;
 mod cli;
 mod common;

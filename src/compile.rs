@@ -396,7 +396,8 @@ impl<'a> Compiler<'a> {
     }
 
     fn effect_warnings(&mut self) {
-        let mut seen: BTreeMap<(Action, Vec<PeerSet>, Vec<(PeerSet, PortSet)>), Span> = BTreeMap::new();
+        type RuleKey = (Action, Vec<PeerSet>, Vec<(PeerSet, PortSet)>);
+        let mut seen: BTreeMap<RuleKey, Span> = BTreeMap::new();
         for s in &self.prog.statements {
             let mut src: Vec<PeerSet> = s.src.iter().map(|t| t.set.clone()).collect();
             let mut dst: Vec<(PeerSet, PortSet)> = s.dst.iter().map(|t| (t.set.clone(), t.ports.clone())).collect();

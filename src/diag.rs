@@ -245,7 +245,7 @@ mod tests {
         let mut sm = SourceMap::new();
         let f = sm.add("x.npl", "allow a -> b\n");
         let d = Diagnostic::error("E0101", "unknown name `b`").at(Span::new(f, 11, 12), "not declared").with_help("declare it");
-        let text = render_human(&sm, &[d.clone()]);
+        let text = render_human(&sm, std::slice::from_ref(&d));
         assert!(text.contains("error[E0101]: unknown name `b`"), "{text}");
         assert!(text.contains("x.npl:1:12"), "{text}");
         let json = render_json(&sm, &[d]);

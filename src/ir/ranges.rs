@@ -24,18 +24,17 @@ impl RangeSet {
         self.0.is_empty()
     }
     pub fn contains(&self, x: u128) -> bool {
-        match self.0.binary_search_by(|&(lo, hi)| {
-            if hi < x {
-                std::cmp::Ordering::Less
-            } else if lo > x {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        }) {
-            Ok(_) => true,
-            Err(_) => false,
-        }
+        self.0
+            .binary_search_by(|&(lo, hi)| {
+                if hi < x {
+                    std::cmp::Ordering::Less
+                } else if lo > x {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
     }
     fn normalize(mut v: Vec<(u128, u128)>) -> RangeSet {
         v.sort_unstable();

@@ -1,5 +1,7 @@
 //! pest parser and the lowering of its pairs to the AST. This file and
 //! `syntax/mod.rs` are the only places where `Pair` and `Rule` appear.
+// A syntax error is one boxed-free diagnostic; it is returned once per file.
+#![allow(clippy::result_large_err)]
 
 use super::ast::*;
 use crate::diag::Diagnostic;
@@ -173,11 +175,7 @@ impl Lower {
         for c in p.into_inner() {
             match c.as_rule() {
                 Rule::attrs => silence = self.attrs(c),
-                Rule::action => {
-                    if c.as_str().starts_with("deny") {
-                        action = Action::Deny;
-                    }
-                }
+                Rule::action if c.as_str().starts_with("deny") => action = Action::Deny,
                 Rule::short_rule => {
                     for x in c.into_inner() {
                         match x.as_rule() {

@@ -29,6 +29,8 @@ pub struct Compilation {
     pub program: Option<Program>,
     pub policies: Option<PolicySet>,
     pub manifests: Vec<Manifest>,
+    /// The node firewall, when the build has `nodes` blocks (docs/firewall.md).
+    pub firewall: Option<crate::firewall::FirewallSpec>,
 }
 
 impl Compilation {
@@ -72,6 +74,14 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
         }
         Err(ds) => out.diagnostics.extend(ds),
     }
+    // the node firewall (`nodes` blocks), beside the policies
+    match crate::firewall::check::check(&files, &out.sources) {
+        Ok((fw, warnings)) => {
+            out.diagnostics.extend(warnings);
+            out.firewall = fw;
+        }
+        Err(ds) => out.diagnostics.extend(ds),
+    }
     diag::sort_diagnostics(&mut out.diagnostics);
     out
 }
@@ -107,7 +117,11 @@ pub fn compile_inputs(inputs: &[Input]) -> Compilation {
         Err(ds) => out.diagnostics.extend(ds),
     }
     if let Some(prog) = &out.program {
+        out.diagnostics.extend(crate::lint::lint(prog, out.firewall.as_ref()));
         apply_silences(prog, &mut out.diagnostics);
+    }
+    if let Some(fw) = &out.firewall {
+        crate::firewall::apply_silences(fw, &mut out.diagnostics);
     }
     diag::sort_diagnostics(&mut out.diagnostics);
     out

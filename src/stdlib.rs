@@ -4,6 +4,7 @@
 /// (module name, source) for every embedded module, sorted by name.
 pub const MODULES: &[(&str, &str)] = &[
     ("dns", include_str!("../stdlib/dns.npl")),
+    ("k8s-ports", include_str!("../stdlib/k8s-ports.npl")),
     ("link-local", include_str!("../stdlib/link-local.npl")),
     ("metadata-api", include_str!("../stdlib/metadata-api.npl")),
     ("rfc1918", include_str!("../stdlib/rfc1918.npl")),

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
-    /// Output directory: `DIR/<namespace>/<policy>.yaml` and `DIR/kustomization.yaml`.
+    /// Output directory: `DIR/<namespace>/<policy>.yaml`, `DIR/kustomization.yaml`,
+    /// and with `nodes` blocks `DIR/firewall/` (ports.txt, ports.json, ports.csv, ROLE.nft).
     #[arg(short = 'o', long = "out", value_name = "DIR", required_unless_present = "stdout", conflicts_with = "stdout")]
     pub out: Option<PathBuf>,
     /// Write one multi-document YAML stream to standard output instead.
@@ -24,6 +25,10 @@ pub fn files(c: &driver::Compilation) -> Vec<OutFile> {
     let mut files: Vec<OutFile> = c.manifests.iter().map(|m| OutFile { path: m.path(), contents: m.to_yaml() }).collect();
     let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
     files.push(OutFile { path: "kustomization.yaml".into(), contents: k8s::kustomization(&paths) });
+    // the node firewall port list, only when the sources have `nodes` blocks
+    if let Some(fw) = &c.firewall {
+        files.extend(nplc::firewall::emit::files(fw));
+    }
     files
 }
 

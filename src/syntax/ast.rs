@@ -20,6 +20,10 @@ impl<T> Spanned<T> {
 pub struct File {
     pub id: FileId,
     pub items: Vec<Item>,
+    /// `nodes { ... }` blocks (the node firewall, docs/firewall.md), in order.
+    pub nodes: Vec<NodesBlock>,
+    /// `port NAME = ...` declarations of node component ports, in order.
+    pub ports: Vec<PortDecl>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,4 +173,52 @@ pub enum PortAtom {
 pub enum PortSpec {
     Single(PortAtom),
     Range(PortAtom, PortAtom),
+}
+
+/// `nodes { ... }`: node roles and the rules for the nodes' own ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodesBlock {
+    /// Lint codes silenced by `@silence(...)` on the block.
+    pub silence: Vec<Spanned<String>>,
+    pub roles: Vec<RoleDecl>,
+    pub rules: Vec<NodeRule>,
+    pub span: Span,
+}
+
+/// `role NAME [= ADDRESSES] [runs COMPONENT, ...]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDecl {
+    pub name: Spanned<String>,
+    /// The addresses of the role's nodes (empty when none are written).
+    pub addresses: Vec<Peer>,
+    /// `runs ...`: the components the role runs, replacing the defaults.
+    pub runs: Option<Vec<Spanned<String>>>,
+    pub silence: Vec<Spanned<String>>,
+    pub span: Span,
+}
+
+/// `allow|deny SRC -> ROLES:PORTS` in a `nodes` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRule {
+    pub action: Action,
+    pub src: Side,
+    pub dst: Side,
+    pub silence: Vec<Spanned<String>>,
+    pub span: Span,
+}
+
+/// `port NAME = PORTS ["NOTE"] [on ROLE, ...] [for management]`: a named
+/// component port of the nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortDecl {
+    pub name: Spanned<String>,
+    pub ports: Spanned<Vec<PortItem>>,
+    /// The note, without its quotes.
+    pub note: Option<Spanned<String>>,
+    /// Roles that run the component by default.
+    pub on: Vec<Spanned<String>>,
+    /// `for management`: the way operators reach the nodes (such as SSH).
+    pub management: bool,
+    pub silence: Vec<Spanned<String>>,
+    pub span: Span,
 }

@@ -18,6 +18,8 @@ pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
     let mut pairs = NplParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
     let lw = Lower { file };
     let mut items = Vec::new();
+    let mut nodes = Vec::new();
+    let mut ports = Vec::new();
     if let Some(root) = pairs.next() {
         for p in root.into_inner() {
             match p.as_rule() {
@@ -26,11 +28,13 @@ pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
                 )),
                 Rule::define_stmt => items.push(Item::Define(lw.define(p))),
                 Rule::namespace_block => items.push(Item::Namespace(lw.namespace(p))),
+                Rule::nodes_block => nodes.push(lw.nodes(p)),
+                Rule::port_decl => ports.push(lw.port_decl(p)),
                 _ => {}
             }
         }
     }
-    Ok(File { id: file, items })
+    Ok(File { id: file, items, nodes, ports })
 }
 
 /// Parses a single side (`kube-system/k8s-app=kube-dns:udp/53`): used by tests
@@ -394,6 +398,86 @@ impl Lower {
         item
     }
 
+    /// `nodes { ... }`.
+    fn nodes(&self, p: Pair<Rule>) -> NodesBlock {
+        let span = self.span(&p);
+        let mut block = NodesBlock { silence: vec![], roles: vec![], rules: vec![], span };
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::attrs => block.silence = self.attrs(c),
+                Rule::role_stmt => {
+                    let span = self.span(&c);
+                    let mut role = RoleDecl { name: Spanned::new(String::new(), span), addresses: vec![], runs: None, silence: vec![], span };
+                    for x in c.into_inner() {
+                        match x.as_rule() {
+                            Rule::attrs => role.silence = self.attrs(x),
+                            Rule::name => role.name = self.text(&x),
+                            Rule::peer_list => role.addresses = self.peer_list(x),
+                            Rule::role_runs => {
+                                role.runs = Some(x.into_inner().filter(|n| n.as_rule() == Rule::name).map(|n| self.text(&n)).collect())
+                            }
+                            _ => {}
+                        }
+                    }
+                    block.roles.push(role);
+                }
+                Rule::node_rule => {
+                    let span = self.span(&c);
+                    let mut action = Action::Allow;
+                    let mut silence = Vec::new();
+                    let mut sides = Vec::new();
+                    for x in c.into_inner() {
+                        match x.as_rule() {
+                            Rule::attrs => silence = self.attrs(x),
+                            Rule::action if x.as_str().starts_with("deny") => action = Action::Deny,
+                            Rule::side => sides.push(self.side(x)),
+                            _ => {}
+                        }
+                    }
+                    let mut sides = sides.into_iter();
+                    let src = sides.next().unwrap_or_else(|| empty_side(span));
+                    let dst = sides.next().unwrap_or_else(|| empty_side(span));
+                    block.rules.push(NodeRule { action, src, dst, silence, span });
+                }
+                _ => {}
+            }
+        }
+        block
+    }
+
+    /// `port NAME = PORTS ["NOTE"] [on ROLES] [for management]`.
+    fn port_decl(&self, p: Pair<Rule>) -> PortDecl {
+        let span = self.span(&p);
+        let mut d = PortDecl {
+            name: Spanned::new(String::new(), span),
+            ports: Spanned::new(vec![], span),
+            note: None,
+            on: vec![],
+            management: false,
+            silence: vec![],
+            span,
+        };
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::attrs => d.silence = self.attrs(c),
+                Rule::port_name => d.name = self.text(&c),
+                Rule::port_list => {
+                    let pspan = self.span(&c);
+                    d.ports = Spanned::new(c.into_inner().map(|i| self.port_item(i)).collect(), pspan);
+                }
+                Rule::port_note => {
+                    if let Some(q) = c.into_inner().next() {
+                        d.note = Some(self.unquote(&q));
+                    }
+                }
+                Rule::port_on => d.on = c.into_inner().filter(|n| n.as_rule() == Rule::name).map(|n| self.text(&n)).collect(),
+                Rule::port_mgmt => d.management = true,
+                _ => {}
+            }
+        }
+        d
+    }
+
     fn port_atom(&self, p: Pair<Rule>) -> PortAtom {
         if p.as_rule() == Rule::port_number {
             PortAtom::Number(self.text(&p))
@@ -470,6 +554,15 @@ fn describe(rule: &Rule) -> Option<&'static str> {
         Rule::port_name => "a port name",
         Rule::protocol => "a protocol (`tcp`, `udp`, `sctp`)",
         Rule::full_rule | Rule::short_rule => "a rule",
+        Rule::nodes_block | Rule::kw_nodes => "`nodes`",
+        Rule::role_stmt | Rule::kw_role => "`role`",
+        Rule::role_runs | Rule::kw_runs => "`runs`",
+        Rule::node_rule => "`allow` or `deny`",
+        Rule::port_decl | Rule::kw_port => "`port`",
+        Rule::port_note => "a quoted note",
+        Rule::port_on | Rule::kw_on => "`on`",
+        Rule::port_mgmt | Rule::kw_for => "`for management`",
+        Rule::kw_management => "`management`",
         _ => return None,
     })
 }
@@ -626,6 +719,34 @@ mod tests {
         let f = parse("namespace a { allow app==api -> db: \n allow ingress x:443 \n allow a -> b:8000-http }");
         let r = rules(&f);
         assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn nodes_blocks_and_port_declarations() {
+        let f = parse(
+            "port kube-apiserver = tcp/6443 \"API server (seed 000)\" on control-plane\n\
+             port ssh = tcp/22 \"SSH\" for management\n\
+             @silence(W0707) nodes {\n  role control-plane = 10.0.0.0/24\n  role bastion = 192.168.100.10 runs ssh, kubelet\n  role lonely\n\
+             @silence(W0701) allow admin-net -> control-plane | worker:ssh, tcp/nodeport, 22, udp/30000-32767\n  deny world -> worker:udp\n}",
+        );
+        assert_eq!(f.ports.len(), 2);
+        assert_eq!(f.ports[0].name.node, "kube-apiserver");
+        assert_eq!(f.ports[0].note.as_ref().unwrap().node, "API server (seed 000)");
+        assert_eq!(f.ports[0].on[0].node, "control-plane");
+        assert!(!f.ports[0].management && f.ports[1].management);
+        let b = &f.nodes[0];
+        assert_eq!(b.silence[0].node, "W0707");
+        assert_eq!(b.roles.len(), 3);
+        assert_eq!(b.roles[1].runs.as_ref().unwrap().len(), 2);
+        assert!(b.roles[2].addresses.is_empty() && b.roles[2].runs.is_none());
+        assert_eq!(b.rules.len(), 2);
+        assert_eq!(b.rules[0].silence[0].node, "W0701");
+        assert_eq!(b.rules[0].dst.peers.len(), 2);
+        assert_eq!(b.rules[0].dst.ports.as_ref().unwrap().node.len(), 4);
+        assert_eq!(b.rules[1].action, Action::Deny);
+        // `role`, `port`, `on` stay usable as label keys
+        let g = parse("namespace a { allow role=db, port=x, on=y -> *:80 }");
+        assert_eq!(rules(&g).len(), 1);
     }
 
     #[test]

@@ -5,4 +5,6 @@ mod cases;
 mod cli;
 mod common;
 mod examples;
+mod firewall;
 mod shuffle;
+mod k8s_e2e;

@@ -1,0 +1,4 @@
+//! Evaluators: decide connections between endpoints of a population under a
+//! set of policies (outside the compile pipeline; used to check its output).
+
+pub mod k8s;

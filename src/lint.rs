@@ -1,0 +1,387 @@
+//! Security lints: the seeds' advice made checkable. Input: the checked
+//! [`Program`] and, when the build has `nodes` blocks, the [`FirewallSpec`].
+//! Output: warnings W0701-W0706 (docs/diagnostics-firewall.md), each
+//! pointing at the statement that causes it so that `@silence(CODE)` there
+//! silences it.
+//!
+//! Firewall lints (W0701-W0703) read the port table, so they see the ports
+//! as finally open (allows minus denies), whether written by component name
+//! or by number. Namespace lints (W0704-W0706) point at the namespace's
+//! `default` statement, or at its name when no posture is written.
+
+use crate::diag::Diagnostic;
+use crate::firewall::{describe_set, FirewallSpec, NodeRule, PortRow};
+use crate::ir::ranges::RangeSet;
+use crate::ir::{IpSet, LabelSel, Namespace, PeerSet, PortSet, Program};
+use crate::net::Protocol;
+use crate::syntax::ast::Action;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// The kubelet read-only port (seed 000: legacy, unauthenticated).
+pub const KUBELET_READONLY: (u16, u16) = (10255, 10255);
+/// etcd server client API and peer ports (seeds 000, 002).
+pub const ETCD: (u16, u16) = (2379, 2380);
+/// The Kubernetes API server (seeds 000, 002).
+pub const APISERVER: (u16, u16) = (6443, 6443);
+/// The cloud instance metadata API (`metadata-api` in the stdlib).
+pub const METADATA_V4: &str = "169.254.169.254";
+/// NodeLocal DNSCache's default listen address.
+pub const NODELOCAL_DNS: &str = "169.254.20.10";
+
+/// Every security lint of a build.
+pub fn lint(prog: &Program, fw: Option<&FirewallSpec>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for ns in prog.namespaces.values() {
+        metadata_api(prog, ns, &mut out);
+        default_allow(prog, ns, &mut out);
+        dns(prog, ns, &mut out);
+    }
+    if let Some(fw) = fw {
+        firewall(fw, &mut out);
+    }
+    out
+}
+
+// ---- the node firewall ---------------------------------------------------
+
+/// Per allow rule and role: the addresses it really opens on `(proto, lo..=hi)`.
+fn opened(
+    fw: &FirewallSpec,
+    rows: &[PortRow],
+    proto: Protocol,
+    lo: u16,
+    hi: u16,
+) -> BTreeMap<(usize, String), IpSet> {
+    let want = RangeSet::range(lo.into(), hi.into());
+    let mut out: BTreeMap<(usize, String), IpSet> = BTreeMap::new();
+    for row in rows.iter().filter(|r| r.protocol == proto && r.is_open()) {
+        if RangeSet::range(row.lo.into(), row.hi.into())
+            .intersect(&want)
+            .is_empty()
+        {
+            continue;
+        }
+        for id in &row.allowed_by {
+            let Some(rule) = fw.rules.get(*id) else {
+                continue;
+            };
+            let part = rule.sources.intersect(&row.open);
+            if part.is_empty() {
+                continue;
+            }
+            let e = out.entry((*id, row.role.clone())).or_default();
+            *e = e.union(&part);
+        }
+    }
+    out
+}
+
+fn rule_of(fw: &FirewallSpec, id: usize) -> Option<&NodeRule> {
+    fw.rules.get(id)
+}
+
+fn firewall(fw: &FirewallSpec, out: &mut Vec<Diagnostic>) {
+    let rows = fw.rows();
+    // W0701: the kubelet read-only port open
+    for ((id, role), set) in opened(
+        fw,
+        &rows,
+        Protocol::Tcp,
+        KUBELET_READONLY.0,
+        KUBELET_READONLY.1,
+    ) {
+        let Some(rule) = rule_of(fw, id) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::warning("W0701", format!("the kubelet read-only port (tcp/10255) is open on role `{role}`"))
+                .at(rule.span, format!("opens it to {}", describe_set(&set)))
+                .with_help("the read-only port serves pod and node details without authentication (seed 000: legacy); set `readOnlyPort: 0` in the kubelet configuration and remove this allow"),
+        );
+    }
+    // W0702: etcd reachable from anywhere but the control plane
+    let control_plane = fw
+        .roles
+        .values()
+        .filter(|r| r.runs("kube-apiserver") || r.name == "control-plane")
+        .fold(IpSet::empty(), |acc, r| acc.union(&r.addresses));
+    let cp_names: Vec<String> = fw
+        .roles
+        .values()
+        .filter(|r| r.runs("kube-apiserver") || r.name == "control-plane")
+        .map(|r| format!("`{}`", r.name))
+        .collect();
+    for ((id, role), set) in opened(fw, &rows, Protocol::Tcp, ETCD.0, ETCD.1) {
+        let extra = set.minus(&control_plane);
+        if extra.is_empty() {
+            continue;
+        }
+        let Some(rule) = rule_of(fw, id) else {
+            continue;
+        };
+        let mut d = Diagnostic::warning("W0702", format!("etcd on role `{role}` is reachable from outside the control plane"))
+            .at(rule.span, format!("opens etcd to {}", describe_set(&extra)))
+            .with_help("only the control plane nodes that host the API server should reach etcd (seed 002); etcd is not secured by default (seed 000)");
+        d = if cp_names.is_empty() {
+            d.with_note("no role runs `kube-apiserver`, so no address counts as the control plane")
+        } else {
+            d.with_note(format!(
+                "the control plane is {}: the roles that run `kube-apiserver`",
+                cp_names.join(", ")
+            ))
+        };
+        out.push(d);
+    }
+    // W0703: the API server open to the world
+    for ((id, role), set) in opened(fw, &rows, Protocol::Tcp, APISERVER.0, APISERVER.1) {
+        if !covers_public_half(&set) {
+            continue;
+        }
+        let Some(rule) = rule_of(fw, id) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::warning("W0703", format!("the API server on role `{role}` is open to `world`"))
+                .at(rule.span, "opens tcp/6443 to most public addresses")
+                .with_help("allow the networks that need the API server (admin networks, the nodes, the pod network) rather than `world`")
+                .with_note("counted as open to `world`: the sources hold at least half of the public IPv4 or IPv6 addresses"),
+        );
+    }
+}
+
+fn size(r: &RangeSet) -> u128 {
+    r.ranges().iter().fold(0u128, |acc, &(lo, hi)| {
+        acc.saturating_add(hi - lo).saturating_add(1)
+    })
+}
+
+fn set_of(nets: &[&str]) -> IpSet {
+    nets.iter()
+        .filter_map(|n| n.parse::<IpNet>().ok())
+        .fold(IpSet::empty(), |acc, n| acc.union(&IpSet::from_net(&n)))
+}
+
+/// Public addresses: IPv4 outside the private, shared, loopback, link-local,
+/// documentation and reserved blocks; IPv6 global unicast (2000::/3).
+pub fn public() -> IpSet {
+    let v4_private = set_of(&[
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/3",
+    ]);
+    let v4 = IpSet::world().minus(&v4_private);
+    let v6 = set_of(&["2000::/3"]).minus(&set_of(&["2001:db8::/32"]));
+    IpSet {
+        v4: v4.v4,
+        v6: v6.v6,
+    }
+}
+
+/// Whether `set` holds at least half of the public IPv4 or IPv6 addresses.
+pub fn covers_public_half(set: &IpSet) -> bool {
+    let p = public();
+    let i = set.intersect(&p);
+    size(&i.v4) >= size(&p.v4) / 2 || size(&i.v6) >= size(&p.v6) / 2
+}
+
+// ---- namespaces ----------------------------------------------------------
+
+fn posture_span(ns: &Namespace) -> crate::source::Span {
+    ns.posture_span.unwrap_or(ns.span)
+}
+
+fn all_pods(ns: &str) -> PeerSet {
+    PeerSet::in_namespace(ns, LabelSel::any())
+}
+
+/// Whether a term of pods may hold pods of namespace `ns`.
+fn touches(set: &PeerSet, ns: &str) -> bool {
+    match set {
+        PeerSet::Pods { namespaces, .. } => {
+            crate::ir::ns_matches(namespaces, ns) != crate::ir::Tri::No
+        }
+        PeerSet::External(_) => false,
+    }
+}
+
+fn no_named(_: Protocol, _: &str) -> Option<u16> {
+    None
+}
+
+fn has_port(p: &PortSet, proto: Protocol, port: u16) -> bool {
+    p.contains(proto, port, &no_named)
+}
+
+/// W0704: pods of a managed namespace can reach the metadata API.
+fn metadata_api(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
+    let Ok(imds) = METADATA_V4.parse::<IpAddr>() else {
+        return;
+    };
+    let open_by_posture = !ns.posture.egress;
+    let opening: Vec<&crate::ir::Statement> = prog
+        .statements
+        .iter()
+        .filter(|s| s.action == Action::Allow && s.src.iter().any(|t| touches(&t.set, &ns.name)))
+        .filter(|s| {
+            s.dst.iter().any(|t| {
+                matches!(&t.set, PeerSet::External(ips) if ips.contains(&imds))
+                    && has_port(&t.ports, Protocol::Tcp, 80)
+            })
+        })
+        .collect();
+    if !open_by_posture && opening.is_empty() {
+        return;
+    }
+    let everyone = all_pods(&ns.name);
+    let denied = prog.statements.iter().any(|s| {
+        s.action == Action::Deny
+            && s.src.iter().any(|t| everyone.is_subset(&t.set))
+            && s.dst.iter().any(|t| {
+                matches!(&t.set, PeerSet::External(ips) if ips.contains(&imds))
+                    && has_port(&t.ports, Protocol::Tcp, 80)
+            })
+    });
+    if denied {
+        return;
+    }
+    let mut d = Diagnostic::warning(
+        "W0704",
+        format!(
+            "pods of namespace `{}` can reach the cloud metadata API",
+            ns.name
+        ),
+    )
+    .at(
+        posture_span(ns),
+        if open_by_posture {
+            "egress is not isolated"
+        } else {
+            "egress is isolated, but an allow reaches 169.254.169.254"
+        },
+    );
+    for s in &opening {
+        d = d.with_label(s.span, "allows 169.254.169.254");
+    }
+    out.push(
+        d.with_help("deny it in this namespace: `use metadata-api` at the top of the file, then `deny egress metadata-api`")
+            .with_note("the metadata API (169.254.169.254) hands out the node's cloud credentials to any pod that asks"),
+    );
+}
+
+/// W0705: `default allow` and nothing isolated or denied.
+fn default_allow(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
+    if ns.posture.ingress || ns.posture.egress || !ns.isolates.is_empty() {
+        return;
+    }
+    let denies = prog.statements.iter().any(|s| {
+        s.action == Action::Deny
+            && (s.src.iter().any(|t| touches(&t.set, &ns.name))
+                || s.dst.iter().any(|t| touches(&t.set, &ns.name)))
+    });
+    if denies {
+        return;
+    }
+    out.push(
+        Diagnostic::warning("W0705", format!("namespace `{}` isolates nothing", ns.name))
+            .at(posture_span(ns), "`default allow` with no `isolate` and no `deny`")
+            .with_help("use `default deny` and allow what the pods need, or `isolate` the pods that need protection; if open is meant, write `@silence(W0705)` before `default allow`")
+            .with_note("its pods accept connections from anywhere and connect anywhere, the metadata API included"),
+    );
+}
+
+/// W0706: egress isolated and no allow to the cluster DNS.
+fn dns(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
+    let isolated = ns.posture.egress || ns.isolates.iter().any(|i| i.directions.egress);
+    if !isolated {
+        return;
+    }
+    let kube_dns: BTreeMap<String, String> = [("k8s-app".to_string(), "kube-dns".to_string())]
+        .into_iter()
+        .collect();
+    let nodelocal: Option<IpAddr> = NODELOCAL_DNS.parse().ok();
+    let allowed = prog.statements.iter().any(|s| {
+        s.action == Action::Allow
+            && s.src.iter().any(|t| touches(&t.set, &ns.name))
+            && s.dst.iter().any(|t| {
+                let dns_port = has_port(&t.ports, Protocol::Udp, 53);
+                match &t.set {
+                    PeerSet::Pods { namespaces, pods } => {
+                        dns_port
+                            && crate::ir::ns_matches(namespaces, "kube-system")
+                                != crate::ir::Tri::No
+                            && pods.matches(&kube_dns)
+                    }
+                    PeerSet::External(ips) => {
+                        dns_port && nodelocal.map(|a| ips.contains(&a)).unwrap_or(false)
+                    }
+                }
+            })
+    });
+    if allowed {
+        return;
+    }
+    let mut d = Diagnostic::warning(
+        "W0706",
+        format!(
+            "egress of namespace `{}` is isolated but DNS is not allowed",
+            ns.name
+        ),
+    );
+    if ns.posture.egress {
+        d = d.at(
+            posture_span(ns),
+            if ns.posture_span.is_some() {
+                "egress isolated here"
+            } else {
+                "egress isolated (`default deny` is the default)"
+            },
+        );
+    } else {
+        d = d.at(ns.span, "some pods have isolated egress");
+        for i in ns.isolates.iter().filter(|i| i.directions.egress) {
+            d = d.with_label(i.span, "egress isolated here");
+        }
+    }
+    out.push(
+        d
+            .with_help("allow the cluster DNS: `use dns` at the top of the file, then `allow egress dns` in this namespace")
+            .with_note("pods whose egress is isolated cannot resolve names without an allow to kube-system/k8s-app=kube-dns on udp/53"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_half() {
+        assert!(covers_public_half(&IpSet::world()));
+        assert!(covers_public_half(
+            &IpSet::world().minus(&set_of(&["8.0.0.0/8"]))
+        ));
+        assert!(!covers_public_half(&set_of(&[
+            "10.0.0.0/8",
+            "192.168.0.0/16"
+        ])));
+        assert!(!covers_public_half(&set_of(&[
+            "203.0.113.4/32",
+            "198.51.100.0/24"
+        ])));
+        assert!(
+            covers_public_half(&set_of(&["::/0"])),
+            "all of IPv6 is open"
+        );
+    }
+}

@@ -1,0 +1,746 @@
+//! Cluster population: the namespaces and pods a set of policies is judged
+//! against (used by the evaluators in `eval/`, outside the compile pipeline).
+//!
+//! Input: plain Kubernetes objects as YAML text, exactly as the API server or
+//! `kubectl get ns,pods -A -o yaml` prints them: a multi-document stream of
+//! `Namespace` and `Pod` objects, `kind: List` (or `NamespaceList` /
+//! `PodList`) with `items`, or any mix. Other kinds are ignored. Output: a
+//! [`Population`]: namespaces by name (each carrying the
+//! `kubernetes.io/metadata.name` label the API server sets), and pods sorted
+//! by (namespace, name) with their labels and named container ports.
+
+use crate::net::Protocol;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// The label the API server puts on every namespace, holding its name.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// The namespace a pod without `metadata.namespace` lives in.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Every namespace and pod of a cluster that matters to network policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Population {
+    /// Namespaces by name. Every pod's namespace is present.
+    pub namespaces: BTreeMap<String, NamespaceInfo>,
+    /// Pods sorted by (namespace, name); an [`Endpoint::Pod`] indexes this.
+    pub pods: Vec<PodInfo>,
+}
+
+/// A namespace and its labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceInfo {
+    pub name: String,
+    /// Always includes `kubernetes.io/metadata.name=<name>`.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A pod, its labels and its named container ports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodInfo {
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// The ports of `spec.containers[*].ports[*]` that have a name, in
+    /// container then port order.
+    pub ports: Vec<NamedPort>,
+}
+
+/// A container port with a name (what a policy's named port resolves to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedPort {
+    pub name: String,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+/// One end of a connection: a pod of the population or an address outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    /// An index into [`Population::pods`].
+    Pod(usize),
+    /// An address that belongs to no pod of the population.
+    External(IpAddr),
+}
+
+/// Why a population could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PopulationError {
+    /// The 1-based position of the YAML document in the stream, when known.
+    pub document: Option<usize>,
+    /// The 1-based position in the document's `items`, for list documents.
+    pub item: Option<usize>,
+    /// What is wrong, lowercase, naming user input in backticks.
+    pub message: String,
+}
+
+impl fmt::Display for PopulationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.document, self.item) {
+            (Some(d), Some(i)) => write!(f, "document {d}, item {i}: {}", self.message),
+            (Some(d), None) => write!(f, "document {d}: {}", self.message),
+            (None, Some(i)) => write!(f, "item {i}: {}", self.message),
+            (None, None) => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for PopulationError {}
+
+impl Population {
+    /// The index of the pod written `namespace/name`, if there is one.
+    pub fn pod_by_ref(&self, reference: &str) -> Option<usize> {
+        let (ns, name) = reference.split_once('/')?;
+        self.pod_index(ns, name)
+    }
+
+    /// The index of the pod `name` in namespace `ns`, if there is one.
+    pub fn pod_index(&self, ns: &str, name: &str) -> Option<usize> {
+        self.pods
+            .binary_search_by(|p| (p.namespace.as_str(), p.name.as_str()).cmp(&(ns, name)))
+            .ok()
+    }
+
+    /// `namespace/name` of the pod at `index`, or `None` when out of range.
+    pub fn pod_ref(&self, index: usize) -> Option<String> {
+        self.pods
+            .get(index)
+            .map(|p| format!("{}/{}", p.namespace, p.name))
+    }
+
+    /// A readable name for an endpoint: `namespace/name` or the address.
+    pub fn endpoint_name(&self, e: &Endpoint) -> String {
+        match e {
+            Endpoint::Pod(i) => self.pod_ref(*i).unwrap_or_else(|| format!("<pod #{i}>")),
+            Endpoint::External(ip) => ip.to_string(),
+        }
+    }
+
+    /// The labels of namespace `ns`. A namespace the population does not know
+    /// (a hand-built population) has only its `kubernetes.io/metadata.name`
+    /// label, as the API server would give it.
+    pub fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
+        match self.namespaces.get(ns) {
+            Some(info) => info.labels.clone(),
+            None => BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), ns.to_string())]),
+        }
+    }
+
+    /// Indices of the pods in namespace `ns`.
+    pub fn pods_in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.pods
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.namespace == ns)
+            .map(|(i, _)| i)
+    }
+
+    /// Adds a namespace (adding the `kubernetes.io/metadata.name` label when
+    /// missing), replacing one of the same name.
+    pub fn insert_namespace(&mut self, name: &str, labels: BTreeMap<String, String>) {
+        let mut labels = labels;
+        labels
+            .entry(NAMESPACE_NAME_LABEL.to_string())
+            .or_insert_with(|| name.to_string());
+        self.namespaces.insert(
+            name.to_string(),
+            NamespaceInfo {
+                name: name.to_string(),
+                labels,
+            },
+        );
+    }
+
+    /// Adds a pod, creating its namespace when missing and keeping the pods
+    /// sorted. Returns the pod's index, or `None` (and changes nothing) when a
+    /// pod of that namespace and name exists already. Indices of pods sorting
+    /// after the new one shift by one.
+    pub fn insert_pod(&mut self, pod: PodInfo) -> Option<usize> {
+        let key = (pod.namespace.as_str(), pod.name.as_str());
+        let at = match self
+            .pods
+            .binary_search_by(|p| (p.namespace.as_str(), p.name.as_str()).cmp(&key))
+        {
+            Ok(_) => return None,
+            Err(at) => at,
+        };
+        if !self.namespaces.contains_key(&pod.namespace) {
+            let ns = pod.namespace.clone();
+            self.insert_namespace(&ns, BTreeMap::new());
+        }
+        self.pods.insert(at, pod);
+        Some(at)
+    }
+}
+
+/// Loads a population from Kubernetes objects (see the module documentation).
+pub fn load_population(text: &str) -> Result<Population, PopulationError> {
+    let mut namespaces: BTreeMap<String, NamespaceInfo> = BTreeMap::new();
+    let mut pods: BTreeMap<(String, String), PodInfo> = BTreeMap::new();
+
+    for (doc_index, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let document = doc_index + 1;
+        let at = |item: Option<usize>, message: String| PopulationError {
+            document: Some(document),
+            item,
+            message,
+        };
+        let value = Value::deserialize(doc).map_err(|e| at(None, format!("invalid yaml: {e}")))?;
+        if value.is_null() {
+            // An empty document (`---` with nothing after it, or only comments).
+            continue;
+        }
+        let kind = object_kind(&value).map_err(|m| at(None, m))?;
+        let objects: Vec<(Option<usize>, &Value)> = if kind == "List" || kind.ends_with("List") {
+            match value.get("items") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (Some(i + 1), v))
+                    .collect(),
+                Some(_) => return Err(at(None, format!("`items` of a `{kind}` must be a list"))),
+            }
+        } else {
+            vec![(None, &value)]
+        };
+        for (item, obj) in objects {
+            let kind = match item {
+                None => kind,
+                // The API server omits `kind` on the items of a typed list
+                // (`PodList`); `kind: List` items always carry their own.
+                Some(_) if obj.is_object() && obj.get("kind").is_none() && kind != "List" => {
+                    kind.trim_end_matches("List")
+                }
+                Some(_) => object_kind(obj).map_err(|m| at(item, m))?,
+            };
+            match kind {
+                "Namespace" => {
+                    let ns = namespace_from(obj).map_err(|m| at(item, m))?;
+                    if namespaces.contains_key(&ns.name) {
+                        return Err(at(item, format!("duplicate namespace `{}`", ns.name)));
+                    }
+                    namespaces.insert(ns.name.clone(), ns);
+                }
+                "Pod" => {
+                    let pod = pod_from(obj).map_err(|m| at(item, m))?;
+                    let key = (pod.namespace.clone(), pod.name.clone());
+                    if pods.contains_key(&key) {
+                        return Err(at(item, format!("duplicate pod `{}/{}`", key.0, key.1)));
+                    }
+                    pods.insert(key, pod);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    let mut population = Population {
+        namespaces,
+        pods: Vec::with_capacity(pods.len()),
+    };
+    for pod in pods.into_values() {
+        if !population.namespaces.contains_key(&pod.namespace) {
+            let ns = pod.namespace.clone();
+            population.insert_namespace(&ns, BTreeMap::new());
+        }
+        // The map iterates in (namespace, name) order, so the pods stay sorted.
+        population.pods.push(pod);
+    }
+    Ok(population)
+}
+
+/// The `kind` of an object, or a message saying why there is none.
+fn object_kind(v: &Value) -> Result<&str, String> {
+    if !v.is_object() {
+        return Err("expected a kubernetes object (a mapping with `kind`)".to_string());
+    }
+    match v.get("kind") {
+        Some(Value::String(k)) => Ok(k.as_str()),
+        Some(_) => Err("`kind` must be a string".to_string()),
+        None => Err("object has no `kind`".to_string()),
+    }
+}
+
+/// `metadata.name`, required.
+fn metadata_name(obj: &Value, kind: &str) -> Result<String, String> {
+    match obj.get("metadata").and_then(|m| m.get("name")) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            Err(format!("`{kind}` object has no `metadata.name`"))
+        }
+        Some(_) => Err(format!("`metadata.name` of a `{kind}` must be a string")),
+    }
+}
+
+/// `metadata.labels` as strings; `what` names the object in messages.
+fn metadata_labels(obj: &Value, what: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut labels = BTreeMap::new();
+    match obj.get("metadata").and_then(|m| m.get("labels")) {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (k, v) in map {
+                match v {
+                    Value::String(s) => {
+                        labels.insert(k.clone(), s.clone());
+                    }
+                    _ => return Err(format!("label `{k}` of {what} must be a string (quote it)")),
+                }
+            }
+        }
+        Some(_) => return Err(format!("`metadata.labels` of {what} must be a mapping")),
+    }
+    Ok(labels)
+}
+
+fn namespace_from(obj: &Value) -> Result<NamespaceInfo, String> {
+    let name = metadata_name(obj, "Namespace")?;
+    let mut labels = metadata_labels(obj, &format!("namespace `{name}`"))?;
+    labels
+        .entry(NAMESPACE_NAME_LABEL.to_string())
+        .or_insert_with(|| name.clone());
+    Ok(NamespaceInfo { name, labels })
+}
+
+fn pod_from(obj: &Value) -> Result<PodInfo, String> {
+    let name = metadata_name(obj, "Pod")?;
+    let namespace = match obj.get("metadata").and_then(|m| m.get("namespace")) {
+        None | Some(Value::Null) => DEFAULT_NAMESPACE.to_string(),
+        Some(Value::String(s)) if s.is_empty() => DEFAULT_NAMESPACE.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            return Err(format!(
+                "`metadata.namespace` of pod `{name}` must be a string"
+            ))
+        }
+    };
+    let what = format!("pod `{namespace}/{name}`");
+    let labels = metadata_labels(obj, &what)?;
+    let mut ports = Vec::new();
+    let containers = match obj.get("spec").and_then(|s| s.get("containers")) {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(cs)) => cs.as_slice(),
+        Some(_) => return Err(format!("`spec.containers` of {what} must be a list")),
+    };
+    for container in containers {
+        let cports = match container.get("ports") {
+            None | Some(Value::Null) => &[][..],
+            Some(Value::Array(ps)) => ps.as_slice(),
+            Some(_) => return Err(format!("container `ports` of {what} must be a list")),
+        };
+        for p in cports {
+            let port_name = match p.get("name") {
+                None | Some(Value::Null) => continue,
+                Some(Value::String(s)) if s.is_empty() => continue,
+                Some(Value::String(s)) => s.clone(),
+                Some(_) => return Err(format!("a container port name of {what} must be a string")),
+            };
+            let number = match p.get("containerPort") {
+                Some(Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+                _ => None,
+            };
+            let port = match number.filter(|n| *n != 0) {
+                Some(n) => n,
+                None => {
+                    return Err(format!(
+                        "container port `{port_name}` of {what} needs a `containerPort` between 1 and 65535"
+                    ))
+                }
+            };
+            let protocol = match p.get("protocol") {
+                None | Some(Value::Null) => Protocol::Tcp,
+                Some(Value::String(s)) => match Protocol::parse(s) {
+                    Some(pr) => pr,
+                    None => {
+                        return Err(format!(
+                            "unknown protocol `{s}` on container port `{port_name}` of {what}"
+                        ))
+                    }
+                },
+                Some(_) => {
+                    return Err(format!(
+                        "the protocol of container port `{port_name}` of {what} must be a string"
+                    ))
+                }
+            };
+            ports.push(NamedPort {
+                name: port_name,
+                port,
+                protocol,
+            });
+        }
+    }
+    Ok(PodInfo {
+        namespace,
+        name,
+        labels,
+        ports,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECTL_LIST: &str = r#"apiVersion: v1
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata:
+    creationTimestamp: "2024-05-01T10:00:00Z"
+    labels:
+      kubernetes.io/metadata.name: shop
+      team: web
+    managedFields:
+    - apiVersion: v1
+      fieldsType: FieldsV1
+      fieldsV1:
+        f:metadata:
+          f:labels:
+            .: {}
+            f:kubernetes.io/metadata.name: {}
+            f:team: {}
+      manager: kubectl-create
+      operation: Update
+      time: "2024-05-01T10:00:00Z"
+    name: shop
+    resourceVersion: "401"
+    uid: 6a1b2c3d-0000-4000-8000-000000000001
+  spec:
+    finalizers:
+    - kubernetes
+  status:
+    phase: Active
+- apiVersion: v1
+  kind: Namespace
+  metadata:
+    labels:
+      kubernetes.io/metadata.name: kube-system
+    name: kube-system
+  spec:
+    finalizers:
+    - kubernetes
+  status:
+    phase: Active
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    creationTimestamp: "2024-05-01T10:01:00Z"
+    generateName: web-7c9d8f6b5-
+    labels:
+      app: web
+      pod-template-hash: 7c9d8f6b5
+    managedFields:
+    - apiVersion: v1
+      fieldsType: FieldsV1
+      fieldsV1:
+        f:metadata:
+          f:generateName: {}
+      manager: kube-controller-manager
+      operation: Update
+      time: "2024-05-01T10:01:00Z"
+    name: web-7c9d8f6b5-x2x7q
+    namespace: shop
+    ownerReferences:
+    - apiVersion: apps/v1
+      blockOwnerDeletion: true
+      controller: true
+      kind: ReplicaSet
+      name: web-7c9d8f6b5
+      uid: 6a1b2c3d-0000-4000-8000-000000000002
+    resourceVersion: "455"
+    uid: 6a1b2c3d-0000-4000-8000-000000000003
+  spec:
+    containers:
+    - image: nginx:1.27
+      imagePullPolicy: IfNotPresent
+      name: nginx
+      ports:
+      - containerPort: 8080
+        name: http
+        protocol: TCP
+      - containerPort: 9090
+        protocol: TCP
+      - containerPort: 5353
+        name: dns
+        protocol: UDP
+      resources: {}
+      terminationMessagePath: /dev/termination-log
+      terminationMessagePolicy: File
+    - image: envoy:1.30
+      name: sidecar
+      ports:
+      - containerPort: 15000
+        name: admin
+    initContainers:
+    - image: busybox
+      name: init
+      ports:
+      - containerPort: 7000
+        name: init-port
+    dnsPolicy: ClusterFirst
+    nodeName: node-1
+    restartPolicy: Always
+  status:
+    conditions:
+    - lastProbeTime: null
+      lastTransitionTime: "2024-05-01T10:01:05Z"
+      status: "True"
+      type: Ready
+    containerStatuses:
+    - name: nginx
+      ready: true
+      restartCount: 0
+    phase: Running
+    podIP: 10.244.1.7
+    podIPs:
+    - ip: 10.244.1.7
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    labels:
+      k8s-app: kube-dns
+    name: coredns-5d78c9869d-abcde
+    namespace: kube-system
+  spec:
+    containers:
+    - name: coredns
+      ports:
+      - containerPort: 53
+        name: dns
+        protocol: UDP
+      - containerPort: 53
+        name: dns-tcp
+        protocol: TCP
+  status:
+    phase: Running
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: orphan
+    namespace: batch
+  spec:
+    containers:
+    - name: job
+kind: List
+metadata:
+  resourceVersion: ""
+"#;
+
+    #[test]
+    fn loads_a_kubectl_list_with_noise() {
+        let pop = load_population(KUBECTL_LIST).unwrap();
+        assert_eq!(
+            pop.namespaces.keys().collect::<Vec<_>>(),
+            vec!["batch", "kube-system", "shop"]
+        );
+        assert_eq!(pop.namespaces["shop"].labels["team"], "web");
+        // The implicit namespace still gets the name label.
+        assert_eq!(
+            pop.namespaces["batch"].labels,
+            BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), "batch".to_string())])
+        );
+        let refs: Vec<String> = (0..pop.pods.len())
+            .map(|i| pop.pod_ref(i).unwrap())
+            .collect();
+        assert_eq!(
+            refs,
+            vec![
+                "batch/orphan",
+                "kube-system/coredns-5d78c9869d-abcde",
+                "shop/web-7c9d8f6b5-x2x7q"
+            ]
+        );
+        let web = &pop.pods[pop.pod_by_ref("shop/web-7c9d8f6b5-x2x7q").unwrap()];
+        assert_eq!(web.labels["app"], "web");
+        assert_eq!(
+            web.ports,
+            vec![
+                NamedPort {
+                    name: "http".into(),
+                    port: 8080,
+                    protocol: Protocol::Tcp
+                },
+                NamedPort {
+                    name: "dns".into(),
+                    port: 5353,
+                    protocol: Protocol::Udp
+                },
+                NamedPort {
+                    name: "admin".into(),
+                    port: 15000,
+                    protocol: Protocol::Tcp
+                },
+            ]
+        );
+        assert!(pop.pods[0].ports.is_empty());
+        assert_eq!(pop.pod_by_ref("shop/nope"), None);
+        assert_eq!(pop.pod_by_ref("no-slash"), None);
+    }
+
+    #[test]
+    fn loads_a_multi_document_stream_and_ignores_other_kinds() {
+        let text = r#"
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: b
+  labels: {pod: b}
+---
+# only a comment
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: default}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: default
+  labels: {env: dev}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: default}
+"#;
+        let pop = load_population(text).unwrap();
+        assert_eq!(pop.pods.len(), 2);
+        assert_eq!(pop.pods[0].name, "a");
+        assert_eq!(pop.pods[1].name, "b");
+        assert_eq!(pop.pods[1].namespace, "default");
+        assert_eq!(pop.namespaces.len(), 1);
+        let labels = &pop.namespaces["default"].labels;
+        assert_eq!(labels["env"], "dev");
+        assert_eq!(labels[NAMESPACE_NAME_LABEL], "default");
+    }
+
+    #[test]
+    fn loads_typed_lists_and_empty_input() {
+        let text = r#"
+apiVersion: v1
+kind: NamespaceList
+items:
+- metadata: {name: x, labels: {ns: x}}
+  kind: Namespace
+---
+apiVersion: v1
+kind: PodList
+items:
+- kind: Pod
+  metadata: {name: a, namespace: x}
+- metadata: {name: b, namespace: x}
+"#;
+        let pop = load_population(text).unwrap();
+        assert_eq!(pop.namespaces["x"].labels.len(), 2);
+        assert_eq!(pop.pod_by_ref("x/b"), Some(1));
+        assert_eq!(pop.pod_by_ref("x/a"), Some(0));
+        assert_eq!(load_population("").unwrap(), Population::default());
+        assert_eq!(
+            load_population("kind: List\nitems: []\n").unwrap(),
+            Population::default()
+        );
+    }
+
+    #[test]
+    fn keeps_an_explicit_name_label() {
+        // The API server forces the label, but a file may say otherwise; keep
+        // what the file says (it is what selectors would see in that file).
+        let pop = load_population(
+            "kind: Namespace\nmetadata:\n  name: x\n  labels: {kubernetes.io/metadata.name: x}\n",
+        )
+        .unwrap();
+        assert_eq!(pop.namespaces["x"].labels.len(), 1);
+    }
+
+    #[test]
+    fn protocol_defaults_to_tcp() {
+        let pop = load_population(
+            "kind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    ports:\n    - {name: p, containerPort: 81}\n    - {name: q, containerPort: 82, protocol: SCTP}\n",
+        )
+        .unwrap();
+        assert_eq!(pop.pods[0].ports[0].protocol, Protocol::Tcp);
+        assert_eq!(pop.pods[0].ports[1].protocol, Protocol::Sctp);
+    }
+
+    #[test]
+    fn duplicate_pod_is_an_error_with_position() {
+        let text = "kind: Pod\nmetadata: {name: a, namespace: x}\n---\nkind: List\nitems:\n- kind: Namespace\n  metadata: {name: x}\n- kind: Pod\n  metadata: {name: a, namespace: x}\n";
+        let err = load_population(text).unwrap_err();
+        assert_eq!(err.document, Some(2));
+        assert_eq!(err.item, Some(2));
+        assert_eq!(err.to_string(), "document 2, item 2: duplicate pod `x/a`");
+    }
+
+    #[test]
+    fn duplicate_namespace_is_an_error() {
+        let text =
+            "kind: Namespace\nmetadata: {name: x}\n---\nkind: Namespace\nmetadata: {name: x}\n";
+        let err = load_population(text).unwrap_err();
+        assert_eq!(err.to_string(), "document 2: duplicate namespace `x`");
+    }
+
+    #[test]
+    fn bad_inputs_have_clear_messages() {
+        let cases = [
+            ("kind: Pod\nmetadata: {namespace: x}\n", "document 1: `Pod` object has no `metadata.name`"),
+            ("- a\n- b\n", "document 1: expected a kubernetes object (a mapping with `kind`)"),
+            ("metadata: {name: a}\n", "document 1: object has no `kind`"),
+            (
+                "kind: Pod\nmetadata: {name: a, labels: {version: 1}}\n",
+                "document 1: label `version` of pod `default/a` must be a string (quote it)",
+            ),
+            (
+                "kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, ports: [{name: p, containerPort: 70000}]}]}\n",
+                "document 1: container port `p` of pod `default/a` needs a `containerPort` between 1 and 65535",
+            ),
+            (
+                "kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, ports: [{name: p, containerPort: 80, protocol: ICMP}]}]}\n",
+                "document 1: unknown protocol `ICMP` on container port `p` of pod `default/a`",
+            ),
+            ("kind: List\nitems: 3\n", "document 1: `items` of a `List` must be a list"),
+            ("kind: List\nitems:\n- {metadata: {name: a}}\n", "document 1, item 1: object has no `kind`"),
+        ];
+        for (text, want) in cases {
+            let err = load_population(text).unwrap_err();
+            assert_eq!(err.to_string(), want, "for input:\n{text}");
+        }
+        let err = load_population("kind: Namespace\nmetadata: {name: x}\n---\nkind: [unclosed\n")
+            .unwrap_err();
+        assert_eq!(err.document, Some(2), "{err}");
+        assert!(err.message.starts_with("invalid yaml"), "{err}");
+        eprintln!("{err}");
+    }
+
+    #[test]
+    fn insert_helpers_keep_invariants() {
+        let mut pop = Population::default();
+        let pod = |ns: &str, name: &str| PodInfo {
+            namespace: ns.into(),
+            name: name.into(),
+            labels: BTreeMap::new(),
+            ports: vec![],
+        };
+        assert_eq!(pop.insert_pod(pod("y", "b")), Some(0));
+        assert_eq!(pop.insert_pod(pod("x", "a")), Some(0));
+        assert_eq!(pop.insert_pod(pod("x", "a")), None);
+        assert_eq!(pop.pod_by_ref("y/b"), Some(1));
+        assert_eq!(pop.namespaces["x"].labels[NAMESPACE_NAME_LABEL], "x");
+        assert_eq!(pop.pods_in_namespace("y").collect::<Vec<_>>(), vec![1]);
+        assert_eq!(pop.endpoint_name(&Endpoint::Pod(1)), "y/b");
+        assert_eq!(
+            pop.endpoint_name(&Endpoint::External("192.0.2.1".parse().unwrap())),
+            "192.0.2.1"
+        );
+        assert_eq!(pop.namespace_labels("nope")[NAMESPACE_NAME_LABEL], "nope");
+    }
+}

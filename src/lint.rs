@@ -125,10 +125,10 @@ fn firewall(fw: &FirewallSpec, out: &mut Vec<Diagnostic>) {
             .at(rule.span, format!("opens etcd to {}", describe_set(&extra)))
             .with_help("only the control plane nodes that host the API server should reach etcd (seed 002); etcd is not secured by default (seed 000)");
         d = if cp_names.is_empty() {
-            d.with_note("no role runs `kube-apiserver`, so no address counts as the control plane")
+            d.with_note("no role runs `kube-apiserver` or is named `control-plane`, so no address counts as the control plane")
         } else {
             d.with_note(format!(
-                "the control plane is {}: the roles that run `kube-apiserver`",
+                "the control plane is {}: the roles that run `kube-apiserver`, and a role named `control-plane`",
                 cp_names.join(", ")
             ))
         };

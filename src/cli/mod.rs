@@ -5,6 +5,8 @@
 
 pub mod build;
 pub mod check;
+pub mod explain;
+pub mod matrix;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use nplc::diag::{self, Diagnostic};
@@ -28,6 +30,10 @@ pub enum Command {
     Build(build::Args),
     /// Report diagnostics only.
     Check(check::Args),
+    /// Explain whether one connection is allowed, and why.
+    Explain(explain::Args),
+    /// Print the reachability matrix of a population's pods.
+    Matrix(matrix::Args),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -75,5 +81,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Build(a) => build::run(a),
         Command::Check(a) => check::run(a),
+        Command::Explain(a) => explain::run(a),
+        Command::Matrix(a) => matrix::run(a),
     }
 }

@@ -2,3 +2,6 @@
 //! set of policies (outside the compile pipeline; used to check its output).
 
 pub mod k8s;
+pub mod intent;
+pub mod explain;
+pub mod matrix;

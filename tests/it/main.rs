@@ -8,3 +8,5 @@ mod examples;
 mod firewall;
 mod shuffle;
 mod k8s_e2e;
+mod props;
+mod explain_matrix;

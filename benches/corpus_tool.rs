@@ -1,0 +1,281 @@
+//! The benchmark corpus tool, a `harness = false` bench target so that it is
+//! never built into or installed with nplc. Input: a subcommand and its
+//! options on the command line. Output: a corpus tree on disk, or timings
+//! on standard output as `key=value` lines that `scripts/bench.sh` reads.
+//!
+//! ```text
+//! cargo bench --bench corpus_tool -- gen --out DIR --statements N [--namespaces M]
+//!                                        [--deny-percent P] [--seed S] [--single-file]
+//! cargo bench --bench corpus_tool -- floor --in DIR --out DIR [--runs R]
+//! cargo bench --bench corpus_tool -- stages --in DIR [--runs R]
+//! cargo bench --bench corpus_tool -- selftest
+//! ```
+//!
+//! `floor` is the serialization floor: the emitted objects, already in
+//! memory, serialized to YAML (every `Manifest::to_yaml` and the
+//! kustomization) and then written as plain files into a fresh directory;
+//! what any tool that produces this output must pay. `stages` times each
+//! stage of the pipeline once per run on a corpus and keeps the best run.
+//! With no subcommand (as under `cargo test --all-targets` or a plain
+//! `cargo bench`) the tool runs `selftest`: small corpora of every shape
+//! must compile with no error and no warning, and generation must be
+//! deterministic from the seed.
+
+#[path = "corpus/mod.rs"]
+mod corpus;
+
+use corpus::{Corpus, Spec};
+use nplc::driver::{self, Input};
+use nplc::emit::k8s;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const MARKER: &str = ".nplc-bench-corpus";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let code = match args.first().map(String::as_str) {
+        None | Some("selftest") | Some("--test") => selftest(),
+        Some("gen") => gen(&args[1..]),
+        Some("floor") => floor(&args[1..]),
+        Some("stages") => stages(&args[1..]),
+        Some(other) => {
+            eprintln!("corpus_tool: unknown subcommand `{other}` (gen, floor, stages, selftest)");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+/// `--name value` options.
+struct Opts(Vec<String>);
+
+impl Opts {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().position(|a| a == name).and_then(|i| self.0.get(i + 1)).map(String::as_str)
+    }
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+    fn num(&self, name: &str, default: u64) -> u64 {
+        match self.get(name) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| panic!("{name}: `{v}` is not a number")),
+        }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        PathBuf::from(self.get(name).unwrap_or_else(|| panic!("{name} DIR is required")))
+    }
+}
+
+fn gen(args: &[String]) -> i32 {
+    let o = Opts(args.to_vec());
+    let out = o.path("--out");
+    let statements = o.num("--statements", 1000) as usize;
+    let mut spec = Spec::new(statements).seed(o.num("--seed", 1)).denies(o.num("--deny-percent", 5) as u32);
+    if let Some(n) = o.get("--namespaces") {
+        spec = spec.namespaces(n.parse().expect("--namespaces: a number"));
+    }
+    if o.has("--single-file") {
+        spec = spec.single_file();
+    }
+    if out.exists() {
+        let empty = std::fs::read_dir(&out).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !out.join(MARKER).exists() && !empty {
+            eprintln!("corpus_tool: `{}` exists and is not a generated corpus; not touching it", out.display());
+            return 2;
+        }
+        std::fs::remove_dir_all(&out).expect("remove the old corpus");
+    }
+    let c = corpus::generate(&spec);
+    c.write_to(&out).expect("write the corpus");
+    std::fs::write(out.join(MARKER), format!("{spec:?}\n")).expect("write the marker");
+    println!(
+        "corpus={} files={} namespaces={} statements={} denies={} lines={} bytes={}",
+        out.display(),
+        c.files.len(),
+        c.namespaces,
+        c.statements,
+        c.denies,
+        c.lines(),
+        c.bytes()
+    );
+    0
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+/// The smallest of `runs` timings of `f`, and its last result.
+fn best<T>(runs: u64, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let r = f();
+        best = best.min(t.elapsed());
+        last = Some(r);
+    }
+    (best, last.expect("at least one run"))
+}
+
+fn read(dir: &Path) -> Vec<Input> {
+    driver::read_inputs(&[dir.to_path_buf()]).unwrap_or_else(|e| panic!("{}", e.0))
+}
+
+/// What `nplc build -o` writes, as (relative path, contents).
+fn output_files(ms: &[k8s::Manifest]) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = ms.iter().map(|m| (m.path(), m.to_yaml())).collect();
+    let paths: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+    files.push(("kustomization.yaml".to_string(), k8s::kustomization(&paths)));
+    files
+}
+
+fn write_plain(dir: &Path, files: &[(String, String)]) {
+    let _ = std::fs::remove_dir_all(dir);
+    for (p, c) in files {
+        let path = dir.join(p);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).expect("create the output directory");
+        }
+        std::fs::write(&path, c).expect("write an output file");
+    }
+}
+
+fn floor(args: &[String]) -> i32 {
+    let o = Opts(args.to_vec());
+    let input = o.path("--in");
+    let out = o.path("--out");
+    let runs = o.num("--runs", 5);
+    let c = driver::compile_inputs(&read(&input));
+    assert!(!c.has_errors(), "the corpus has errors");
+    let (ser, files) = best(runs, || output_files(&c.manifests));
+    let (write, ()) = best(runs, || write_plain(&out, &files));
+    let bytes: usize = files.iter().map(|f| f.1.len()).sum();
+    println!(
+        "serialize_ms={} write_ms={} floor_ms={} files={} bytes={}",
+        ms(ser),
+        ms(write),
+        ms(ser + write),
+        files.len(),
+        bytes
+    );
+    0
+}
+
+fn stages(args: &[String]) -> i32 {
+    use nplc::{check, compile, lint, resolve, source::SourceMap, syntax};
+    let o = Opts(args.to_vec());
+    let dir = o.path("--in");
+    let runs = o.num("--runs", 3);
+    let (t_read, inputs) = best(runs, || read(&dir));
+    let (t_parse, (sources, files)) = best(runs, || {
+        let mut sources = SourceMap::new();
+        let mut files = Vec::new();
+        for i in &inputs {
+            let id = sources.add(i.name.clone(), i.text.clone());
+            files.push(syntax::parse_file(id, &i.text).expect("the corpus parses"));
+        }
+        (sources, files)
+    });
+    let (t_resolve, (resolved, sources)) = best(runs, || {
+        let mut s = sources.clone();
+        let r = resolve::resolve(&files, &mut s).expect("the corpus resolves").0;
+        (r, s)
+    });
+    let (t_check, prog) = best(runs, || check::check(&resolved).expect("the corpus checks").0);
+    let (t_compile, set) = best(runs, || compile::compile(&prog).expect("the corpus compiles").0);
+    let (t_lint, lints) = best(runs, || lint::lint(&prog, None));
+    let (t_emit, manifests) = best(runs, || k8s::manifests(&set, &prog, &sources));
+    let (t_ser, out) = best(runs, || output_files(&manifests));
+    let (t_all, c) = best(runs, || driver::compile_inputs(&inputs));
+    assert!(!c.has_errors(), "the corpus has errors");
+    let bytes: usize = out.iter().map(|f| f.1.len()).sum();
+    let statements = prog.statements.len();
+    println!(
+        "statements={statements} policies={} files={} bytes={bytes} lints={} read_ms={} parse_ms={} resolve_ms={} check_ms={} compile_ms={} lint_ms={} emit_ms={} serialize_ms={} compile_inputs_ms={}",
+        set.policies.len(),
+        out.len(),
+        lints.len(),
+        ms(t_read),
+        ms(t_parse),
+        ms(t_resolve),
+        ms(t_check),
+        ms(t_compile),
+        ms(t_lint),
+        ms(t_emit),
+        ms(t_ser),
+        ms(t_all),
+    );
+    0
+}
+
+fn selftest() -> i32 {
+    let specs = [
+        Spec::new(100),
+        Spec::new(1000),
+        Spec::new(300).denies(10),
+        Spec::new(300).denies(30),
+        Spec::new(500).namespaces(5).denies(30),
+        Spec::new(400).namespaces(4).denies(50),
+        Spec::new(80).namespaces(8).single_file(),
+        Spec::new(7).namespaces(3),
+        Spec::new(200).seed(42),
+    ];
+    let mut failed = 0;
+    for spec in &specs {
+        let c: Corpus = corpus::generate(spec);
+        let again = corpus::generate(spec);
+        let mut problems = Vec::new();
+        if c != again {
+            problems.push("not deterministic".to_string());
+        }
+        if corpus::generate(&spec.clone().seed(spec.seed + 1)).files == c.files {
+            problems.push("the seed changes nothing".to_string());
+        }
+        if c.statements != spec.statements {
+            problems.push(format!("{} statements, want {}", c.statements, spec.statements));
+        }
+        let want_denies = (spec.statements * spec.deny_percent as usize + 50) / 100;
+        if c.denies != want_denies {
+            problems.push(format!("{} denies, want {want_denies}", c.denies));
+        }
+        let comp = driver::compile_inputs(&c.inputs());
+        let written = comp.program.as_ref().map(|p| p.statements.len()).unwrap_or(0);
+        if comp.has_errors() || !comp.diagnostics.is_empty() {
+            problems.push(format!(
+                "diagnostics:\n{}",
+                nplc::diag::render_human(&comp.sources, &comp.diagnostics)
+            ));
+        } else if written != c.statements {
+            problems.push(format!("the program has {written} statements, the corpus {}", c.statements));
+        }
+        if comp.manifests.is_empty() && !comp.has_errors() {
+            problems.push("no manifests".to_string());
+        }
+        if problems.is_empty() {
+            println!(
+                "ok   {:<24} files={} statements={} denies={} manifests={}",
+                format!("{}{}", spec.label(), if spec.layout == corpus::Layout::SingleFile { " (one file)" } else { "" }),
+                c.files.len(),
+                c.statements,
+                c.denies,
+                comp.manifests.len()
+            );
+        } else {
+            failed += 1;
+            println!("FAIL {spec:?}");
+            for p in problems {
+                println!("  {p}");
+            }
+        }
+    }
+    if failed > 0 {
+        println!("corpus_tool selftest: {failed} failed");
+        1
+    } else {
+        println!("corpus_tool selftest: ok");
+        0
+    }
+}

@@ -1,0 +1,81 @@
+//! `nplc explain PATH... --from SRC --to DST:PORT[/PROTO] [--pods FILE]`:
+//! compile, then say whether one connection is allowed, why (each side's
+//! verdict and the statements that decided it), which generated policies
+//! select the pods, and what the Kubernetes evaluator says of the generated
+//! policies. Exit 0 when both agree, 1 when the sources have errors (or,
+//! a bug, the two disagree), 2 on a usage or I/O error. Warnings are not printed (`nplc check` does).
+
+use super::{report, Common, EXIT_ERRORS, EXIT_OK};
+use nplc::driver;
+use nplc::eval::explain;
+use nplc::population::Population;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    /// The source: a pod `NS/POD` of the population, a pod given by its
+    /// labels `NS/KEY=VALUE,...`, or an IP address.
+    #[arg(long, value_name = "SRC")]
+    pub from: String,
+    /// The destination and port: `NS/POD:5432`, `NS/app=db:5432/tcp`,
+    /// `10.1.2.3:53/udp`, `[2001:db8::1]:443`, or a named port `NS/POD:http`.
+    #[arg(long, value_name = "DST:PORT[/PROTO]")]
+    pub to: String,
+    /// The population: Kubernetes Namespace and Pod objects (YAML), such as
+    /// `kubectl get ns,pods -A -o yaml` prints.
+    #[arg(long, value_name = "FILE")]
+    pub pods: Option<PathBuf>,
+}
+
+/// Reads and loads a population file; the message names the file.
+pub fn load_population(path: &std::path::Path) -> Result<nplc::population::Population, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            nplc::driver::io_msg(&e)
+        )
+    })?;
+    nplc::population::load_population(&text)
+        .map_err(|e| format!("population `{}`: {e}", path.display()))
+}
+
+pub fn run(a: Args) -> i32 {
+    let fmt = a.common.error_format;
+    // usage errors first: the question itself, then the files
+    if let Err(e) = explain::parse_endpoint(&a.from).and_then(|_| explain::parse_target(&a.to)) {
+        return super::fail_io(fmt, e.0);
+    }
+    let pop = match &a.pods {
+        Some(p) => match load_population(p) {
+            Ok(pop) => pop,
+            Err(e) => return super::fail_io(fmt, e),
+        },
+        None => Population::default(),
+    };
+    let inputs = match driver::read_inputs(&a.common.paths) {
+        Ok(i) => i,
+        Err(e) => return super::fail_io(fmt, e.0),
+    };
+    let c = driver::compile_inputs(&inputs);
+    // a query, not a build: warnings are `nplc check`'s business
+    if c.has_errors() {
+        report(fmt, &c.sources, &c.diagnostics);
+    }
+    if c.has_errors() {
+        return EXIT_ERRORS;
+    }
+    match explain::explain(&c, &pop, a.pods.is_some(), &a.from, &a.to) {
+        Ok(e) => {
+            print!("{}", explain::render(&c, &e));
+            if e.agrees() {
+                EXIT_OK
+            } else {
+                EXIT_ERRORS
+            }
+        }
+        Err(e) => super::fail_io(fmt, e.0),
+    }
+}

@@ -1,0 +1,879 @@
+//! Property test "prove the compiler": random programs, written as `.npl`
+//! source text so that the whole pipeline runs (parse → resolve → check →
+//! compile → emit), and random clusters. For every connection between the
+//! cluster's pods and a few external addresses, on every protocol and on
+//! probe ports around every port boundary the program writes, the
+//! Kubernetes evaluation of the emitted NetworkPolicies must equal the
+//! intent evaluation of the checked program (docs/semantics.md).
+//!
+//! Programs the compiler rejects are counted: only the two exactness errors
+//! (E0501, E0502) may reject a generated program, and only a small share.
+//! `PROPTEST_CASES` overrides the number of programs (default 1,000).
+
+use nplc::driver::{compile_inputs, Input};
+use nplc::eval::k8s::Connection;
+use nplc::eval::{intent, k8s};
+use nplc::ir::NAME_LABEL;
+use nplc::net::Protocol;
+use nplc::population::{Endpoint, NamedPort, NamespaceInfo, PodInfo, Population};
+use proptest::prelude::*;
+use proptest::sample::subsequence;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+// ---- the alphabet -----------------------------------------------------------
+
+/// Pod label keys and the values selectors use; pods may also carry `z`.
+const KEYS: [&str; 2] = ["a", "b"];
+const VALUES: [&str; 2] = ["x", "y"];
+const POD_VALUES: [&str; 3] = ["x", "y", "z"];
+/// Every namespace name a peer may refer to; `n*` are managed when the
+/// program has a block for them, `u*` never are.
+const NS_POOL: [&str; 5] = ["n0", "n1", "n2", "u0", "u1"];
+const PORT_NUMBERS: [u16; 6] = [53, 80, 443, 5432, 8080, 9090];
+const PORT_RANGES: [(u16, u16); 6] = [
+    (80, 443),
+    (8000, 8100),
+    (1, 1024),
+    (5000, 6000),
+    (53, 54),
+    (443, 8443),
+];
+const PORT_NAMES: [&str; 3] = ["http", "dns", "metrics"];
+/// Container ports a pod may declare: (name, number, protocol).
+const CONTAINER_PORTS: [(&str, u16, Protocol); 9] = [
+    ("http", 8080, Protocol::Tcp),
+    ("http", 80, Protocol::Tcp),
+    ("http", 8080, Protocol::Udp),
+    ("dns", 53, Protocol::Udp),
+    ("dns", 5353, Protocol::Udp),
+    ("dns", 53, Protocol::Tcp),
+    ("metrics", 9090, Protocol::Tcp),
+    ("metrics", 5432, Protocol::Tcp),
+    ("metrics", 9090, Protocol::Sctp),
+];
+/// A port no program writes, probed on every protocol.
+const OTHER_PORT: u16 = 7;
+
+// ---- generated programs -----------------------------------------------------
+
+/// An address block: family, first address, prefix length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Block {
+    v6: bool,
+    addr: u128,
+    len: u8,
+}
+
+impl Block {
+    fn width(&self) -> u8 {
+        if self.v6 {
+            128
+        } else {
+            32
+        }
+    }
+    fn last(&self) -> u128 {
+        let host = self.width() - self.len;
+        if host >= 128 {
+            u128::MAX
+        } else {
+            self.addr | ((1u128 << host) - 1)
+        }
+    }
+    fn ip(&self, a: u128) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(Ipv6Addr::from(a))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(a as u32))
+        }
+    }
+    fn text(&self) -> String {
+        format!("{}/{}", self.ip(self.addr), self.len)
+    }
+    /// The first and last address, and the neighbours outside.
+    fn edges(&self) -> Vec<IpAddr> {
+        let max = if self.v6 { u128::MAX } else { u32::MAX as u128 };
+        let mut out = vec![self.ip(self.addr), self.ip(self.last())];
+        if self.addr > 0 {
+            out.push(self.ip(self.addr - 1));
+        }
+        if self.last() < max {
+            out.push(self.ip(self.last() + 1));
+        }
+        out
+    }
+}
+
+fn v4(a: [u8; 4], len: u8) -> Block {
+    Block {
+        v6: false,
+        addr: u32::from(Ipv4Addr::from(a)) as u128,
+        len,
+    }
+}
+
+fn v6(s: &str, len: u8) -> Block {
+    // INVARIANT (test data): the literals below are valid IPv6 addresses.
+    Block {
+        v6: true,
+        addr: u128::from(s.parse::<Ipv6Addr>().unwrap()),
+        len,
+    }
+}
+
+fn base_blocks() -> Vec<Block> {
+    vec![
+        v4([0, 0, 0, 0], 0),
+        v4([10, 0, 0, 0], 8),
+        v4([10, 1, 0, 0], 16),
+        v4([10, 1, 2, 0], 24),
+        v4([192, 168, 0, 0], 16),
+        v4([10, 1, 2, 3], 32),
+        v6("::", 0),
+        v6("fd00::", 8),
+        v6("fd00:1::", 32),
+    ]
+}
+
+/// A block strictly inside `base`: `extra` more prefix bits set to `bits`.
+fn sub_block(base: Block, extra: u8, bits: u128) -> Option<Block> {
+    let room = base.width() - base.len;
+    if room == 0 {
+        return None;
+    }
+    let extra = extra.clamp(1, room.min(8));
+    let shift = room - extra;
+    let bits = bits & ((1u128 << extra) - 1);
+    Some(Block {
+        v6: base.v6,
+        addr: base.addr | (bits << shift),
+        len: base.len + extra,
+    })
+}
+
+/// A port item as written, with what it contributes to the probe ports.
+#[derive(Clone, Debug)]
+enum PortItem {
+    Number(Option<Protocol>, u16),
+    Range(Option<Protocol>, u16, u16),
+    Whole(Protocol),
+    Named(Option<Protocol>, &'static str),
+}
+
+impl PortItem {
+    fn text(&self) -> String {
+        let p = |p: &Option<Protocol>| p.map(|p| format!("{}/", p.npl_name())).unwrap_or_default();
+        match self {
+            PortItem::Number(pr, n) => format!("{}{n}", p(pr)),
+            PortItem::Range(pr, lo, hi) => format!("{}{lo}-{hi}", p(pr)),
+            PortItem::Whole(pr) => pr.npl_name().to_string(),
+            PortItem::Named(pr, n) => format!("{}{n}", p(pr)),
+        }
+    }
+}
+
+/// A peer as written (a workload by index, resolved against the block's
+/// declarations when rendered), and what the rule generator must know.
+#[derive(Clone, Debug)]
+struct Peer {
+    text: String,
+    workload: Option<usize>,
+    /// Only external addresses (no pods).
+    external: bool,
+    blocks: Vec<Block>,
+}
+
+impl Peer {
+    fn pods(text: String) -> Peer {
+        Peer {
+            text,
+            workload: None,
+            external: false,
+            blocks: vec![],
+        }
+    }
+    fn render(&self, workloads: usize) -> String {
+        match self.workload {
+            Some(i) if workloads > 0 => format!("w{}", i % workloads),
+            Some(_) => "*".to_string(),
+            None => self.text.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    Full,
+    Egress,
+    Ingress,
+}
+
+#[derive(Clone, Debug)]
+struct Rule {
+    allow: bool,
+    form: Form,
+    src: Vec<Peer>,
+    dst: Vec<Peer>,
+    ports: Vec<PortItem>,
+}
+
+impl Rule {
+    fn render(&self, workloads: usize) -> String {
+        let action = if self.allow { "allow" } else { "deny" };
+        let src = union_text(&self.src, &[], workloads);
+        let dst = union_text(&self.dst, &self.ports, workloads);
+        match self.form {
+            Form::Full => format!("{action} {src} -> {dst}"),
+            Form::Egress => format!("{action} egress {dst}"),
+            Form::Ingress => format!("{action} ingress {src}"),
+        }
+    }
+    /// The peers the rendered rule writes.
+    fn peers(&self) -> impl Iterator<Item = &Peer> {
+        let (s, d) = match self.form {
+            Form::Full => (&self.src[..], &self.dst[..]),
+            Form::Egress => (&[][..], &self.dst[..]),
+            Form::Ingress => (&self.src[..], &[][..]),
+        };
+        s.iter().chain(d.iter())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct NsBlock {
+    posture: Option<&'static str>,
+    workloads: Vec<String>,
+    isolates: Vec<String>,
+    rules: Vec<Rule>,
+}
+
+/// A generated cluster: the label `t` of each namespace of [`NS_POOL`] and
+/// pods (namespace index, labels `a` and `b`, container ports).
+/// A generated pod: namespace index, values of the labels `a` and `b`,
+/// container ports (indices into [`CONTAINER_PORTS`]).
+type GenPod = (usize, [Option<&'static str>; 2], Vec<usize>);
+
+#[derive(Clone, Debug)]
+struct Cluster {
+    ns_labels: Vec<Option<&'static str>>,
+    pods: Vec<GenPod>,
+}
+
+#[derive(Clone)]
+struct Case {
+    blocks: Vec<NsBlock>,
+    cluster: Cluster,
+    externals: Vec<prop::sample::Index>,
+}
+
+impl Case {
+    fn source(&self) -> String {
+        let mut s = String::new();
+        for (i, b) in self.blocks.iter().enumerate() {
+            s.push_str(&format!("namespace n{i} {{\n"));
+            if let Some(p) = b.posture {
+                s.push_str(&format!("  {p}\n"));
+            }
+            for (j, w) in b.workloads.iter().enumerate() {
+                s.push_str(&format!("  workload w{j} = {w}\n"));
+            }
+            for l in &b.isolates {
+                s.push_str(&format!("  {l}\n"));
+            }
+            for r in &b.rules {
+                s.push_str(&format!("  {}\n", r.render(b.workloads.len())));
+            }
+            s.push_str("}\n");
+        }
+        s
+    }
+
+    /// The namespaces of the cluster: the managed ones, then `u0`, `u1`.
+    fn namespaces(&self) -> Vec<(&'static str, Option<&'static str>)> {
+        let m = self.blocks.len();
+        (0..m)
+            .chain(3..NS_POOL.len())
+            .map(|i| (NS_POOL[i], self.cluster.ns_labels.get(i).copied().flatten()))
+            .collect()
+    }
+
+    fn population(&self) -> Population {
+        let mut pop = Population::default();
+        let namespaces = self.namespaces();
+        for (name, t) in &namespaces {
+            let mut labels = BTreeMap::new();
+            labels.insert(NAME_LABEL.to_string(), name.to_string());
+            if let Some(v) = t {
+                labels.insert("t".to_string(), v.to_string());
+            }
+            pop.namespaces.insert(
+                name.to_string(),
+                NamespaceInfo {
+                    name: name.to_string(),
+                    labels,
+                },
+            );
+        }
+        for (i, (ns, labels, ports)) in self.cluster.pods.iter().enumerate() {
+            let ns = namespaces[*ns % namespaces.len()].0;
+            let mut l = BTreeMap::new();
+            for (k, v) in KEYS.iter().zip(labels.iter()) {
+                if let Some(v) = v {
+                    l.insert(k.to_string(), v.to_string());
+                }
+            }
+            let mut named: Vec<NamedPort> = Vec::new();
+            for p in ports {
+                let (name, port, protocol) = CONTAINER_PORTS[*p % CONTAINER_PORTS.len()];
+                if !named.iter().any(|n| n.name == name) {
+                    named.push(NamedPort {
+                        name: name.to_string(),
+                        port,
+                        protocol,
+                    });
+                }
+            }
+            pop.insert_pod(PodInfo {
+                namespace: ns.to_string(),
+                name: format!("p{i}"),
+                labels: l,
+                ports: named,
+            });
+        }
+        pop
+    }
+
+    fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.blocks.iter().flat_map(|b| b.rules.iter())
+    }
+
+    /// Ports to probe per protocol: around every number and range the
+    /// program writes, every container port, and one port nothing names.
+    fn probe_ports(&self, pop: &Population) -> BTreeMap<Protocol, BTreeSet<u16>> {
+        let mut out: BTreeMap<Protocol, BTreeSet<u16>> = Protocol::ALL
+            .iter()
+            .map(|p| (*p, [OTHER_PORT].into()))
+            .collect();
+        let mut add = |p: Protocol, n: i64| {
+            if (1..=65535).contains(&n) {
+                out.entry(p).or_default().insert(n as u16);
+            }
+        };
+        for r in self.rules() {
+            for item in &r.ports {
+                match item {
+                    PortItem::Number(p, n) => {
+                        let p = p.unwrap_or(Protocol::Tcp);
+                        for d in [-1, 0, 1] {
+                            add(p, *n as i64 + d);
+                        }
+                    }
+                    PortItem::Range(p, lo, hi) => {
+                        let p = p.unwrap_or(Protocol::Tcp);
+                        for n in [*lo as i64 - 1, *lo as i64, *hi as i64, *hi as i64 + 1] {
+                            add(p, n);
+                        }
+                    }
+                    PortItem::Whole(_) | PortItem::Named(..) => {}
+                }
+            }
+        }
+        for pod in &pop.pods {
+            for np in &pod.ports {
+                add(np.protocol, np.port as i64);
+            }
+        }
+        out
+    }
+
+    /// Candidate external addresses: the edges of every block the program
+    /// writes, and one IPv4 and one IPv6 address far from them.
+    fn edges(&self) -> Vec<IpAddr> {
+        let mut set: BTreeSet<IpAddr> = BTreeSet::new();
+        for p in self.rules().flat_map(Rule::peers) {
+            for b in &p.blocks {
+                set.extend(b.edges());
+            }
+        }
+        set.insert(IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8)));
+        set.insert(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)));
+        set.into_iter().collect()
+    }
+
+    fn external_addresses(&self) -> Vec<IpAddr> {
+        let edges = self.edges();
+        let mut out: Vec<IpAddr> = self
+            .externals
+            .iter()
+            .map(|i| edges[i.index(edges.len())])
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Shown when a case fails: the program and the cluster, readably.
+impl fmt::Debug for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "\n--- program ---\n{}", self.source())?;
+        writeln!(
+            f,
+            "--- cluster ---\n{}",
+            describe_population(&self.population())
+        )?;
+        let ext: Vec<String> = self
+            .external_addresses()
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        writeln!(f, "external addresses: {}", ext.join(", "))
+    }
+}
+
+fn describe_population(pop: &Population) -> String {
+    let mut s = String::new();
+    for ns in pop.namespaces.values() {
+        let l: Vec<String> = ns
+            .labels
+            .iter()
+            .filter(|(k, _)| *k != NAME_LABEL)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        s.push_str(&format!("namespace {} {{{}}}\n", ns.name, l.join(", ")));
+    }
+    for p in &pop.pods {
+        s.push_str(&format!("pod {}\n", describe_pod(p)));
+    }
+    s
+}
+
+fn describe_pod(p: &PodInfo) -> String {
+    let l: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let ports: Vec<String> = p
+        .ports
+        .iter()
+        .map(|n| format!("{}={}/{}", n.name, n.protocol.k8s_name(), n.port))
+        .collect();
+    format!(
+        "{}/{} {{{}}} ports [{}]",
+        p.namespace,
+        p.name,
+        l.join(", "),
+        ports.join(", ")
+    )
+}
+
+fn describe_endpoint(pop: &Population, e: Endpoint) -> String {
+    match e {
+        Endpoint::Pod(i) => pop
+            .pods
+            .get(i)
+            .map(describe_pod)
+            .unwrap_or_else(|| format!("pod #{i}")),
+        Endpoint::External(a) => a.to_string(),
+    }
+}
+
+// ---- strategies -------------------------------------------------------------
+
+fn value() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(&VALUES[..])
+}
+
+/// One requirement of any of the six forms on one of `keys`.
+fn requirement(keys: &'static [&'static str]) -> impl Strategy<Value = String> {
+    let key = prop::sample::select(keys);
+    let values = prop_oneof![Just("x"), Just("y"), Just("x, y")];
+    (key, 0..6u8, value(), values).prop_map(|(k, form, v, vs)| match form {
+        0 => format!("{k}={v}"),
+        1 => format!("{k}!={v}"),
+        2 => format!("{k} in ({vs})"),
+        3 => format!("{k} notin ({vs})"),
+        4 => format!("{k}=*"),
+        _ => format!("!{k}"),
+    })
+}
+
+fn selector() -> impl Strategy<Value = String> {
+    prop::collection::vec(requirement(&KEYS), 1..=2).prop_map(|r| r.join(", "))
+}
+
+/// A namespace selector: on the label `t`, on names, or both.
+fn ns_selector() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => requirement(&["t"]),
+        1 => subsequence(NS_POOL.to_vec(), 1..=2).prop_map(|ns| format!("{NAME_LABEL} in ({})", ns.join(", "))),
+        1 => (requirement(&["t"]), prop::sample::select(&NS_POOL[..])).prop_map(|(r, n)| format!("{r}, {NAME_LABEL}={n}")),
+    ]
+}
+
+fn ns_name() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(&NS_POOL[..])
+}
+
+fn block_with_excepts() -> impl Strategy<Value = (Block, Vec<Block>)> {
+    let base = prop::sample::select(base_blocks());
+    (base, prop::collection::vec((1u8..=8, any::<u128>()), 0..=2)).prop_map(|(b, ex)| {
+        let excepts: Vec<Block> = ex
+            .into_iter()
+            .filter_map(|(e, bits)| sub_block(b, e, bits))
+            .collect();
+        (b, excepts)
+    })
+}
+
+fn except_text(ex: &[Block]) -> String {
+    match ex.len() {
+        0 => String::new(),
+        1 => format!(" except {}", ex[0].text()),
+        _ => format!(
+            " except ({})",
+            ex.iter().map(Block::text).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// A peer of any form.
+fn peer() -> impl Strategy<Value = Peer> {
+    let external = |text: String, blocks: Vec<Block>| Peer {
+        text,
+        workload: None,
+        external: true,
+        blocks,
+    };
+    prop_oneof![
+        2 => Just(Peer::pods("*".into())),
+        4 => selector().prop_map(Peer::pods),
+        2 => (0..2usize).prop_map(|i| Peer { workload: Some(i), ..Peer::pods(String::new()) }),
+        3 => (ns_name(), selector()).prop_map(|(n, s)| Peer::pods(format!("{n}/{s}"))),
+        2 => ns_name().prop_map(|n| Peer::pods(format!("{n}/*"))),
+        1 => (ns_selector(), prop::option::of(selector())).prop_map(|(n, s)| Peer::pods(match s {
+            Some(s) => format!("{{{n}}}/{s}"),
+            None => format!("{{{n}}}"),
+        })),
+        1 => Just(Peer::pods("cluster".into())),
+        1 => Just(external("world".into(), vec![])),
+        3 => block_with_excepts().prop_map(move |(b, ex)| {
+            let mut blocks = vec![b];
+            blocks.extend(ex.iter().copied());
+            external(format!("{}{}", b.text(), except_text(&ex)), blocks)
+        }),
+        1 => block_with_excepts().prop_map(move |(b, _)| {
+            if b.len > 0 {
+                external(format!("world except {}", b.text()), vec![b])
+            } else {
+                external(b.text(), vec![b])
+            }
+        }),
+        1 => prop_oneof![
+            ns_name().prop_map(|n| format!("cluster except {n}/*")),
+            selector().prop_map(|s| format!("* except {s}")),
+            (ns_name(), selector()).prop_map(|(n, s)| format!("{n}/* except {n}/{s}")),
+        ]
+        .prop_map(Peer::pods),
+    ]
+}
+
+fn protocol() -> impl Strategy<Value = Option<Protocol>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => Just(Some(Protocol::Tcp)),
+        2 => Just(Some(Protocol::Udp)),
+        1 => Just(Some(Protocol::Sctp)),
+    ]
+}
+
+fn port_item() -> impl Strategy<Value = PortItem> {
+    prop_oneof![
+        4 => (protocol(), prop::sample::select(&PORT_NUMBERS[..])).prop_map(|(p, n)| PortItem::Number(p, n)),
+        3 => (protocol(), prop::sample::select(&PORT_RANGES[..])).prop_map(|(p, (lo, hi))| PortItem::Range(p, lo, hi)),
+        1 => prop::sample::select(Protocol::ALL.to_vec()).prop_map(PortItem::Whole),
+        1 => (protocol(), prop::sample::select(&PORT_NAMES[..])).prop_map(|(p, n)| PortItem::Named(p, n)),
+    ]
+}
+
+fn side() -> impl Strategy<Value = Vec<Peer>> {
+    prop::collection::vec(peer(), 1..=2)
+}
+
+fn union_text(peers: &[Peer], ports: &[PortItem], workloads: usize) -> String {
+    let u = peers
+        .iter()
+        .map(|p| p.render(workloads))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if ports.is_empty() {
+        u
+    } else {
+        let ps = ports
+            .iter()
+            .map(PortItem::text)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if peers.len() > 1 {
+            format!("({u}):{ps}")
+        } else {
+            format!("{u}:{ps}")
+        }
+    }
+}
+
+/// `allow|deny SRC -> DST[:PORTS]`, `allow|deny egress DST[:PORTS]` or
+/// `allow|deny ingress SRC`, made valid: one side has pods, named ports
+/// only in allows towards pods.
+fn rule() -> impl Strategy<Value = Rule> {
+    let form =
+        prop_oneof![2 => Just(Form::Full), 1 => Just(Form::Egress), 1 => Just(Form::Ingress)];
+    let ports = prop::option::weighted(0.6, prop::collection::vec(port_item(), 1..=2));
+    (any::<bool>(), form, side(), side(), ports).prop_map(|(allow, form, src, mut dst, ports)| {
+        let mut ports = ports.unwrap_or_default();
+        if form == Form::Ingress {
+            ports.clear();
+        }
+        let named_ok = allow && dst.iter().all(|p| !p.external);
+        if !named_ok {
+            ports.retain(|p| !matches!(p, PortItem::Named(..)));
+        }
+        if form == Form::Full && src.iter().all(|p| p.external) && dst.iter().all(|p| p.external) {
+            dst.push(Peer::pods("*".into()));
+        }
+        Rule {
+            allow,
+            form,
+            src,
+            dst,
+            ports,
+        }
+    })
+}
+
+fn namespace_block() -> impl Strategy<Value = NsBlock> {
+    let posture = prop::sample::select(vec![
+        None,
+        Some("default deny"),
+        Some("default deny ingress"),
+        Some("default deny egress"),
+        Some("default allow"),
+    ]);
+    let isolate = (
+        prop::sample::select(vec!["", "ingress ", "egress "]),
+        prop_oneof![3 => selector(), 1 => Just("*".to_string())],
+    )
+        .prop_map(|(d, s)| format!("isolate {d}{s}"));
+    (
+        posture,
+        prop::collection::vec(selector(), 0..=2),
+        prop::collection::vec(isolate, 0..=2),
+        prop::collection::vec(rule(), 0..=4),
+    )
+        .prop_map(|(posture, workloads, isolates, rules)| NsBlock {
+            posture,
+            workloads,
+            isolates,
+            rules,
+        })
+}
+
+fn cluster() -> impl Strategy<Value = Cluster> {
+    let ns_labels = prop::collection::vec(prop::option::of(value()), NS_POOL.len());
+    let pod_label = || prop::option::of(prop::sample::select(&POD_VALUES[..]));
+    let pod = (
+        0..NS_POOL.len(),
+        [pod_label(), pod_label()],
+        prop::collection::vec(0..CONTAINER_PORTS.len(), 0..=2),
+    );
+    (ns_labels, prop::collection::vec(pod, 1..=7))
+        .prop_map(|(ns_labels, pods)| Cluster { ns_labels, pods })
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec(namespace_block(), 1..=3),
+        cluster(),
+        prop::collection::vec(any::<prop::sample::Index>(), 0..=5),
+    )
+        .prop_map(|(blocks, cluster, externals)| Case {
+            blocks,
+            cluster,
+            externals,
+        })
+}
+
+// ---- the property -----------------------------------------------------------
+
+#[derive(Default, Debug)]
+struct Tally {
+    compiled: usize,
+    rejected_programs: usize,
+    rejected: BTreeMap<String, usize>,
+    connections: usize,
+}
+
+/// The codes a generated program may be rejected with.
+const EXPECTED_REJECTIONS: [&str; 2] = ["E0501", "E0502"];
+
+fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> {
+    let src = case.source();
+    let c = compile_inputs(&[Input {
+        name: "prop.npl".into(),
+        text: src.clone(),
+    }]);
+    if c.has_errors() {
+        let codes: BTreeSet<String> = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.code.to_string())
+            .collect();
+        let unexpected: Vec<&String> = codes
+            .iter()
+            .filter(|c| !EXPECTED_REJECTIONS.contains(&c.as_str()))
+            .collect();
+        if !unexpected.is_empty() {
+            let rendered = nplc::diag::render_human(&c.sources, &c.diagnostics);
+            return Err(TestCaseError::fail(format!(
+                "unexpected rejection {unexpected:?}:\n{rendered}"
+            )));
+        }
+        let mut t = tally.borrow_mut();
+        t.rejected_programs += 1;
+        for code in codes {
+            *t.rejected.entry(code).or_default() += 1;
+        }
+        return Ok(());
+    }
+    let Some(prog) = &c.program else {
+        return Err(TestCaseError::fail("no program without errors"));
+    };
+    let policies: Vec<_> = c.manifests.iter().map(|m| m.object.clone()).collect();
+    let pop = case.population();
+    let ports = case.probe_ports(&pop);
+    let mut endpoints: Vec<Endpoint> = (0..pop.pods.len()).map(Endpoint::Pod).collect();
+    endpoints.extend(
+        case.external_addresses()
+            .into_iter()
+            .map(Endpoint::External),
+    );
+    let mut n = 0usize;
+    for &src in &endpoints {
+        for &dst in &endpoints {
+            let both_external =
+                matches!((src, dst), (Endpoint::External(_), Endpoint::External(_)));
+            for (proto, nums) in &ports {
+                for &port in nums {
+                    if both_external && port != OTHER_PORT {
+                        continue;
+                    }
+                    let conn = Connection {
+                        src,
+                        dst,
+                        protocol: *proto,
+                        port,
+                    };
+                    let want = intent::evaluate(prog, &pop, &conn);
+                    let got = k8s::evaluate(&policies, &pop, &conn);
+                    n += 1;
+                    if want.allowed != got.allowed {
+                        return Err(TestCaseError::fail(format!(
+                            "connection {} -> {} on {}/{}: the program says {}, the emitted policies say {}\nintent: {want:?}\nkubernetes: {got:?}\n--- yaml ---\n{}",
+                            describe_endpoint(&pop, src),
+                            describe_endpoint(&pop, dst),
+                            proto.k8s_name(),
+                            port,
+                            verdict_word(want.allowed),
+                            verdict_word(got.allowed),
+                            nplc::emit::k8s::stream(&c.manifests),
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    let mut t = tally.borrow_mut();
+    t.compiled += 1;
+    t.connections += n;
+    Ok(())
+}
+
+fn verdict_word(allowed: bool) -> &'static str {
+    if allowed {
+        "allowed"
+    } else {
+        "denied"
+    }
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000)
+}
+
+#[test]
+fn emitted_policies_mean_what_the_program_says() {
+    let total = cases();
+    let config = Config {
+        cases: total,
+        failure_persistence: None,
+        max_shrink_iters: 4096,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let tally = RefCell::new(Tally::default());
+    let started = std::time::Instant::now();
+    let result = runner.run(&case(), |case| check_case(&case, &tally));
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(why, case)) => {
+            panic!("the compiler and the semantics disagree\n{why}\nminimal case:{case:?}")
+        }
+        Err(TestError::Abort(why)) => panic!("property test aborted: {why}"),
+    }
+    let t = tally.into_inner();
+    let rejected = t.rejected_programs;
+    eprintln!(
+        "props: {} programs, {} compiled, rejected {:?}, {} connections compared, {:.1?}",
+        total,
+        t.compiled,
+        t.rejected,
+        t.connections,
+        started.elapsed()
+    );
+    assert!(
+        t.compiled + rejected >= total as usize,
+        "every case ran: {t:?}"
+    );
+    assert!(
+        rejected * 100 <= total as usize * 20,
+        "more than 20% of generated programs were rejected: {t:?}"
+    );
+}
+
+#[test]
+#[ignore]
+fn show_samples() {
+    use proptest::strategy::ValueTree;
+    let mut runner = TestRunner::default();
+    for _ in 0..12 {
+        let c = case().new_tree(&mut runner).unwrap().current();
+        eprintln!("{c:?}");
+        let comp = compile_inputs(&[Input {
+            name: "prop.npl".into(),
+            text: c.source(),
+        }]);
+        eprintln!(
+            "errors: {:?}",
+            comp.diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.code.to_string())
+                .collect::<Vec<_>>()
+        );
+    }
+}

@@ -88,15 +88,22 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
 
 /// Drops warnings and notes silenced with `@silence(CODE)` on the statement
 /// (or namespace) they point into. Errors cannot be silenced.
+/// Drops warnings and notes silenced with `@silence(CODE)` on the statement
+/// (or namespace) they point into. Errors cannot be silenced.
 pub fn apply_silences(prog: &Program, diags: &mut Vec<Diagnostic>) {
+    let silenced: Vec<&crate::ir::Statement> = prog.statements.iter().filter(|s| !s.silence.is_empty()).collect();
+    let ns_silenced: Vec<&crate::ir::Namespace> = prog.namespaces.values().filter(|n| !n.silence.is_empty()).collect();
+    if silenced.is_empty() && ns_silenced.is_empty() {
+        return;
+    }
     diags.retain(|d| {
         if d.is_error() {
             return true;
         }
         let Some(at) = d.primary else { return true };
         let inside = |outer: crate::source::Span| outer.file == at.file && outer.start <= at.start && at.end <= outer.end;
-        let by_stmt = prog.statements.iter().any(|s| inside(s.span) && s.silence.iter().any(|x| x.code == d.code));
-        let by_ns = prog.namespaces.values().any(|n| {
+        let by_stmt = silenced.iter().any(|s| inside(s.span) && s.silence.iter().any(|x| x.code == d.code));
+        let by_ns = ns_silenced.iter().any(|n| {
             n.silence.iter().any(|x| x.code == d.code)
                 && (inside(n.span) || n.posture_span.map(inside).unwrap_or(false) || d.primary == Some(n.span))
         });
@@ -104,14 +111,49 @@ pub fn apply_silences(prog: &Program, diags: &mut Vec<Diagnostic>) {
     });
 }
 
-/// Runs the whole pipeline.
+/// Runs the whole pipeline: every stage, then emission.
 pub fn compile_inputs(inputs: &[Input]) -> Compilation {
+    run(inputs, true)
+}
+
+/// Runs every stage that can report a diagnostic, without emitting
+/// manifests (`nplc check`).
+pub fn check_inputs(inputs: &[Input]) -> Compilation {
+    run(inputs, false)
+}
+
+/// Prints how long each stage took when `NPLC_TIMINGS` is set.
+struct Timer {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Timer {
+    fn new() -> Timer {
+        Timer { on: std::env::var_os("NPLC_TIMINGS").is_some(), last: std::time::Instant::now() }
+    }
+    fn lap(&mut self, stage: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!("nplc: {stage:<10} {:>8.1} ms", (now - self.last).as_secs_f64() * 1000.0);
+            self.last = now;
+        }
+    }
+}
+
+fn run(inputs: &[Input], emit: bool) -> Compilation {
+    let mut t = Timer::new();
     let mut out = front_end(inputs);
+    t.lap("front end");
     let Some(prog) = &out.program else { return out };
     match compile::compile(prog) {
         Ok((set, warnings)) => {
             out.diagnostics.extend(warnings);
-            out.manifests = k8s::manifests(&set, prog, &out.sources);
+            t.lap("compile");
+            if emit {
+                out.manifests = k8s::manifests(&set, prog, &out.sources);
+                t.lap("emit");
+            }
             out.policies = Some(set);
         }
         Err(ds) => out.diagnostics.extend(ds),
@@ -119,6 +161,7 @@ pub fn compile_inputs(inputs: &[Input]) -> Compilation {
     if let Some(prog) = &out.program {
         out.diagnostics.extend(crate::lint::lint(prog, out.firewall.as_ref()));
         apply_silences(prog, &mut out.diagnostics);
+        t.lap("lint");
     }
     if let Some(fw) = &out.firewall {
         crate::firewall::apply_silences(fw, &mut out.diagnostics);

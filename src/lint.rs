@@ -33,13 +33,46 @@ pub const NODELOCAL_DNS: &str = "169.254.20.10";
 /// Every security lint of a build.
 pub fn lint(prog: &Program, fw: Option<&FirewallSpec>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let relevant = statements_by_namespace(prog);
+    let none = Vec::new();
     for ns in prog.namespaces.values() {
-        metadata_api(prog, ns, &mut out);
-        default_allow(prog, ns, &mut out);
-        dns(prog, ns, &mut out);
+        let stmts = relevant.get(&ns.name).unwrap_or(&none);
+        metadata_api(stmts, ns, &mut out);
+        default_allow(stmts, ns, &mut out);
+        dns(stmts, ns, &mut out);
     }
     if let Some(fw) = fw {
         firewall(fw, &mut out);
+    }
+    out
+}
+
+/// For each managed namespace, the statements with a side that may hold its
+/// pods (so that the namespace lints do not scan every statement for every
+/// namespace).
+fn statements_by_namespace(prog: &Program) -> std::collections::BTreeMap<String, Vec<&crate::ir::Statement>> {
+    let mut out: std::collections::BTreeMap<String, Vec<&crate::ir::Statement>> = std::collections::BTreeMap::new();
+    for s in &prog.statements {
+        let mut names: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        let sets = s.src.iter().map(|t| &t.set).chain(s.dst.iter().map(|t| &t.set));
+        for set in sets {
+            let PeerSet::Pods { namespaces, .. } = set else { continue };
+            match namespaces.get(crate::ir::NAME_LABEL) {
+                Some(c) if !c.absent => {
+                    if let crate::ir::ValSet::Finite(v) = &c.values {
+                        names.extend(v.iter().map(String::as_str));
+                        continue;
+                    }
+                    names.extend(prog.namespaces.keys().map(String::as_str));
+                }
+                _ => names.extend(prog.namespaces.keys().map(String::as_str)),
+            }
+        }
+        for n in names {
+            if prog.namespaces.contains_key(n) {
+                out.entry(n.to_string()).or_default().push(s);
+            }
+        }
     }
     out
 }
@@ -225,14 +258,14 @@ fn has_port(p: &PortSet, proto: Protocol, port: u16) -> bool {
 }
 
 /// W0704: pods of a managed namespace can reach the metadata API.
-fn metadata_api(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
+fn metadata_api(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<Diagnostic>) {
     let Ok(imds) = METADATA_V4.parse::<IpAddr>() else {
         return;
     };
     let open_by_posture = !ns.posture.egress;
-    let opening: Vec<&crate::ir::Statement> = prog
-        .statements
+    let opening: Vec<&crate::ir::Statement> = stmts
         .iter()
+        .copied()
         .filter(|s| s.action == Action::Allow && s.src.iter().any(|t| touches(&t.set, &ns.name)))
         .filter(|s| {
             s.dst.iter().any(|t| {
@@ -245,7 +278,7 @@ fn metadata_api(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
         return;
     }
     let everyone = all_pods(&ns.name);
-    let denied = prog.statements.iter().any(|s| {
+    let denied = stmts.iter().copied().any(|s| {
         s.action == Action::Deny
             && s.src.iter().any(|t| everyone.is_subset(&t.set))
             && s.dst.iter().any(|t| {
@@ -281,11 +314,11 @@ fn metadata_api(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
 }
 
 /// W0705: `default allow` and nothing isolated or denied.
-fn default_allow(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
+fn default_allow(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<Diagnostic>) {
     if ns.posture.ingress || ns.posture.egress || !ns.isolates.is_empty() {
         return;
     }
-    let denies = prog.statements.iter().any(|s| {
+    let denies = stmts.iter().copied().any(|s| {
         s.action == Action::Deny
             && (s.src.iter().any(|t| touches(&t.set, &ns.name))
                 || s.dst.iter().any(|t| touches(&t.set, &ns.name)))
@@ -302,7 +335,7 @@ fn default_allow(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
 }
 
 /// W0706: egress isolated and no allow to the cluster DNS.
-fn dns(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
+fn dns(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<Diagnostic>) {
     let isolated = ns.posture.egress || ns.isolates.iter().any(|i| i.directions.egress);
     if !isolated {
         return;
@@ -311,7 +344,7 @@ fn dns(prog: &Program, ns: &Namespace, out: &mut Vec<Diagnostic>) {
         .into_iter()
         .collect();
     let nodelocal: Option<IpAddr> = NODELOCAL_DNS.parse().ok();
-    let allowed = prog.statements.iter().any(|s| {
+    let allowed = stmts.iter().copied().any(|s| {
         s.action == Action::Allow
             && s.src.iter().any(|t| touches(&t.set, &ns.name))
             && s.dst.iter().any(|t| {

@@ -222,6 +222,8 @@ struct Ns<'a> {
     rng: Rng,
     seen: BTreeSet<String>,
     lines: Vec<String>,
+    /// The cuttable allows written so far.
+    targets: Vec<Target>,
     uses_metadata: bool,
 }
 
@@ -305,7 +307,14 @@ impl<'a> Ns<'a> {
                     format!("allow 10.0.0.0/8 except (10.{a}.0.0/16, 10.{b}.0.0/16) -> {}:{}", KINDS[*w].name, KINDS[*w].port)
                 }
             };
-            if self.push(line.clone()) {
+            // a deny of every port from one workload to another would leave
+            // the port holes of a range to the same workload without effect
+            let clash = self.targets.iter().any(|o| match (o, &t) {
+                (Target::AllTo { w }, Target::Range { to, .. }) | (Target::Range { to, .. }, Target::AllTo { w }) => w == to,
+                _ => false,
+            });
+            if !clash && self.push(line.clone()) {
+                self.targets.push(t.clone());
                 return (line, t);
             }
         }
@@ -315,9 +324,11 @@ impl<'a> Ns<'a> {
     fn deny(&mut self, t: &Target) -> String {
         for attempt in 0.. {
             let line = match t {
+                // the metadata API once per namespace, in one of its two
+                // spellings (both would leave the second without effect)
                 Target::World { w } => match (attempt, self.rng.below(3)) {
-                    (0, _) => "deny egress 169.254.169.254".to_string(),
-                    (1, _) => {
+                    (0, _) if self.index % 2 == 0 => "deny egress 169.254.169.254".to_string(),
+                    (0, _) => {
                         self.uses_metadata = true;
                         "deny egress metadata-api".to_string()
                     }
@@ -449,6 +460,7 @@ pub fn generate(spec: &Spec) -> Corpus {
             rng: Rng::new(spec.seed ^ (i as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)),
             seen: BTreeSet::new(),
             lines: Vec::new(),
+            targets: Vec::new(),
             uses_metadata: false,
         };
         if a > 0 {

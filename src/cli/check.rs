@@ -14,7 +14,7 @@ pub fn run(a: Args) -> i32 {
         Ok(i) => i,
         Err(e) => return super::fail_io(a.common.error_format, e.0),
     };
-    let c = driver::compile_inputs(&inputs);
+    let c = driver::check_inputs(&inputs);
     report(a.common.error_format, &c.sources, &c.diagnostics);
     if c.has_errors() {
         EXIT_ERRORS

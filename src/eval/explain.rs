@@ -265,30 +265,31 @@ pub fn explain(
     add_made_up(&mut population, &to.endpoint);
     let (src, src_name) = resolve(&population, &from, have_pods)?;
     let (dst, dst_name) = resolve(&population, &to.endpoint, have_pods)?;
-    let (protocol, port) =
-        match &to.port {
-            PortArg::Number(n) => (to.protocol.unwrap_or(Protocol::Tcp), *n),
-            PortArg::Name(name) => {
-                let pod = match dst {
-                    Endpoint::Pod(i) => population.pods.get(i),
-                    Endpoint::External(_) => None,
-                };
-                let Some(pod) = pod else {
+    let (protocol, port) = match &to.port {
+        PortArg::Number(n) => (to.protocol.unwrap_or(Protocol::Tcp), *n),
+        PortArg::Name(name) => {
+            let pod = match dst {
+                Endpoint::Pod(i) => population.pods.get(i),
+                Endpoint::External(_) => None,
+            };
+            let Some(pod) = pod else {
+                return Err(ExplainError(format!(
+                    "`{name}` is a port name, and an address has none; give the port number"
+                )));
+            };
+            let found = pod.ports.iter().find(|np| {
+                np.name == *name && to.protocol.map(|p| p == np.protocol).unwrap_or(true)
+            });
+            match found {
+                Some(np) => (np.protocol, np.port),
+                None => {
                     return Err(ExplainError(format!(
-                        "`{name}` is a port name, and an address has none; give the port number"
-                    )));
-                };
-                let found = pod.ports.iter().find(|np| {
-                    np.name == *name && to.protocol.map(|p| p == np.protocol).unwrap_or(true)
-                });
-                match found {
-                    Some(np) => (np.protocol, np.port),
-                    None => return Err(ExplainError(format!(
                         "`{dst_name}` has no container port named `{name}`; give the port number"
-                    ))),
+                    )))
                 }
             }
-        };
+        }
+    };
     let connection = Connection {
         src,
         dst,

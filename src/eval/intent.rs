@@ -16,11 +16,12 @@
 //! [`ir::Program`]: crate::ir::Program
 
 use crate::eval::k8s::Connection;
-use crate::ir::{Isolation, PeerSet, PortSet, Program, Statement, NAME_LABEL};
+use crate::ir::{Isolation, LabelSel, PeerSet, PortSet, Program, Statement, NAME_LABEL};
 use crate::net::Protocol;
 use crate::population::{Endpoint, PodInfo, Population};
 use crate::source::Span;
 use crate::syntax::ast::{Action, Direction};
+use std::collections::BTreeMap;
 
 /// Why a side is isolated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,19 +146,14 @@ pub fn peer_contains(set: &PeerSet, pop: &Population, ep: Endpoint) -> bool {
     }
 }
 
-/// Whether namespace `ns` matches a namespace selector. A namespace always
-/// carries `kubernetes.io/metadata.name=<name>`, whether or not the
-/// population lists it.
-pub fn namespace_matches(sel: &crate::ir::LabelSel, pop: &Population, ns: &str) -> bool {
-    let labels = pop.namespaces.get(ns).map(|n| &n.labels);
-    sel.0.iter().all(|(k, c)| {
-        let v = if k == NAME_LABEL {
-            Some(ns)
-        } else {
-            labels.and_then(|l| l.get(k)).map(String::as_str)
-        };
-        c.matches(v)
-    })
+/// Whether namespace `ns` matches a namespace selector, by the namespace's
+/// labels in the population (which carry `kubernetes.io/metadata.name`). A
+/// namespace the population does not list has only that label.
+pub fn namespace_matches(sel: &LabelSel, pop: &Population, ns: &str) -> bool {
+    match pop.namespaces.get(ns) {
+        Some(info) => sel.matches(&info.labels),
+        None => sel.matches(&BTreeMap::from([(NAME_LABEL.to_string(), ns.to_string())])),
+    }
 }
 
 /// Whether a port set holds the connection's protocol and port, named

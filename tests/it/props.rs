@@ -26,10 +26,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 // ---- the alphabet -----------------------------------------------------------
 
-/// Pod label keys and the values selectors use; pods may also carry `z`.
+/// Pod label keys and the values selectors use (`""` is the empty value);
+/// pods may also carry `z`.
 const KEYS: [&str; 2] = ["a", "b"];
-const VALUES: [&str; 2] = ["x", "y"];
-const POD_VALUES: [&str; 3] = ["x", "y", "z"];
+const POD_VALUES: [&str; 4] = ["x", "y", "z", ""];
 /// Every namespace name a peer may refer to; `n*` are managed when the
 /// program has a block for them, `u*` never are.
 const NS_POOL: [&str; 5] = ["n0", "n1", "n2", "u0", "u1"];
@@ -272,7 +272,7 @@ struct Case {
 
 impl Case {
     fn source(&self) -> String {
-        let mut s = String::new();
+        let mut s = format!("{STDLIB_MODULES}\n");
         for (i, b) in self.blocks.iter().enumerate() {
             s.push_str(&format!("namespace n{i} {{\n"));
             if let Some(p) = b.posture {
@@ -481,14 +481,20 @@ fn describe_endpoint(pop: &Population, e: Endpoint) -> String {
 
 // ---- strategies -------------------------------------------------------------
 
+/// A label value as a selector writes it.
 fn value() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(&VALUES[..])
+    prop_oneof![3 => Just("x"), 3 => Just("y"), 1 => Just("\"\"")]
+}
+
+/// A namespace's value of the label `t`.
+fn ns_value() -> impl Strategy<Value = &'static str> {
+    prop_oneof![3 => Just("x"), 3 => Just("y"), 1 => Just("")]
 }
 
 /// One requirement of any of the six forms on one of `keys`.
 fn requirement(keys: &'static [&'static str]) -> impl Strategy<Value = String> {
     let key = prop::sample::select(keys);
-    let values = prop_oneof![Just("x"), Just("y"), Just("x, y")];
+    let values = prop_oneof![Just("x"), Just("y"), Just("x, y"), Just("y, \"\"")];
     (key, 0..6u8, value(), values).prop_map(|(k, form, v, vs)| match form {
         0 => format!("{k}={v}"),
         1 => format!("{k}!={v}"),
@@ -538,6 +544,44 @@ fn except_text(ex: &[Block]) -> String {
     }
 }
 
+/// The standard-library address names a program may use (`use` line), and
+/// the blocks each denotes.
+const STDLIB_MODULES: &str = "use metadata-api, link-local, rfc1918";
+
+fn stdlib_peer() -> impl Strategy<Value = Peer> {
+    let named = |name: &'static str| -> (String, Vec<Block>) {
+        let blocks = match name {
+            "metadata-api" => vec![v4([169, 254, 169, 254], 32), v6("fd00:ec2::254", 128)],
+            "link-local" => vec![v4([169, 254, 0, 0], 16), v6("fe80::", 10)],
+            _ => vec![
+                v4([10, 0, 0, 0], 8),
+                v4([172, 16, 0, 0], 12),
+                v4([192, 168, 0, 0], 16),
+            ],
+        };
+        (name.to_string(), blocks)
+    };
+    prop_oneof![
+        prop::sample::select(vec!["metadata-api", "link-local", "rfc1918", "private"])
+            .prop_map(move |n| named(n)),
+        Just(("world except (rfc1918 | link-local)".to_string(), {
+            let mut b = named("rfc1918").1;
+            b.extend(named("link-local").1);
+            b
+        })),
+        Just((
+            "world except metadata-api".to_string(),
+            named("metadata-api").1
+        )),
+    ]
+    .prop_map(|(text, blocks)| Peer {
+        text,
+        workload: None,
+        external: true,
+        blocks,
+    })
+}
+
 /// A peer of any form.
 fn peer() -> impl Strategy<Value = Peer> {
     let external = |text: String, blocks: Vec<Block>| Peer {
@@ -557,6 +601,7 @@ fn peer() -> impl Strategy<Value = Peer> {
             None => format!("{{{n}}}"),
         })),
         1 => Just(Peer::pods("cluster".into())),
+        1 => stdlib_peer(),
         1 => Just(external("world".into(), vec![])),
         3 => block_with_excepts().prop_map(move |(b, ex)| {
             let mut blocks = vec![b];
@@ -680,8 +725,12 @@ fn namespace_block() -> impl Strategy<Value = NsBlock> {
 }
 
 fn cluster() -> impl Strategy<Value = Cluster> {
-    let ns_labels = prop::collection::vec(prop::option::of(value()), NS_POOL.len());
-    let pod_label = || prop::option::of(prop::sample::select(&POD_VALUES[..]));
+    let ns_labels = prop::collection::vec(prop::option::of(ns_value()), NS_POOL.len());
+    let pod_label = || {
+        prop::option::of(
+            prop_oneof![3 => prop::sample::select(&POD_VALUES[..3]), 1 => Just(POD_VALUES[3])],
+        )
+    };
     let pod = (
         0..NS_POOL.len(),
         [pod_label(), pod_label()],

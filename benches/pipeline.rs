@@ -1,0 +1,211 @@
+//! Criterion benchmarks of the pipeline, per stage and end to end, on
+//! generated corpora (benches/corpus). Input: none (the corpora are
+//! generated in memory from fixed seeds). Output: criterion's reports under
+//! `target/criterion/`, throughput in statements per second.
+//!
+//! Groups, each with one benchmark per corpus:
+//!
+//! - `parse`: `syntax::parse_file` over every file;
+//! - `resolve_check`: `resolve::resolve` then `check::check`;
+//! - `compile`: deny compilation, `compile::compile`;
+//! - `lint`: the security lints, `lint::lint`;
+//! - `emit`: `emit::k8s::manifests`, policies to NetworkPolicy objects;
+//! - `floor_serialize`: the serialization floor, every emitted object to
+//!   YAML (`Manifest::to_yaml`) and the kustomization;
+//! - `floor_write`: the serialized files written into a fresh directory;
+//! - `end_to_end`: `driver::compile_inputs` and serialization, what
+//!   `nplc build` does between reading and writing.
+//!
+//! Corpora: 1k, 10k and 100k statements (ten per namespace, 5% denies), and
+//! 10k statements with 0%, 10% and 30% denies to show how deny compilation
+//! grows. `cargo bench --bench pipeline` runs them all (about half an hour
+//! with the 100k corpus); a filter picks some: `cargo bench --bench pipeline
+//! -- 'compile/'`. Under `cargo test` (criterion's test mode, each
+//! benchmark run once) only the 1k corpora are used.
+
+#[path = "corpus/mod.rs"]
+mod corpus;
+
+use corpus::Spec;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use nplc::compile::PolicySet;
+use nplc::driver::{self, Input};
+use nplc::emit::k8s::{self, Manifest};
+use nplc::ir::Program;
+use nplc::source::SourceMap;
+use nplc::syntax::ast;
+use nplc::{check, compile, lint, resolve, syntax};
+use std::hint::black_box;
+use std::time::Duration;
+
+/// Everything each stage needs, computed once per corpus.
+struct Prepared {
+    label: String,
+    statements: u64,
+    inputs: Vec<Input>,
+    /// The source map after parsing (before resolve adds the stdlib).
+    parsed_sources: SourceMap,
+    files: Vec<ast::File>,
+    resolved: resolve::Resolved,
+    sources: SourceMap,
+    program: Program,
+    set: PolicySet,
+    manifests: Vec<Manifest>,
+    output: Vec<(String, String)>,
+}
+
+fn parse_all(inputs: &[Input]) -> (SourceMap, Vec<ast::File>) {
+    let mut sources = SourceMap::new();
+    let mut files = Vec::with_capacity(inputs.len());
+    for i in inputs {
+        let id = sources.add(i.name.clone(), i.text.clone());
+        files.push(syntax::parse_file(id, &i.text).expect("the corpus parses"));
+    }
+    (sources, files)
+}
+
+/// What `nplc build -o` writes, as (relative path, contents).
+fn output_files(ms: &[Manifest]) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = ms.iter().map(|m| (m.path(), m.to_yaml())).collect();
+    let paths: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+    files.push(("kustomization.yaml".to_string(), k8s::kustomization(&paths)));
+    files
+}
+
+fn prepare(spec: &Spec) -> Prepared {
+    let corpus = corpus::generate(spec);
+    let inputs = corpus.inputs();
+    // the driver sorts inputs by name; so does this
+    let mut sorted = inputs.clone();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let (parsed_sources, files) = parse_all(&sorted);
+    let mut sources = parsed_sources.clone();
+    let resolved = resolve::resolve(&files, &mut sources).expect("the corpus resolves").0;
+    let program = check::check(&resolved).expect("the corpus checks").0;
+    let set = compile::compile(&program).expect("the corpus compiles").0;
+    let manifests = k8s::manifests(&set, &program, &sources);
+    let output = output_files(&manifests);
+    let whole = driver::compile_inputs(&inputs);
+    assert!(!whole.has_errors(), "the corpus {} has errors", spec.label());
+    assert_eq!(whole.manifests, manifests, "the stages as benchmarked are the pipeline");
+    Prepared {
+        label: spec.label(),
+        statements: corpus.statements as u64,
+        inputs: sorted,
+        parsed_sources,
+        files,
+        resolved,
+        sources,
+        program,
+        set,
+        manifests,
+        output,
+    }
+}
+
+/// `cargo bench` passes `--bench`; `cargo test` does not.
+fn benchmarking() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn series() -> Vec<Spec> {
+    if benchmarking() {
+        vec![Spec::new(1_000), Spec::new(10_000), Spec::new(100_000)]
+    } else {
+        vec![Spec::new(1_000)]
+    }
+}
+
+fn deny_series() -> Vec<Spec> {
+    let n = if benchmarking() { 10_000 } else { 1_000 };
+    [0, 5, 10, 30].into_iter().map(|p| Spec::new(n).denies(p)).collect()
+}
+
+fn write_dir(dir: &std::path::Path, files: &[(String, String)]) {
+    for (p, c) in files {
+        let path = dir.join(p);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).expect("create the output directory");
+        }
+        std::fs::write(&path, c).expect("write an output file");
+    }
+}
+
+fn stages(c: &mut Criterion, p: &Prepared) {
+    let big = p.statements >= 100_000;
+    let mut run = |group: &str, f: &mut dyn FnMut(&mut criterion::Bencher)| {
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(p.statements));
+        if big {
+            g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(15));
+        } else if p.statements >= 10_000 {
+            g.sample_size(20).measurement_time(Duration::from_secs(8));
+        }
+        g.bench_function(BenchmarkId::from_parameter(&p.label), |b| f(b));
+        g.finish();
+    };
+    run("parse", &mut |b| b.iter(|| black_box(parse_all(&p.inputs))));
+    run("resolve_check", &mut |b| {
+        b.iter_batched(
+            || p.parsed_sources.clone(),
+            |mut sources| {
+                let r = resolve::resolve(&p.files, &mut sources).expect("resolves").0;
+                black_box(check::check(&r).expect("checks"))
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    run("compile", &mut |b| b.iter(|| black_box(compile::compile(&p.program).expect("compiles"))));
+    run("lint", &mut |b| b.iter(|| black_box(lint::lint(&p.program, None))));
+    run("emit", &mut |b| b.iter(|| black_box(k8s::manifests(&p.set, &p.program, &p.sources))));
+    run("floor_serialize", &mut |b| b.iter(|| black_box(output_files(&p.manifests))));
+    let tmp = std::env::temp_dir().join(format!("nplc-bench-write-{}", std::process::id()));
+    run("floor_write", &mut |b| {
+        b.iter_batched(
+            || {
+                let _ = std::fs::remove_dir_all(&tmp);
+            },
+            |()| write_dir(&tmp, &p.output),
+            BatchSize::PerIteration,
+        )
+    });
+    let _ = std::fs::remove_dir_all(&tmp);
+    run("end_to_end", &mut |b| {
+        b.iter(|| {
+            let c = driver::compile_inputs(&p.inputs);
+            black_box(output_files(&c.manifests))
+        })
+    });
+    let _ = &p.resolved;
+}
+
+fn by_size(c: &mut Criterion) {
+    for spec in series() {
+        let p = prepare(&spec);
+        stages(c, &p);
+    }
+}
+
+fn by_denies(c: &mut Criterion) {
+    for spec in deny_series() {
+        let p = prepare(&spec);
+        let mut g = c.benchmark_group("deny_share");
+        g.throughput(Throughput::Elements(p.statements));
+        if benchmarking() {
+            g.sample_size(20).measurement_time(Duration::from_secs(8));
+        }
+        g.bench_function(BenchmarkId::new("compile", &p.label), |b| {
+            b.iter(|| black_box(compile::compile(&p.program).expect("compiles")))
+        });
+        g.bench_function(BenchmarkId::new("end_to_end", &p.label), |b| {
+            b.iter(|| {
+                let c = driver::compile_inputs(&p.inputs);
+                black_box(output_files(&c.manifests))
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, by_size, by_denies);
+criterion_main!(benches);

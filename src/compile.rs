@@ -71,31 +71,32 @@ pub struct PolicySet {
 /// exactly (E0502), and namespace label selectors on a side nplc must
 /// write policies for but cannot condition (E0501).
 pub fn compile(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut c = Compiler {
-        prog,
-        diags: Vec::new(),
-        allow_used: BTreeSet::new(),
-        deny_used: BTreeSet::new(),
-        approx: Vec::new(),
-        index: StatementIndex::new(prog),
-    };
-    let mut sides: BTreeMap<(String, Direction), Vec<Cell>> = BTreeMap::new();
-    for ns in prog.namespaces.keys() {
-        for dir in [Direction::Ingress, Direction::Egress] {
-            let cells = c.side(ns, dir);
-            sides.insert((ns.clone(), dir), cells);
+    let index = StatementIndex::new(prog);
+    let namespaces: Vec<&crate::ir::Namespace> = prog.namespaces.values().collect();
+    // namespaces are independent: compile them in parallel, in order
+    let parts = crate::par::map_chunks(&namespaces, |chunk| {
+        let mut w = Compiler::new(prog, &index);
+        let mut policies = Vec::new();
+        for ns in chunk {
+            let ingress = w.side(&ns.name, Direction::Ingress);
+            let egress = w.side(&ns.name, Direction::Egress);
+            policies.extend(assemble(ns, ingress, egress));
         }
+        vec![(w, policies)]
+    });
+    let mut c = Compiler::new(prog, &index);
+    let mut policies = Vec::new();
+    for (w, p) in parts {
+        c.diags.extend(w.diags);
+        c.allow_used.extend(w.allow_used);
+        c.deny_used.extend(w.deny_used);
+        c.approx.extend(w.approx);
+        policies.extend(p);
     }
     c.check_approximations();
     c.effect_warnings();
     if c.diags.iter().any(Diagnostic::is_error) {
         return Err(c.diags);
-    }
-    let mut policies = Vec::new();
-    for (name, ns) in &prog.namespaces {
-        let ingress = sides.remove(&(name.clone(), Direction::Ingress)).unwrap_or_default();
-        let egress = sides.remove(&(name.clone(), Direction::Egress)).unwrap_or_default();
-        policies.extend(assemble(ns, ingress, egress));
     }
     Ok((PolicySet { policies }, c.diags))
 }
@@ -159,7 +160,7 @@ impl StatementIndex {
 
 struct Compiler<'a> {
     prog: &'a Program,
-    index: StatementIndex,
+    index: &'a StatementIndex,
     diags: Vec<Diagnostic>,
     /// Allows that produced a box on an isolated side; denies that cut one.
     allow_used: BTreeSet<usize>,
@@ -182,6 +183,10 @@ fn side_triples(s: &Statement, dir: Direction) -> Vec<(&PeerSet, Span, &PeerSet,
 }
 
 impl<'a> Compiler<'a> {
+    fn new(prog: &'a Program, index: &'a StatementIndex) -> Compiler<'a> {
+        Compiler { prog, index, diags: Vec::new(), allow_used: BTreeSet::new(), deny_used: BTreeSet::new(), approx: Vec::new() }
+    }
+
     /// The cells of namespace `ns`, direction `dir`.
     fn side(&mut self, ns: &str, dir: Direction) -> Vec<Cell> {
         let Some(n) = self.prog.namespaces.get(ns) else { return vec![] };
@@ -469,10 +474,12 @@ fn merge_rules(cells: Vec<Cell>) -> Vec<PolicyRule> {
             kept.push(c);
         }
     }
-    let snapshot = kept.clone();
-    kept.retain(|c| {
-        !snapshot.iter().any(|o| o != c && c.peer.is_subset(&o.peer) && c.ports.is_subset_of(&o.ports) && !(o.peer.is_subset(&c.peer) && o.ports.is_subset_of(&c.ports)))
-    });
+    let within = |a: &Cell, b: &Cell| a.peer.is_subset(&b.peer) && a.ports.is_subset_of(&b.ports);
+    let redundant: Vec<bool> = (0..kept.len())
+        .map(|i| (0..kept.len()).any(|j| i != j && within(&kept[i], &kept[j]) && !within(&kept[j], &kept[i])))
+        .collect();
+    let mut flags = redundant.into_iter();
+    kept.retain(|_| !flags.next().unwrap_or(false));
     let mut by_ports: BTreeMap<PortSet, PolicyRule> = BTreeMap::new();
     for c in kept {
         let r = by_ports.entry(c.ports.clone()).or_insert_with(|| PolicyRule {

@@ -41,17 +41,20 @@ impl Compilation {
 
 /// Runs every stage up to the IR; `None` in `program` when a stage failed.
 pub fn front_end(inputs: &[Input]) -> Compilation {
+    let mut t = Timer::new();
     let mut out = Compilation::default();
     let mut inputs: Vec<&Input> = inputs.iter().collect();
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
+    let ids: Vec<(crate::source::FileId, &Input)> = inputs.iter().map(|i| (out.sources.add(i.name.clone(), i.text.clone()), *i)).collect();
+    // files parse independently: in parallel, results in file order
     let mut files = Vec::new();
-    for i in inputs {
-        let id = out.sources.add(i.name.clone(), i.text.clone());
-        match syntax::parse_file(id, &i.text) {
+    for parsed in crate::par::map(&ids, |(id, i)| syntax::parse_file(*id, &i.text)) {
+        match parsed {
             Ok(f) => files.push(f),
             Err(d) => out.diagnostics.push(d),
         }
     }
+    t.lap("parse");
     if !out.diagnostics.is_empty() {
         diag::sort_diagnostics(&mut out.diagnostics);
         return out;
@@ -67,6 +70,7 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
             return out;
         }
     };
+    t.lap("resolve");
     match check::check(&resolved) {
         Ok((p, warnings)) => {
             out.diagnostics.extend(warnings);
@@ -74,6 +78,7 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
         }
         Err(ds) => out.diagnostics.extend(ds),
     }
+    t.lap("check");
     // the node firewall (`nodes` blocks), beside the policies
     match crate::firewall::check::check(&files, &out.sources) {
         Ok((fw, warnings)) => {
@@ -82,6 +87,7 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
         }
         Err(ds) => out.diagnostics.extend(ds),
     }
+    t.lap("firewall");
     diag::sort_diagnostics(&mut out.diagnostics);
     out
 }
@@ -142,9 +148,8 @@ impl Timer {
 }
 
 fn run(inputs: &[Input], emit: bool) -> Compilation {
-    let mut t = Timer::new();
     let mut out = front_end(inputs);
-    t.lap("front end");
+    let mut t = Timer::new();
     let Some(prog) = &out.program else { return out };
     match compile::compile(prog) {
         Ok((set, warnings)) => {

@@ -18,3 +18,4 @@ pub mod driver;
 pub mod outdir;
 pub mod population;
 pub mod eval;
+pub mod par;

@@ -22,7 +22,7 @@ pub struct Args {
 
 /// Every file a build writes, relative to the output directory.
 pub fn files(c: &driver::Compilation) -> Vec<OutFile> {
-    let mut files: Vec<OutFile> = c.manifests.iter().map(|m| OutFile { path: m.path(), contents: m.to_yaml() }).collect();
+    let mut files: Vec<OutFile> = nplc::par::map(&c.manifests, |m| OutFile { path: m.path(), contents: m.to_yaml() });
     let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
     files.push(OutFile { path: "kustomization.yaml".into(), contents: k8s::kustomization(&paths) });
     // the node firewall port list, only when the sources have `nodes` blocks
@@ -39,6 +39,12 @@ pub fn run(a: Args) -> i32 {
         Err(e) => return super::fail_io(fmt, e.0),
     };
     let c = driver::compile_inputs(&inputs);
+    let code = write(&a, &c);
+    super::exit_without_freeing(c, code)
+}
+
+fn write(a: &Args, c: &driver::Compilation) -> i32 {
+    let fmt = a.common.error_format;
     report(fmt, &c.sources, &c.diagnostics);
     if c.has_errors() {
         return EXIT_ERRORS;
@@ -50,8 +56,8 @@ pub fn run(a: Args) -> i32 {
         }
         return EXIT_OK;
     }
-    let Some(dir) = a.out else { return EXIT_USAGE };
-    match outdir::write_tree(&dir, &files(&c)) {
+    let Some(dir) = &a.out else { return EXIT_USAGE };
+    match outdir::write_tree(dir, &files(c)) {
         Ok(()) => EXIT_OK,
         Err(e) => super::fail_io(fmt, e),
     }

@@ -16,9 +16,6 @@ pub fn run(a: Args) -> i32 {
     };
     let c = driver::check_inputs(&inputs);
     report(a.common.error_format, &c.sources, &c.diagnostics);
-    if c.has_errors() {
-        EXIT_ERRORS
-    } else {
-        EXIT_OK
-    }
+    let code = if c.has_errors() { EXIT_ERRORS } else { EXIT_OK };
+    super::exit_without_freeing(c, code)
 }

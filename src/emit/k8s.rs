@@ -230,11 +230,11 @@ fn policy_object(p: &Policy, prog: &Program, sources: &SourceMap) -> net::Networ
 
 /// Every policy as a Kubernetes object, sorted by (namespace, name).
 pub fn manifests(set: &PolicySet, prog: &Program, sources: &SourceMap) -> Vec<Manifest> {
-    let mut out: Vec<Manifest> = set
-        .policies
-        .iter()
-        .map(|p| Manifest { namespace: p.namespace.clone(), name: p.name.clone(), object: policy_object(p, prog, sources) })
-        .collect();
+    let mut out: Vec<Manifest> = crate::par::map(&set.policies, |p| Manifest {
+        namespace: p.namespace.clone(),
+        name: p.name.clone(),
+        object: policy_object(p, prog, sources),
+    });
     out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     out
 }
@@ -242,9 +242,9 @@ pub fn manifests(set: &PolicySet, prog: &Program, sources: &SourceMap) -> Vec<Ma
 /// One multi-document YAML stream.
 pub fn stream(ms: &[Manifest]) -> String {
     let mut s = String::new();
-    for m in ms {
+    for y in crate::par::map(ms, Manifest::to_yaml) {
         s.push_str("---\n");
-        s.push_str(&m.to_yaml());
+        s.push_str(&y);
     }
     s
 }

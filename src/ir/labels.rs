@@ -98,6 +98,18 @@ impl KeyC {
     pub fn complement(&self) -> KeyC {
         KeyC { absent: !self.absent, values: self.values.complement() }
     }
+    /// Whether every value (or absence) accepted by `self` is accepted by `o`.
+    pub fn is_subset(&self, o: &KeyC) -> bool {
+        if self.absent && !o.absent {
+            return false;
+        }
+        match (&self.values, &o.values) {
+            (ValSet::Finite(a), ValSet::Finite(b)) => a.is_subset(b),
+            (ValSet::Finite(a), ValSet::Cofinite(b)) => a.is_disjoint(b),
+            (ValSet::Cofinite(_), ValSet::Finite(_)) => false,
+            (ValSet::Cofinite(a), ValSet::Cofinite(b)) => b.is_subset(a),
+        }
+    }
     /// Kubernetes cannot write "absent or one of {..}" as one conjunction.
     pub fn expressible(&self) -> bool {
         !(self.absent && matches!(&self.values, ValSet::Finite(s) if !s.is_empty()))
@@ -192,9 +204,9 @@ impl LabelSel {
     }
     /// True when every label set matching `self` matches `o`.
     pub fn is_subset(&self, o: &LabelSel) -> bool {
-        o.0.iter().all(|(k, oc)| {
-            let sc = self.0.get(k).cloned().unwrap_or_else(KeyC::any);
-            sc.intersect(&oc.complement()).is_empty()
+        o.0.iter().all(|(k, oc)| match self.0.get(k) {
+            Some(sc) => sc.is_subset(oc),
+            None => oc.is_any(),
         })
     }
 }

@@ -328,40 +328,50 @@ impl Lower {
     fn requirement(&self, p: Pair<Rule>) -> Requirement {
         let span = self.span(&p);
         let mut req = Requirement { key: Spanned::new(String::new(), span), op: ReqOp::Exists, values: vec![], missing_value: false, span };
-        let Some(form) = p.into_inner().next() else { return req };
-        let rule = form.as_rule();
-        let mut saw_value = false;
-        for c in form.into_inner() {
-            match c.as_rule() {
-                Rule::label_key => req.key = self.unquote(&c),
-                Rule::cmp_op => {
-                    req.op = match c.as_str() {
-                        "==" => ReqOp::EqEq,
-                        "!=" => ReqOp::NotEq,
-                        _ => ReqOp::Eq,
+        for part in p.into_inner() {
+            match part.as_rule() {
+                Rule::label_key => req.key = self.unquote(&part),
+                Rule::req_absent => {
+                    req.op = ReqOp::NotExists;
+                    if let Some(k) = part.into_inner().next() {
+                        req.key = self.unquote(&k);
                     }
                 }
-                Rule::star => {
-                    saw_value = true;
-                    req.op = if req.op == ReqOp::NotEq { ReqOp::NotExists } else { ReqOp::Exists };
+                Rule::req_in | Rule::req_notin => {
+                    req.op = if part.as_rule() == Rule::req_in { ReqOp::In } else { ReqOp::NotIn };
+                    for c in part.into_inner() {
+                        if c.as_rule() == Rule::value_list {
+                            req.values = c.into_inner().map(|v| self.unquote(&v)).collect();
+                        }
+                    }
                 }
-                Rule::label_value => {
-                    saw_value = true;
-                    req.values.push(self.unquote(&c));
-                }
-                Rule::value_list => {
-                    req.values = c.into_inner().map(|v| self.unquote(&v)).collect();
+                Rule::req_cmp => {
+                    let mut saw_value = false;
+                    req.op = ReqOp::Eq;
+                    for c in part.into_inner() {
+                        match c.as_rule() {
+                            Rule::cmp_op => {
+                                req.op = match c.as_str() {
+                                    "==" => ReqOp::EqEq,
+                                    "!=" => ReqOp::NotEq,
+                                    _ => ReqOp::Eq,
+                                }
+                            }
+                            Rule::star => {
+                                saw_value = true;
+                                req.op = if req.op == ReqOp::NotEq { ReqOp::NotExists } else { ReqOp::Exists };
+                            }
+                            Rule::label_value => {
+                                saw_value = true;
+                                req.values.push(self.unquote(&c));
+                            }
+                            _ => {}
+                        }
+                    }
+                    req.missing_value = !saw_value;
                 }
                 _ => {}
             }
-        }
-        match rule {
-            Rule::req_absent => req.op = ReqOp::NotExists,
-            Rule::req_in => req.op = ReqOp::In,
-            Rule::req_notin => req.op = ReqOp::NotIn,
-            Rule::req_exists => req.op = ReqOp::Exists,
-            Rule::req_cmp if !saw_value => req.missing_value = true,
-            _ => {}
         }
         req
     }
@@ -541,7 +551,8 @@ fn describe(rule: &Rule) -> Option<&'static str> {
         Rule::ns_labels => "`{labels}`",
         Rule::ns_peer => "`namespace/selector`",
         Rule::address => "an address",
-        Rule::selector | Rule::requirement | Rule::req_cmp | Rule::req_exists | Rule::req_absent => "a label selector",
+        Rule::selector | Rule::requirement | Rule::req_absent => "a label selector",
+        Rule::req_cmp => "`=` or `!=`",
         Rule::req_in | Rule::kw_in => "`in`",
         Rule::req_notin | Rule::kw_notin => "`notin`",
         Rule::label_key => "a label key",

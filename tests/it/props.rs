@@ -513,7 +513,9 @@ fn selector() -> impl Strategy<Value = String> {
 fn ns_selector() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => requirement(&["t"]),
-        1 => subsequence(NS_POOL.to_vec(), 1..=2).prop_map(|ns| format!("{NAME_LABEL} in ({})", ns.join(", "))),
+        1 => (subsequence(NS_POOL.to_vec(), 1..=2), any::<bool>()).prop_map(|(ns, not)| {
+            format!("{NAME_LABEL} {} ({})", if not { "notin" } else { "in" }, ns.join(", "))
+        }),
         1 => (requirement(&["t"]), prop::sample::select(&NS_POOL[..])).prop_map(|(r, n)| format!("{r}, {NAME_LABEL}={n}")),
     ]
 }
@@ -548,22 +550,24 @@ fn except_text(ex: &[Block]) -> String {
 /// the blocks each denotes.
 const STDLIB_MODULES: &str = "use metadata-api, link-local, rfc1918";
 
-fn stdlib_peer() -> impl Strategy<Value = Peer> {
-    let named = |name: &'static str| -> (String, Vec<Block>) {
-        let blocks = match name {
-            "metadata-api" => vec![v4([169, 254, 169, 254], 32), v6("fd00:ec2::254", 128)],
-            "link-local" => vec![v4([169, 254, 0, 0], 16), v6("fe80::", 10)],
-            _ => vec![
-                v4([10, 0, 0, 0], 8),
-                v4([172, 16, 0, 0], 12),
-                v4([192, 168, 0, 0], 16),
-            ],
-        };
-        (name.to_string(), blocks)
+/// A standard-library name and the blocks it denotes.
+fn named(name: &'static str) -> (String, Vec<Block>) {
+    let blocks = match name {
+        "metadata-api" => vec![v4([169, 254, 169, 254], 32), v6("fd00:ec2::254", 128)],
+        "link-local" => vec![v4([169, 254, 0, 0], 16), v6("fe80::", 10)],
+        _ => vec![
+            v4([10, 0, 0, 0], 8),
+            v4([172, 16, 0, 0], 12),
+            v4([192, 168, 0, 0], 16),
+        ],
     };
+    (name.to_string(), blocks)
+}
+
+fn stdlib_peer() -> impl Strategy<Value = Peer> {
     prop_oneof![
         prop::sample::select(vec!["metadata-api", "link-local", "rfc1918", "private"])
-            .prop_map(move |n| named(n)),
+            .prop_map(named),
         Just(("world except (rfc1918 | link-local)".to_string(), {
             let mut b = named("rfc1918").1;
             b.extend(named("link-local").1);
@@ -707,7 +711,11 @@ fn namespace_block() -> impl Strategy<Value = NsBlock> {
     ]);
     let isolate = (
         prop::sample::select(vec!["", "ingress ", "egress "]),
-        prop_oneof![3 => selector(), 1 => Just("*".to_string())],
+        prop_oneof![
+            4 => selector(),
+            1 => Just("*".to_string()),
+            1 => (selector(), selector()).prop_map(|(a, b)| format!("{a} | {b}")),
+        ],
     )
         .prop_map(|(d, s)| format!("isolate {d}{s}"));
     (

@@ -1,6 +1,6 @@
 //! Security lints: the seeds' advice made checkable. Input: the checked
 //! [`Program`] and, when the build has `nodes` blocks, the [`FirewallSpec`].
-//! Output: warnings W0701-W0706 (docs/diagnostics-firewall.md), each
+//! Output: warnings W0701-W0706 (docs/diagnostics.md), each
 //! pointing at the statement that causes it so that `@silence(CODE)` there
 //! silences it.
 //!

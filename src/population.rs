@@ -139,13 +139,11 @@ impl Population {
             .map(|(i, _)| i)
     }
 
-    /// Adds a namespace (adding the `kubernetes.io/metadata.name` label when
-    /// missing), replacing one of the same name.
+    /// Adds a namespace (setting the `kubernetes.io/metadata.name` label to
+    /// its name, as the API server does), replacing one of the same name.
     pub fn insert_namespace(&mut self, name: &str, labels: BTreeMap<String, String>) {
         let mut labels = labels;
-        labels
-            .entry(NAMESPACE_NAME_LABEL.to_string())
-            .or_insert_with(|| name.to_string());
+        labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.to_string());
         self.namespaces.insert(
             name.to_string(),
             NamespaceInfo {
@@ -300,9 +298,8 @@ fn metadata_labels(obj: &Value, what: &str) -> Result<BTreeMap<String, String>, 
 fn namespace_from(obj: &Value) -> Result<NamespaceInfo, String> {
     let name = metadata_name(obj, "Namespace")?;
     let mut labels = metadata_labels(obj, &format!("namespace `{name}`"))?;
-    labels
-        .entry(NAMESPACE_NAME_LABEL.to_string())
-        .or_insert_with(|| name.clone());
+    // the API server always sets this label to the name, whatever a file says
+    labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.clone());
     Ok(NamespaceInfo { name, labels })
 }
 

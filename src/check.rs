@@ -340,48 +340,13 @@ impl Checker {
     }
 
     fn address(&mut self, text: &str, span: Span) -> Option<IpSet> {
-        let (addr_s, len_s) = match text.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (text, None),
-        };
-        let Ok(addr) = addr_s.parse::<IpAddr>() else {
-            self.err(
-                Diagnostic::error("E0301", format!("`{text}` is not an IP address or CIDR block"))
-                    .at(span, "malformed address")
-                    .with_help("write an IPv4 or IPv6 address, optionally with a prefix length: `10.0.0.0/8`, `2001:db8::/32`"),
-            );
-            return None;
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let len = match len_s {
-            None => max,
-            Some(l) => match l.parse::<u8>() {
-                Ok(n) if n <= max => n,
-                _ => {
-                    self.err(
-                        Diagnostic::error("E0301", format!("`/{l}` is not a prefix length for this address"))
-                            .at(span, format!("the prefix length must be 0 to {max}"))
-                            .with_help(format!("write a prefix length from 0 to {max}")),
-                    );
-                    return None;
-                }
-            },
-        };
-        let net = match IpNet::new(addr, len) {
-            Ok(n) => n,
-            Err(_) => return None,
-        };
-        if net.trunc() != net {
-            let fixed = net.trunc();
-            let one = IpNet::new(addr, max).map(|n| n.to_string()).unwrap_or_default();
-            self.err(
-                Diagnostic::error("E0302", format!("`{text}` has host bits set"))
-                    .at(span, format!("the address of a /{len} block ends in zero bits"))
-                    .with_help(format!("the network address is `{fixed}`; to match the one address, write `{one}`")),
-            );
-            return None;
+        match address(text, span) {
+            Ok(set) => Some(set),
+            Err(d) => {
+                self.err(d);
+                None
+            }
         }
-        Some(IpSet::from_net(&net))
     }
 
     pub fn namespace_name(&mut self, name: &str, span: Span) {
@@ -561,6 +526,44 @@ impl Checker {
         }
         ok
     }
+}
+
+/// An address or CIDR block as written (`10.0.0.0/8`, `169.254.169.254`,
+/// `2001:db8::/32`): a bare address is a /32 or /128. Errors: malformed
+/// (E0301) and host bits set (E0302, with the network address as help).
+/// Shared by the policy checker and the node firewall.
+pub fn address(text: &str, span: Span) -> Result<IpSet, Diagnostic> {
+    let (addr_s, len_s) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let Ok(addr) = addr_s.parse::<IpAddr>() else {
+        return Err(Diagnostic::error("E0301", format!("`{text}` is not an IP address or CIDR block"))
+            .at(span, "malformed address")
+            .with_help("write an IPv4 or IPv6 address, optionally with a prefix length: `10.0.0.0/8`, `2001:db8::/32`"));
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len_s {
+        None => max,
+        Some(l) => match l.parse::<u8>() {
+            Ok(n) if n <= max => n,
+            _ => {
+                return Err(Diagnostic::error("E0301", format!("`/{l}` is not a prefix length for this address"))
+                    .at(span, format!("the prefix length must be 0 to {max}"))
+                    .with_help(format!("write a prefix length from 0 to {max}")))
+            }
+        },
+    };
+    let net = IpNet::new(addr, len).map_err(|_| {
+        Diagnostic::error("E0301", format!("`{text}` is not an IP address or CIDR block")).at(span, "malformed address")
+    })?;
+    if net.trunc() != net {
+        let one = IpNet::new(addr, max).map(|n| n.to_string()).unwrap_or_default();
+        return Err(Diagnostic::error("E0302", format!("`{text}` has host bits set"))
+            .at(span, format!("the address of a /{len} block ends in zero bits"))
+            .with_help(format!("the network address is `{}`; to match the one address, write `{one}`", net.trunc())));
+    }
+    Ok(IpSet::from_net(&net))
 }
 
 /// The `n`th block of the same size after `net` (`172.17.0.0/24`, 1 →

@@ -5,8 +5,7 @@
 //! policies. Exit 0 when both agree, 1 when the sources have errors (or,
 //! a bug, the two disagree), 2 on a usage or I/O error. Warnings are not printed (`nplc check` does).
 
-use super::{report, Common, EXIT_ERRORS, EXIT_OK};
-use nplc::driver;
+use super::{Common, EXIT_ERRORS, EXIT_OK};
 use nplc::eval::explain;
 use nplc::population::Population;
 use std::path::PathBuf;
@@ -55,18 +54,10 @@ pub fn run(a: Args) -> i32 {
         },
         None => Population::default(),
     };
-    let inputs = match driver::read_inputs(&a.common.paths) {
-        Ok(i) => i,
-        Err(e) => return super::fail_io(fmt, e.0),
+    let c = match super::compile_for_query(&a.common) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let c = driver::compile_inputs(&inputs);
-    // a query, not a build: warnings are `nplc check`'s business
-    if c.has_errors() {
-        report(fmt, &c.sources, &c.diagnostics);
-    }
-    if c.has_errors() {
-        return EXIT_ERRORS;
-    }
     match explain::explain(&c, &pop, a.pods.is_some(), &a.from, &a.to) {
         Ok(e) => {
             print!("{}", explain::render(&c, &e));

@@ -5,9 +5,8 @@
 //! errors (or, a bug, the generated policies disagree with the program),
 //! 2 on a usage or I/O error. Warnings are not printed (`nplc check` does).
 
-use super::{report, Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use super::{Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use clap::ValueEnum;
-use nplc::driver;
 use nplc::eval::matrix;
 use std::io::Write;
 use std::path::PathBuf;
@@ -50,15 +49,10 @@ pub fn run(a: Args) -> i32 {
         Ok(pop) => pop,
         Err(e) => return super::fail_io(fmt, e),
     };
-    let inputs = match driver::read_inputs(&a.common.paths) {
-        Ok(i) => i,
-        Err(e) => return super::fail_io(fmt, e.0),
+    let c = match super::compile_for_query(&a.common) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let c = driver::compile_inputs(&inputs);
-    // a query, not a build: warnings are `nplc check`'s business
-    if c.has_errors() {
-        report(fmt, &c.sources, &c.diagnostics);
-    }
     let Some(prog) = c.program.as_ref().filter(|_| !c.has_errors()) else {
         return EXIT_ERRORS;
     };

@@ -78,6 +78,19 @@ pub fn exit_without_freeing(c: nplc::driver::Compilation, code: i32) -> i32 {
     code
 }
 
+/// Compiles for a query (`explain`, `matrix`): reads the inputs and
+/// compiles; on failure returns the exit code after printing the errors
+/// (warnings are `nplc check`'s business, so a query prints only errors).
+pub fn compile_for_query(common: &Common) -> Result<nplc::driver::Compilation, i32> {
+    let inputs = nplc::driver::read_inputs(&common.paths).map_err(|e| fail_io(common.error_format, e.0))?;
+    let c = nplc::driver::compile_inputs(&inputs);
+    if c.has_errors() {
+        report(common.error_format, &c.sources, &c.diagnostics);
+        return Err(EXIT_ERRORS);
+    }
+    Ok(c)
+}
+
 /// Reports an input or output problem (exit code 2).
 pub fn fail_io(format: ErrorFormat, message: String) -> i32 {
     let d = Diagnostic::error("E0002", message);

@@ -18,9 +18,7 @@ use crate::net::Protocol;
 use crate::source::{FileId, SourceMap, Span};
 use crate::stdlib;
 use crate::syntax::ast::{self, Action, PeerKind, PortAtom, PortItem, PortSpec, Spanned};
-use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
 /// Checks the firewall part of a build. `Ok(None, ..)` when no file has a
 /// `nodes` block (`port` declarations are still checked).
@@ -651,55 +649,13 @@ impl<'a> Checker<'a> {
     }
 
     fn address(&mut self, text: &str, span: Span) -> Option<IpSet> {
-        let (addr_s, len_s) = match text.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (text, None),
-        };
-        let Ok(addr) = addr_s.parse::<IpAddr>() else {
-            self.diags.push(
-                Diagnostic::error("E0301", format!("`{text}` is not an IP address or CIDR block"))
-                    .at(span, "malformed address")
-                    .with_help("write an IPv4 or IPv6 address, optionally with a prefix length: `10.0.0.0/8`, `2001:db8::/32`"),
-            );
-            return None;
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let len = match len_s {
-            None => max,
-            Some(l) => match l.parse::<u8>() {
-                Ok(n) if n <= max => n,
-                _ => {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "E0301",
-                            format!("`/{l}` is not a prefix length for this address"),
-                        )
-                        .at(span, format!("the prefix length must be 0 to {max}"))
-                        .with_help(format!("write a prefix length from 0 to {max}")),
-                    );
-                    return None;
-                }
-            },
-        };
-        let net = IpNet::new(addr, len).ok()?;
-        if net.trunc() != net {
-            let one = IpNet::new(addr, max)
-                .map(|n| n.to_string())
-                .unwrap_or_default();
-            self.diags.push(
-                Diagnostic::error("E0302", format!("`{text}` has host bits set"))
-                    .at(
-                        span,
-                        format!("the address of a /{len} block ends in zero bits"),
-                    )
-                    .with_help(format!(
-                        "the network address is `{}`; to match the one address, write `{one}`",
-                        net.trunc()
-                    )),
-            );
-            return None;
+        match crate::check::address(text, span) {
+            Ok(set) => Some(set),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
         }
-        Some(IpSet::from_net(&net))
     }
 
     // ---- rules ------------------------------------------------------------

@@ -41,9 +41,9 @@ impl Manifest {
         format!("{}/{}.yaml", self.namespace, self.name)
     }
     pub fn to_yaml(&self) -> String {
-        // INVARIANT: NetworkPolicy is plain data (strings, integers, lists and
-        // maps with string keys); serializing it to YAML cannot fail.
-        serde_yaml::to_string(&self.object).expect("NetworkPolicy serializes")
+        // NetworkPolicy is plain data (strings, integers, lists and maps with
+        // string keys), so serializing it to YAML cannot fail.
+        serde_yaml::to_string(&self.object).expect("NetworkPolicy serializes") // INVARIANT: see above
     }
 }
 

@@ -29,11 +29,23 @@ pub fn check(r: &Resolved) -> Result<(ir::Program, Vec<Diagnostic>), Vec<Diagnos
     for (name, ns) in &r.namespaces {
         c.namespace_name(&ns.name.node, ns.name.span);
         let posture = match ns.posture {
-            None => Isolation { ingress: true, egress: true },
+            None => Isolation {
+                ingress: true,
+                egress: true,
+            },
             Some((true, _, _)) => Isolation::default(),
-            Some((false, None, _)) => Isolation { ingress: true, egress: true },
-            Some((false, Some(Direction::Ingress), _)) => Isolation { ingress: true, egress: false },
-            Some((false, Some(Direction::Egress), _)) => Isolation { ingress: false, egress: true },
+            Some((false, None, _)) => Isolation {
+                ingress: true,
+                egress: true,
+            },
+            Some((false, Some(Direction::Ingress), _)) => Isolation {
+                ingress: true,
+                egress: false,
+            },
+            Some((false, Some(Direction::Egress), _)) => Isolation {
+                ingress: false,
+                egress: true,
+            },
         };
         let mut isolates = Vec::new();
         for iso in &r.namespaces[name].isolates {
@@ -51,11 +63,24 @@ pub fn check(r: &Resolved) -> Result<(ir::Program, Vec<Diagnostic>), Vec<Diagnos
                 }
             }
             let directions = match iso.direction {
-                None => Isolation { ingress: true, egress: true },
-                Some(Direction::Ingress) => Isolation { ingress: true, egress: false },
-                Some(Direction::Egress) => Isolation { ingress: false, egress: true },
+                None => Isolation {
+                    ingress: true,
+                    egress: true,
+                },
+                Some(Direction::Ingress) => Isolation {
+                    ingress: true,
+                    egress: false,
+                },
+                Some(Direction::Egress) => Isolation {
+                    ingress: false,
+                    egress: true,
+                },
             };
-            isolates.push(ir::Isolate { directions, pods, span: iso.span });
+            isolates.push(ir::Isolate {
+                directions,
+                pods,
+                span: iso.span,
+            });
         }
         let mut workloads = std::collections::BTreeMap::new();
         for (wname, sel) in &ns.workloads {
@@ -71,7 +96,14 @@ pub fn check(r: &Resolved) -> Result<(ir::Program, Vec<Diagnostic>), Vec<Diagnos
                 workloads,
                 span: ns.name.span,
                 posture_span: ns.posture.map(|p| p.2),
-                silence: ns.silence.iter().map(|s| ir::Silenced { code: s.node.clone(), span: s.span }).collect(),
+                silence: ns
+                    .silence
+                    .iter()
+                    .map(|s| ir::Silenced {
+                        code: s.node.clone(),
+                        span: s.span,
+                    })
+                    .collect(),
             },
         );
     }
@@ -102,8 +134,9 @@ impl Checker {
         let mut src = Vec::new();
         for p in src_pieces {
             if let Some((_, pspan)) = &p.ports {
-                let mut d = Diagnostic::error("E0407", "ports belong to the destination, not the source")
-                    .at(*pspan, "ports on the source");
+                let mut d =
+                    Diagnostic::error("E0407", "ports belong to the destination, not the source")
+                        .at(*pspan, "ports on the source");
                 d = if r.shorthand.as_ref().map(|s| s.node) == Some(Direction::Ingress) {
                     d.with_help("`allow ingress SRC` opens every port; to open some, write `allow SRC -> *:PORTS`")
                 } else {
@@ -111,10 +144,15 @@ impl Checker {
                 };
                 self.err(d);
             }
-            src.push(Term { set: p.set, span: p.span });
+            src.push(Term {
+                set: p.set,
+                span: p.span,
+            });
         }
         if let Some(p) = &r.src.ports {
-            let mut d = Diagnostic::error("E0407", "ports belong to the destination, not the source").at(p.span, "ports on the source");
+            let mut d =
+                Diagnostic::error("E0407", "ports belong to the destination, not the source")
+                    .at(p.span, "ports on the source");
             d = if r.shorthand.as_ref().map(|s| s.node) == Some(Direction::Ingress) {
                 d.with_help("`allow ingress SRC` opens every port; to open some, write `allow SRC -> *:PORTS`")
             } else {
@@ -141,7 +179,9 @@ impl Checker {
                         Diagnostic::error("E0107", "this peer already carries ports")
                             .at(*sspan, "ports given again")
                             .with_label(*dspan, "ports of the definition")
-                            .with_help("remove the ports after the peer, or define a name without ports"),
+                            .with_help(
+                                "remove the ports after the peer, or define a name without ports",
+                            ),
                     );
                     PortSet::all()
                 }
@@ -151,7 +191,11 @@ impl Checker {
             };
             if ports.has_named() {
                 if let PeerSet::External(_) = p.set {
-                    let at = side_ports.as_ref().map(|s| s.1).or(p.ports.as_ref().map(|x| x.1)).unwrap_or(p.span);
+                    let at = side_ports
+                        .as_ref()
+                        .map(|s| s.1)
+                        .or(p.ports.as_ref().map(|x| x.1))
+                        .unwrap_or(p.span);
                     self.err(
                         Diagnostic::error("E0405", "a named port cannot be used with an address block")
                             .at(at, "named port")
@@ -160,7 +204,11 @@ impl Checker {
                     );
                 }
                 if r.action == Action::Deny {
-                    let at = side_ports.as_ref().map(|s| s.1).or(p.ports.as_ref().map(|x| x.1)).unwrap_or(p.span);
+                    let at = side_ports
+                        .as_ref()
+                        .map(|s| s.1)
+                        .or(p.ports.as_ref().map(|x| x.1))
+                        .unwrap_or(p.span);
                     self.err(
                         Diagnostic::error("E0409", "a deny cannot name a port")
                             .at(at, "named port in a deny")
@@ -168,10 +216,18 @@ impl Checker {
                     );
                 }
             }
-            dst.push(DstTerm { set: p.set, ports, span: p.span });
+            dst.push(DstTerm {
+                set: p.set,
+                ports,
+                span: p.span,
+            });
         }
         let ext = |s: &PeerSet| matches!(s, PeerSet::External(_));
-        if !src.is_empty() && !dst.is_empty() && src.iter().all(|t| ext(&t.set)) && dst.iter().all(|t| ext(&t.set)) {
+        if !src.is_empty()
+            && !dst.is_empty()
+            && src.iter().all(|t| ext(&t.set))
+            && dst.iter().all(|t| ext(&t.set))
+        {
             self.err(
                 Diagnostic::error("E0109", "neither side of this rule is a pod")
                     .at(r.span, "addresses on both sides")
@@ -188,7 +244,14 @@ impl Checker {
             namespace: r.namespace.clone(),
             src,
             dst,
-            silence: r.silence.iter().map(|s| ir::Silenced { code: s.node.clone(), span: s.span }).collect(),
+            silence: r
+                .silence
+                .iter()
+                .map(|s| ir::Silenced {
+                    code: s.node.clone(),
+                    span: s.span,
+                })
+                .collect(),
             span: r.span,
         })
     }
@@ -199,11 +262,27 @@ impl Checker {
 
     fn peer(&mut self, p: &RPeer) -> Vec<Piece> {
         let mut base: Vec<Piece> = match &p.kind {
-            RKind::AllPods { ns } => vec![Piece { set: PeerSet::in_namespace(ns, LabelSel::any()), ports: None, span: p.span }],
-            RKind::Cluster => vec![Piece { set: PeerSet::cluster(), ports: None, span: p.span }],
-            RKind::World => vec![Piece { set: PeerSet::External(IpSet::world()), ports: None, span: p.span }],
+            RKind::AllPods { ns } => vec![Piece {
+                set: PeerSet::in_namespace(ns, LabelSel::any()),
+                ports: None,
+                span: p.span,
+            }],
+            RKind::Cluster => vec![Piece {
+                set: PeerSet::cluster(),
+                ports: None,
+                span: p.span,
+            }],
+            RKind::World => vec![Piece {
+                set: PeerSet::External(IpSet::world()),
+                ports: None,
+                span: p.span,
+            }],
             RKind::Address(a) => match self.address(a, p.span) {
-                Some(set) => vec![Piece { set: PeerSet::External(set), ports: None, span: p.span }],
+                Some(set) => vec![Piece {
+                    set: PeerSet::External(set),
+                    ports: None,
+                    span: p.span,
+                }],
                 None => vec![],
             },
             RKind::Pods { ns, sel } => {
@@ -212,7 +291,11 @@ impl Checker {
                     Some(s) => self.selector(s),
                     None => LabelSel::any(),
                 };
-                vec![Piece { set: PeerSet::in_namespace(&ns.node, pods), ports: None, span: p.span }]
+                vec![Piece {
+                    set: PeerSet::in_namespace(&ns.node, pods),
+                    ports: None,
+                    span: p.span,
+                }]
             }
             RKind::NamespaceLabels { namespaces, pods } => {
                 let n = self.selector(namespaces);
@@ -220,7 +303,14 @@ impl Checker {
                     Some(s) => self.selector(s),
                     None => LabelSel::any(),
                 };
-                vec![Piece { set: PeerSet::Pods { namespaces: n, pods }, ports: None, span: p.span }]
+                vec![Piece {
+                    set: PeerSet::Pods {
+                        namespaces: n,
+                        pods,
+                    },
+                    ports: None,
+                    span: p.span,
+                }]
             }
             RKind::Union(items) => {
                 let mut out: Vec<Piece> = items.iter().flat_map(|i| self.peer(i)).collect();
@@ -264,7 +354,11 @@ impl Checker {
         for b in base {
             let mut sets = vec![b.set.clone()];
             for h in &holes {
-                let same_kind = matches!((&b.set, &h.set), (PeerSet::External(_), PeerSet::External(_)) | (PeerSet::Pods { .. }, PeerSet::Pods { .. }));
+                let same_kind = matches!(
+                    (&b.set, &h.set),
+                    (PeerSet::External(_), PeerSet::External(_))
+                        | (PeerSet::Pods { .. }, PeerSet::Pods { .. })
+                );
                 if !same_kind {
                     self.err(
                         Diagnostic::error("E0304", "`except` must remove the same kind of peer")
@@ -274,7 +368,8 @@ impl Checker {
                     );
                     continue;
                 }
-                if let (PeerSet::External(base_ips), PeerSet::External(hole_ips)) = (&b.set, &h.set) {
+                if let (PeerSet::External(base_ips), PeerSet::External(hole_ips)) = (&b.set, &h.set)
+                {
                     if !hole_ips.is_subset(base_ips) || hole_ips == base_ips {
                         self.err(
                             Diagnostic::error("E0303", "`except` must lie strictly inside its block")
@@ -288,7 +383,11 @@ impl Checker {
                 sets = sets.iter().flat_map(|s| s.minus(&h.set)).collect();
             }
             for s in sets {
-                out.push(Piece { set: s, ports: b.ports.clone(), span: p.span });
+                out.push(Piece {
+                    set: s,
+                    ports: b.ports.clone(),
+                    span: p.span,
+                });
             }
         }
         // two excepts that are the same block (a typo such as 172.17.0.1/24 three times)
@@ -312,12 +411,16 @@ impl Checker {
     /// Excepts written with host bits that all name one block (seed 004
     /// writes `172.17.0.1/24` three times): say so once, with every place.
     fn same_block_excepts(&mut self, excepts: &[RPeer]) {
-        let mut groups: std::collections::BTreeMap<IpNet, Vec<(String, Span)>> = std::collections::BTreeMap::new();
+        let mut groups: std::collections::BTreeMap<IpNet, Vec<(String, Span)>> =
+            std::collections::BTreeMap::new();
         for e in excepts {
             if let RKind::Address(a) = &e.kind {
                 if let Ok(net) = a.parse::<IpNet>() {
                     if net.trunc() != net {
-                        groups.entry(net.trunc()).or_default().push((a.clone(), e.span));
+                        groups
+                            .entry(net.trunc())
+                            .or_default()
+                            .push((a.clone(), e.span));
                     }
                 }
             }
@@ -327,8 +430,11 @@ impl Checker {
                 continue;
             }
             let names: Vec<String> = items.iter().map(|(a, _)| format!("`{a}`")).collect();
-            let mut d = Diagnostic::warning("W0608", format!("{} all name the same block `{net}`", names.join(", ")))
-                .at(items[0].1, "this block");
+            let mut d = Diagnostic::warning(
+                "W0608",
+                format!("{} all name the same block `{net}`", names.join(", ")),
+            )
+            .at(items[0].1, "this block");
             for (_, sp) in &items[1..] {
                 d = d.with_label(*sp, "the same block");
             }
@@ -384,7 +490,11 @@ impl Checker {
                     self.err(
                         Diagnostic::error("E0204", "`==` is not a selector operator")
                             .at(r.span, "`==` here")
-                            .with_help(format!("write `{}={}`", r.key.node, r.values.first().map(|v| v.node.as_str()).unwrap_or("VALUE"))),
+                            .with_help(format!(
+                                "write `{}={}`",
+                                r.key.node,
+                                r.values.first().map(|v| v.node.as_str()).unwrap_or("VALUE")
+                            )),
                     );
                     KeyC::one_of(vals)
                 }
@@ -432,9 +542,15 @@ impl Checker {
     fn not_note(&mut self, r: &ast::Requirement) {
         let k = &r.key.node;
         self.diags.push(
-            Diagnostic::note("W0605", format!("this also matches pods without a `{k}` label"))
-                .at(r.span, "`!=` and `notin` match a missing key")
-                .with_help(format!("to require the label, add `{k}=*`: `{k}=*, {}`", span_text_hint(r))),
+            Diagnostic::note(
+                "W0605",
+                format!("this also matches pods without a `{k}` label"),
+            )
+            .at(r.span, "`!=` and `notin` match a missing key")
+            .with_help(format!(
+                "to require the label, add `{k}=*`: `{k}=*, {}`",
+                span_text_hint(r)
+            )),
         );
     }
 
@@ -449,7 +565,11 @@ impl Checker {
         }
         let mut out = PortSet::empty();
         for item in &ports.node {
-            let proto = item.protocol.as_ref().and_then(|p| Protocol::parse(&p.node)).unwrap_or(Protocol::Tcp);
+            let proto = item
+                .protocol
+                .as_ref()
+                .and_then(|p| Protocol::parse(&p.node))
+                .unwrap_or(Protocol::Tcp);
             match &item.spec {
                 None => out.add_range(proto, 1, 65535),
                 Some(PortSpec::Single(PortAtom::Number(n))) => {
@@ -468,9 +588,12 @@ impl Checker {
                         if let (Some(lo), Some(hi)) = (lo, hi) {
                             if lo > hi {
                                 self.err(
-                                    Diagnostic::error("E0402", format!("the range `{lo}-{hi}` is reversed"))
-                                        .at(item.span, "the first port is above the last")
-                                        .with_help(format!("write `{hi}-{lo}`")),
+                                    Diagnostic::error(
+                                        "E0402",
+                                        format!("the range `{lo}-{hi}` is reversed"),
+                                    )
+                                    .at(item.span, "the first port is above the last")
+                                    .with_help(format!("write `{hi}-{lo}`")),
                                 );
                             } else {
                                 out.add_range(proto, lo, hi);
@@ -501,7 +624,11 @@ impl Checker {
                 self.err(
                     Diagnostic::error("E0401", format!("port `{}` is out of range", n.node))
                         .at(n.span, "ports are 1 to 65535")
-                        .with_help(if n.node.trim_start_matches('0').is_empty() { "port 0 is not a port; leave out the ports to allow every port" } else { "write a port from 1 to 65535" }),
+                        .with_help(if n.node.trim_start_matches('0').is_empty() {
+                            "port 0 is not a port; leave out the ports to allow every port"
+                        } else {
+                            "write a port from 1 to 65535"
+                        }),
                 );
                 None
             }
@@ -512,7 +639,8 @@ impl Checker {
         let s = &n.node;
         let ok = !s.is_empty()
             && s.len() <= 15
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && s.chars().any(|c| c.is_ascii_lowercase())
             && !s.starts_with('-')
             && !s.ends_with('-')
@@ -548,20 +676,37 @@ pub fn address(text: &str, span: Span) -> Result<IpSet, Diagnostic> {
         Some(l) => match l.parse::<u8>() {
             Ok(n) if n <= max => n,
             _ => {
-                return Err(Diagnostic::error("E0301", format!("`/{l}` is not a prefix length for this address"))
-                    .at(span, format!("the prefix length must be 0 to {max}"))
-                    .with_help(format!("write a prefix length from 0 to {max}")))
+                return Err(Diagnostic::error(
+                    "E0301",
+                    format!("`/{l}` is not a prefix length for this address"),
+                )
+                .at(span, format!("the prefix length must be 0 to {max}"))
+                .with_help(format!("write a prefix length from 0 to {max}")))
             }
         },
     };
     let net = IpNet::new(addr, len).map_err(|_| {
-        Diagnostic::error("E0301", format!("`{text}` is not an IP address or CIDR block")).at(span, "malformed address")
+        Diagnostic::error(
+            "E0301",
+            format!("`{text}` is not an IP address or CIDR block"),
+        )
+        .at(span, "malformed address")
     })?;
     if net.trunc() != net {
-        let one = IpNet::new(addr, max).map(|n| n.to_string()).unwrap_or_default();
-        return Err(Diagnostic::error("E0302", format!("`{text}` has host bits set"))
-            .at(span, format!("the address of a /{len} block ends in zero bits"))
-            .with_help(format!("the network address is `{}`; to match the one address, write `{one}`", net.trunc())));
+        let one = IpNet::new(addr, max)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        return Err(
+            Diagnostic::error("E0302", format!("`{text}` has host bits set"))
+                .at(
+                    span,
+                    format!("the address of a /{len} block ends in zero bits"),
+                )
+                .with_help(format!(
+                    "the network address is `{}`; to match the one address, write `{one}`",
+                    net.trunc()
+                )),
+        );
     }
     Ok(IpSet::from_net(&net))
 }
@@ -576,7 +721,11 @@ fn guess_block(net: &IpNet, n: usize) -> String {
             if start > u32::MAX as u64 {
                 return net.to_string();
             }
-            format!("{}/{}", std::net::Ipv4Addr::from(start as u32), v.prefix_len())
+            format!(
+                "{}/{}",
+                std::net::Ipv4Addr::from(start as u32),
+                v.prefix_len()
+            )
         }
         IpNet::V6(_) => net.to_string(),
     }
@@ -593,7 +742,8 @@ fn span_text_hint(r: &ast::Requirement) -> String {
 pub fn is_dns1123_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -605,7 +755,8 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
 fn is_name_part(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }

@@ -46,7 +46,11 @@ pub struct PolicyRule {
 impl PolicyRule {
     /// Every pod and every address: written with no `from`/`to`.
     pub fn all_peers(&self) -> bool {
-        self.peers.contains(&PeerSet::cluster()) && self.peers.iter().any(|p| matches!(p, PeerSet::External(s) if s.is_world()))
+        self.peers.contains(&PeerSet::cluster())
+            && self
+                .peers
+                .iter()
+                .any(|p| matches!(p, PeerSet::External(s) if s.is_world()))
     }
 }
 
@@ -126,9 +130,13 @@ impl StatementIndex {
         for s in &prog.statements {
             for dir in [Direction::Ingress, Direction::Egress] {
                 for (subj, _, _, _) in side_triples(s, dir) {
-                    let PeerSet::Pods { namespaces, .. } = subj else { continue };
+                    let PeerSet::Pods { namespaces, .. } = subj else {
+                        continue;
+                    };
                     match namespaces.get(NAME_LABEL) {
-                        Some(c) if !c.absent && matches!(c.values, crate::ir::ValSet::Finite(_)) => {
+                        Some(c)
+                            if !c.absent && matches!(c.values, crate::ir::ValSet::Finite(_)) =>
+                        {
                             if let crate::ir::ValSet::Finite(names) = &c.values {
                                 for n in names {
                                     named.entry((n.clone(), dir)).or_default().push(s.id);
@@ -184,12 +192,21 @@ fn side_triples(s: &Statement, dir: Direction) -> Vec<(&PeerSet, Span, &PeerSet,
 
 impl<'a> Compiler<'a> {
     fn new(prog: &'a Program, index: &'a StatementIndex) -> Compiler<'a> {
-        Compiler { prog, index, diags: Vec::new(), allow_used: BTreeSet::new(), deny_used: BTreeSet::new(), approx: Vec::new() }
+        Compiler {
+            prog,
+            index,
+            diags: Vec::new(),
+            allow_used: BTreeSet::new(),
+            deny_used: BTreeSet::new(),
+            approx: Vec::new(),
+        }
     }
 
     /// The cells of namespace `ns`, direction `dir`.
     fn side(&mut self, ns: &str, dir: Direction) -> Vec<Cell> {
-        let Some(n) = self.prog.namespaces.get(ns) else { return vec![] };
+        let Some(n) = self.prog.namespaces.get(ns) else {
+            return vec![];
+        };
         // isolated pods
         let iso: Vec<LabelSel> = if n.posture.get(dir) {
             vec![LabelSel::any()]
@@ -207,9 +224,13 @@ impl<'a> Compiler<'a> {
         let mut cells: Vec<Cell> = Vec::new();
         let mut denies: Vec<(Cell, usize)> = Vec::new();
         for id in self.index.candidates(ns, dir) {
-            let Some(s) = self.prog.statements.get(id) else { continue };
+            let Some(s) = self.prog.statements.get(id) else {
+                continue;
+            };
             for (subj_set, subj_span, peer, ports) in side_triples(s, dir) {
-                let PeerSet::Pods { namespaces, pods } = subj_set else { continue };
+                let PeerSet::Pods { namespaces, pods } = subj_set else {
+                    continue;
+                };
                 let m = ns_matches(namespaces, ns);
                 if m == Tri::No {
                     continue;
@@ -218,7 +239,13 @@ impl<'a> Compiler<'a> {
                     let widened = s.action == Action::Allow;
                     let matters = !widened || !iso.is_empty();
                     if matters {
-                        self.approx.push(Approx { stmt: s.id, ns: ns.to_string(), dir, widened, term_span: subj_span });
+                        self.approx.push(Approx {
+                            stmt: s.id,
+                            ns: ns.to_string(),
+                            dir,
+                            widened,
+                            term_span: subj_span,
+                        });
                     }
                     if !widened {
                         continue;
@@ -243,7 +270,13 @@ impl<'a> Compiler<'a> {
                     Action::Deny => {
                         for subject in pods.expressible() {
                             denies.push((
-                                Cell { subject, peer: peer.clone(), ports: ports.clone(), allows: BTreeSet::new(), denies: BTreeSet::new() },
+                                Cell {
+                                    subject,
+                                    peer: peer.clone(),
+                                    ports: ports.clone(),
+                                    allows: BTreeSet::new(),
+                                    denies: BTreeSet::new(),
+                                },
                                 s.id,
                             ));
                         }
@@ -256,7 +289,13 @@ impl<'a> Compiler<'a> {
         }
         for subject in non_iso {
             for peer in [PeerSet::cluster(), PeerSet::External(IpSet::world())] {
-                cells.push(Cell { subject: subject.clone(), peer, ports: PortSet::all(), allows: BTreeSet::new(), denies: BTreeSet::new() });
+                cells.push(Cell {
+                    subject: subject.clone(),
+                    peer,
+                    ports: PortSet::all(),
+                    allows: BTreeSet::new(),
+                    denies: BTreeSet::new(),
+                });
             }
         }
         cells.sort();
@@ -316,10 +355,18 @@ impl<'a> Compiler<'a> {
             }
             Err(conflict) => {
                 let deny_span = self.prog.statements.get(deny_id).map(|s| s.span);
-                let allow_span = cell.allows.iter().next().and_then(|a| self.prog.statements.get(*a)).map(|s| s.span);
+                let allow_span = cell
+                    .allows
+                    .iter()
+                    .next()
+                    .and_then(|a| self.prog.statements.get(*a))
+                    .map(|s| s.span);
                 let mut diag = Diagnostic::error(
                     "E0502",
-                    format!("this deny overlaps the named port `{}` of an allow", conflict.name),
+                    format!(
+                        "this deny overlaps the named port `{}` of an allow",
+                        conflict.name
+                    ),
                 );
                 if let Some(sp) = deny_span {
                     diag = diag.at(sp, "denies port numbers that the named port may resolve to");
@@ -340,10 +387,13 @@ impl<'a> Compiler<'a> {
     /// see its own namespace's labels) is exact only if the other side of
     /// every such connection decides it exactly.
     fn check_approximations(&mut self) {
-        let inexact: BTreeSet<(String, Direction)> = self.approx.iter().map(|a| (a.ns.clone(), a.dir)).collect();
+        let inexact: BTreeSet<(String, Direction)> =
+            self.approx.iter().map(|a| (a.ns.clone(), a.dir)).collect();
         let mut reported = BTreeSet::new();
         for a in &self.approx {
-            let Some(s) = self.prog.statements.get(a.stmt) else { continue };
+            let Some(s) = self.prog.statements.get(a.stmt) else {
+                continue;
+            };
             let opposite = match a.dir {
                 Direction::Egress => Direction::Ingress,
                 Direction::Ingress => Direction::Egress,
@@ -355,24 +405,38 @@ impl<'a> Compiler<'a> {
             let mut problem: Option<(Span, String)> = None;
             for (set, span) in others {
                 let names = match set {
-                    PeerSet::Pods { namespaces, .. } => namespaces.get(NAME_LABEL).and_then(|c| match &c.values {
-                        crate::ir::ValSet::Finite(v) if !c.absent => Some(v.clone()),
-                        _ => None,
-                    }),
+                    PeerSet::Pods { namespaces, .. } => {
+                        namespaces.get(NAME_LABEL).and_then(|c| match &c.values {
+                            crate::ir::ValSet::Finite(v) if !c.absent => Some(v.clone()),
+                            _ => None,
+                        })
+                    }
                     PeerSet::External(_) => None,
                 };
                 let Some(names) = names else {
-                    problem = Some((span, "this side is not pods of named, managed namespaces".into()));
+                    problem = Some((
+                        span,
+                        "this side is not pods of named, managed namespaces".into(),
+                    ));
                     break;
                 };
                 for n in names {
                     match self.prog.namespaces.get(&n) {
                         None => problem = Some((span, format!("namespace `{n}` is not managed"))),
                         Some(ns) if a.widened && !ns.posture.get(opposite) => {
-                            problem = Some((span, format!("namespace `{n}` does not isolate {}", dir_word(opposite))))
+                            problem = Some((
+                                span,
+                                format!("namespace `{n}` does not isolate {}", dir_word(opposite)),
+                            ))
                         }
                         Some(_) if inexact.contains(&(n.clone(), opposite)) => {
-                            problem = Some((span, format!("the {} side of `{n}` also depends on namespace labels", dir_word(opposite))))
+                            problem = Some((
+                                span,
+                                format!(
+                                    "the {} side of `{n}` also depends on namespace labels",
+                                    dir_word(opposite)
+                                ),
+                            ))
                         }
                         _ => {}
                     }
@@ -405,17 +469,26 @@ impl<'a> Compiler<'a> {
         let mut seen: BTreeMap<RuleKey, Span> = BTreeMap::new();
         for s in &self.prog.statements {
             let mut src: Vec<PeerSet> = s.src.iter().map(|t| t.set.clone()).collect();
-            let mut dst: Vec<(PeerSet, PortSet)> = s.dst.iter().map(|t| (t.set.clone(), t.ports.clone())).collect();
+            let mut dst: Vec<(PeerSet, PortSet)> = s
+                .dst
+                .iter()
+                .map(|t| (t.set.clone(), t.ports.clone()))
+                .collect();
             src.sort();
             dst.sort();
             let opens_all = |sets: &mut dyn Iterator<Item = (&PeerSet, bool)>| {
                 let v: Vec<(&PeerSet, bool)> = sets.collect();
                 v.iter().any(|(p, all)| *all && **p == PeerSet::cluster())
-                    && v.iter().any(|(p, all)| *all && matches!(p, PeerSet::External(x) if x.is_world()))
+                    && v.iter()
+                        .any(|(p, all)| *all && matches!(p, PeerSet::External(x) if x.is_world()))
             };
             if s.action == Action::Allow
-                && (opens_all(&mut s.src.iter().map(|t| (&t.set, s.dst.iter().all(|d| d.ports.is_all()))))
-                    || opens_all(&mut s.dst.iter().map(|t| (&t.set, t.ports.is_all()))))
+                && (opens_all(
+                    &mut s
+                        .src
+                        .iter()
+                        .map(|t| (&t.set, s.dst.iter().all(|d| d.ports.is_all()))),
+                ) || opens_all(&mut s.dst.iter().map(|t| (&t.set, t.ports.is_all()))))
             {
                 self.diags.push(
                     Diagnostic::warning("W0604", "this allow opens every port to every peer")
@@ -476,18 +549,23 @@ fn merge_rules(cells: Vec<Cell>) -> Vec<PolicyRule> {
     }
     let within = |a: &Cell, b: &Cell| a.peer.is_subset(&b.peer) && a.ports.is_subset_of(&b.ports);
     let redundant: Vec<bool> = (0..kept.len())
-        .map(|i| (0..kept.len()).any(|j| i != j && within(&kept[i], &kept[j]) && !within(&kept[j], &kept[i])))
+        .map(|i| {
+            (0..kept.len())
+                .any(|j| i != j && within(&kept[i], &kept[j]) && !within(&kept[j], &kept[i]))
+        })
         .collect();
     let mut flags = redundant.into_iter();
     kept.retain(|_| !flags.next().unwrap_or(false));
     let mut by_ports: BTreeMap<PortSet, PolicyRule> = BTreeMap::new();
     for c in kept {
-        let r = by_ports.entry(c.ports.clone()).or_insert_with(|| PolicyRule {
-            peers: vec![],
-            ports: c.ports.clone(),
-            allows: BTreeSet::new(),
-            denies: BTreeSet::new(),
-        });
+        let r = by_ports
+            .entry(c.ports.clone())
+            .or_insert_with(|| PolicyRule {
+                peers: vec![],
+                ports: c.ports.clone(),
+                allows: BTreeSet::new(),
+                denies: BTreeSet::new(),
+            });
         r.peers.push(c.peer);
         r.allows.extend(c.allows);
         r.denies.extend(c.denies);

@@ -69,7 +69,10 @@ impl Diagnostic {
         self
     }
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(SecondaryLabel { span, message: message.into() });
+        self.labels.push(SecondaryLabel {
+            span,
+            message: message.into(),
+        });
         self
     }
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
@@ -85,7 +88,10 @@ impl Diagnostic {
     }
 
     fn sort_key(&self) -> (usize, usize, usize, Severity, &'static str, &str) {
-        let (f, s, e) = self.primary.map(|p| (p.file.0, p.start, p.end)).unwrap_or((usize::MAX, 0, 0));
+        let (f, s, e) =
+            self.primary
+                .map(|p| (p.file.0, p.start, p.end))
+                .unwrap_or((usize::MAX, 0, 0));
         (f, s, e, self.severity, self.code, &self.message)
     }
 }
@@ -195,7 +201,11 @@ pub fn render_json(sources: &SourceMap, diags: &[Diagnostic]) -> String {
             code: d.code,
             message: d.message.clone(),
             primary: d.primary.map(|p| json_span(sources, p, &d.primary_label)),
-            labels: d.labels.iter().map(|l| json_span(sources, l.span, &l.message)).collect(),
+            labels: d
+                .labels
+                .iter()
+                .map(|l| json_span(sources, l.span, &l.message))
+                .collect(),
             help: d.help.clone(),
             notes: d.notes.clone(),
         })
@@ -219,7 +229,10 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 /// The closest candidate within a distance that scales with the word's length.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -244,11 +257,16 @@ mod tests {
     fn renders_text_and_json() {
         let mut sm = SourceMap::new();
         let f = sm.add("x.npl", "allow a -> b\n");
-        let d = Diagnostic::error("E0101", "unknown name `b`").at(Span::new(f, 11, 12), "not declared").with_help("declare it");
+        let d = Diagnostic::error("E0101", "unknown name `b`")
+            .at(Span::new(f, 11, 12), "not declared")
+            .with_help("declare it");
         let text = render_human(&sm, std::slice::from_ref(&d));
         assert!(text.contains("error[E0101]: unknown name `b`"), "{text}");
         assert!(text.contains("x.npl:1:12"), "{text}");
         let json = render_json(&sm, &[d]);
-        assert!(json.contains("\"line\": 1") && json.contains("\"column\": 12"), "{json}");
+        assert!(
+            json.contains("\"line\": 1") && json.contains("\"column\": 12"),
+            "{json}"
+        );
     }
 }

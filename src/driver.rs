@@ -45,7 +45,10 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
     let mut out = Compilation::default();
     let mut inputs: Vec<&Input> = inputs.iter().collect();
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
-    let ids: Vec<(crate::source::FileId, &Input)> = inputs.iter().map(|i| (out.sources.add(i.name.clone(), i.text.clone()), *i)).collect();
+    let ids: Vec<(crate::source::FileId, &Input)> = inputs
+        .iter()
+        .map(|i| (out.sources.add(i.name.clone(), i.text.clone()), *i))
+        .collect();
     // files parse independently: in parallel, results in file order
     let mut files = Vec::new();
     for parsed in crate::par::map(&ids, |(id, i)| syntax::parse_file(*id, &i.text)) {
@@ -97,8 +100,16 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
 /// Drops warnings and notes silenced with `@silence(CODE)` on the statement
 /// (or namespace) they point into. Errors cannot be silenced.
 pub fn apply_silences(prog: &Program, diags: &mut Vec<Diagnostic>) {
-    let silenced: Vec<&crate::ir::Statement> = prog.statements.iter().filter(|s| !s.silence.is_empty()).collect();
-    let ns_silenced: Vec<&crate::ir::Namespace> = prog.namespaces.values().filter(|n| !n.silence.is_empty()).collect();
+    let silenced: Vec<&crate::ir::Statement> = prog
+        .statements
+        .iter()
+        .filter(|s| !s.silence.is_empty())
+        .collect();
+    let ns_silenced: Vec<&crate::ir::Namespace> = prog
+        .namespaces
+        .values()
+        .filter(|n| !n.silence.is_empty())
+        .collect();
     if silenced.is_empty() && ns_silenced.is_empty() {
         return;
     }
@@ -107,11 +118,17 @@ pub fn apply_silences(prog: &Program, diags: &mut Vec<Diagnostic>) {
             return true;
         }
         let Some(at) = d.primary else { return true };
-        let inside = |outer: crate::source::Span| outer.file == at.file && outer.start <= at.start && at.end <= outer.end;
-        let by_stmt = silenced.iter().any(|s| inside(s.span) && s.silence.iter().any(|x| x.code == d.code));
+        let inside = |outer: crate::source::Span| {
+            outer.file == at.file && outer.start <= at.start && at.end <= outer.end
+        };
+        let by_stmt = silenced
+            .iter()
+            .any(|s| inside(s.span) && s.silence.iter().any(|x| x.code == d.code));
         let by_ns = ns_silenced.iter().any(|n| {
             n.silence.iter().any(|x| x.code == d.code)
-                && (inside(n.span) || n.posture_span.map(inside).unwrap_or(false) || d.primary == Some(n.span))
+                && (inside(n.span)
+                    || n.posture_span.map(inside).unwrap_or(false)
+                    || d.primary == Some(n.span))
         });
         !(by_stmt || by_ns)
     });
@@ -136,12 +153,18 @@ struct Timer {
 
 impl Timer {
     fn new() -> Timer {
-        Timer { on: std::env::var_os("NPLC_TIMINGS").is_some(), last: std::time::Instant::now() }
+        Timer {
+            on: std::env::var_os("NPLC_TIMINGS").is_some(),
+            last: std::time::Instant::now(),
+        }
     }
     fn lap(&mut self, stage: &str) {
         if self.on {
             let now = std::time::Instant::now();
-            eprintln!("nplc: {stage:<10} {:>8.1} ms", (now - self.last).as_secs_f64() * 1000.0);
+            eprintln!(
+                "nplc: {stage:<10} {:>8.1} ms",
+                (now - self.last).as_secs_f64() * 1000.0
+            );
             self.last = now;
         }
     }
@@ -164,7 +187,8 @@ fn run(inputs: &[Input], emit: bool) -> Compilation {
         Err(ds) => out.diagnostics.extend(ds),
     }
     if let Some(prog) = &out.program {
-        out.diagnostics.extend(crate::lint::lint(prog, out.firewall.as_ref()));
+        out.diagnostics
+            .extend(crate::lint::lint(prog, out.firewall.as_ref()));
         apply_silences(prog, &mut out.diagnostics);
         t.lap("lint");
     }
@@ -184,12 +208,16 @@ pub struct InputError(pub String);
 pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
     let mut files = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| InputError(format!("cannot read `{}`: {}", p.display(), io_msg(&e))))?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| InputError(format!("cannot read `{}`: {}", p.display(), io_msg(&e))))?;
         if meta.is_dir() {
             let before = files.len();
             walk(p, &mut files)?;
             if files.len() == before {
-                return Err(InputError(format!("no `.npl` files under `{}`", p.display())));
+                return Err(InputError(format!(
+                    "no `.npl` files under `{}`",
+                    p.display()
+                )));
             }
         } else {
             files.push(p.clone());
@@ -199,8 +227,12 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
     files.dedup();
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| InputError(format!("cannot read `{}`: {}", f.display(), io_msg(&e))))?;
-        out.push(Input { name: display_name(&f), text });
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| InputError(format!("cannot read `{}`: {}", f.display(), io_msg(&e))))?;
+        out.push(Input {
+            name: display_name(&f),
+            text,
+        });
     }
     Ok(out)
 }
@@ -211,15 +243,20 @@ fn display_name(p: &Path) -> String {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    let rd = std::fs::read_dir(dir).map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
     let mut entries: Vec<PathBuf> = Vec::new();
     for e in rd {
-        let e = e.map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
+        let e =
+            e.map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
         entries.push(e.path());
     }
     entries.sort();
     for p in entries {
-        let hidden = p.file_name().map(|n| n.to_string_lossy().starts_with('.')).unwrap_or(false);
+        let hidden = p
+            .file_name()
+            .map(|n| n.to_string_lossy().starts_with('.'))
+            .unwrap_or(false);
         if hidden {
             continue;
         }

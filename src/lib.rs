@@ -2,20 +2,20 @@
 //! NetworkPolicy YAML and node firewall port lists. See ARCHITECTURE.md for the
 //! order of the stages.
 
-pub mod net;
-pub mod diag;
-pub mod source;
-pub mod syntax;
-pub mod ir;
 pub mod check;
-pub mod resolve;
-pub mod stdlib;
 pub mod compile;
-pub mod emit;
-pub mod firewall;
-pub mod lint;
+pub mod diag;
 pub mod driver;
-pub mod outdir;
-pub mod population;
+pub mod emit;
 pub mod eval;
+pub mod firewall;
+pub mod ir;
+pub mod lint;
+pub mod net;
+pub mod outdir;
 pub mod par;
+pub mod population;
+pub mod resolve;
+pub mod source;
+pub mod stdlib;
+pub mod syntax;

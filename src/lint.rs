@@ -50,13 +50,22 @@ pub fn lint(prog: &Program, fw: Option<&FirewallSpec>) -> Vec<Diagnostic> {
 /// For each managed namespace, the statements with a side that may hold its
 /// pods (so that the namespace lints do not scan every statement for every
 /// namespace).
-fn statements_by_namespace(prog: &Program) -> std::collections::BTreeMap<String, Vec<&crate::ir::Statement>> {
-    let mut out: std::collections::BTreeMap<String, Vec<&crate::ir::Statement>> = std::collections::BTreeMap::new();
+fn statements_by_namespace(
+    prog: &Program,
+) -> std::collections::BTreeMap<String, Vec<&crate::ir::Statement>> {
+    let mut out: std::collections::BTreeMap<String, Vec<&crate::ir::Statement>> =
+        std::collections::BTreeMap::new();
     for s in &prog.statements {
         let mut names: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
-        let sets = s.src.iter().map(|t| &t.set).chain(s.dst.iter().map(|t| &t.set));
+        let sets = s
+            .src
+            .iter()
+            .map(|t| &t.set)
+            .chain(s.dst.iter().map(|t| &t.set));
         for set in sets {
-            let PeerSet::Pods { namespaces, .. } = set else { continue };
+            let PeerSet::Pods { namespaces, .. } = set else {
+                continue;
+            };
             match namespaces.get(crate::ir::NAME_LABEL) {
                 Some(c) if !c.absent => {
                     if let crate::ir::ValSet::Finite(v) = &c.values {

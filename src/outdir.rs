@@ -22,17 +22,30 @@ pub struct OutFile {
 }
 
 fn io(path: &Path, e: std::io::Error) -> String {
-    format!("cannot write `{}`: {}", path.display(), crate::driver::io_msg(&e))
+    format!(
+        "cannot write `{}`: {}",
+        path.display(),
+        crate::driver::io_msg(&e)
+    )
 }
 
 fn owned(dir: &Path) -> BTreeSet<String> {
     fs::read_to_string(dir.join(OWNED))
-        .map(|s| s.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).map(str::to_string).collect())
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn safe(rel: &str) -> bool {
-    !rel.is_empty() && !rel.starts_with('/') && rel.split('/').all(|c| !c.is_empty() && c != ".." && c != ".")
+    !rel.is_empty()
+        && !rel.starts_with('/')
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != ".." && c != ".")
 }
 
 /// Replaces the files nplc owns in `dir` by `files`.
@@ -43,7 +56,11 @@ pub fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
     if dir.exists() && !dir.is_dir() {
         return Err(format!("`{}` exists and is not a directory", dir.display()));
     }
-    let previous = if dir.is_dir() { owned(dir) } else { BTreeSet::new() };
+    let previous = if dir.is_dir() {
+        owned(dir)
+    } else {
+        BTreeSet::new()
+    };
     for f in files {
         let target = dir.join(&f.path);
         if target.exists() && !previous.contains(&f.path) {
@@ -57,7 +74,10 @@ pub fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     let staging = parent.join(format!(".{base}.nplc-tmp-{}", std::process::id()));
     let _ = fs::remove_dir_all(&staging);
     let result = stage_and_commit(dir, &staging, files, &previous);
@@ -65,9 +85,15 @@ pub fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
     result
 }
 
-fn stage_and_commit(dir: &Path, staging: &Path, files: &[OutFile], previous: &BTreeSet<String>) -> Result<(), String> {
+fn stage_and_commit(
+    dir: &Path,
+    staging: &Path,
+    files: &[OutFile],
+    previous: &BTreeSet<String>,
+) -> Result<(), String> {
     fs::create_dir_all(staging).map_err(|e| io(staging, e))?;
-    let mut manifest = String::from("# Files written by nplc; a new build replaces exactly these.\n");
+    let mut manifest =
+        String::from("# Files written by nplc; a new build replaces exactly these.\n");
     for f in files {
         let p = staging.join("new").join(&f.path);
         if let Some(d) = p.parent() {
@@ -83,8 +109,16 @@ fn stage_and_commit(dir: &Path, staging: &Path, files: &[OutFile], previous: &BT
         return fs::rename(staging.join("new"), dir).map_err(|e| io(dir, e));
     }
     // move into place, keeping backups to undo on failure
-    let new: BTreeSet<String> = files.iter().map(|f| f.path.clone()).chain([OWNED.to_string()]).collect();
-    let stale: Vec<String> = previous.iter().filter(|p| !new.contains(*p)).cloned().collect();
+    let new: BTreeSet<String> = files
+        .iter()
+        .map(|f| f.path.clone())
+        .chain([OWNED.to_string()])
+        .collect();
+    let stale: Vec<String> = previous
+        .iter()
+        .filter(|p| !new.contains(*p))
+        .cloned()
+        .collect();
     let mut undo: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
     let backup_root = staging.join("old");
     let mut step = |rel: &str, replace: bool| -> Result<(), String> {
@@ -107,7 +141,11 @@ fn stage_and_commit(dir: &Path, staging: &Path, files: &[OutFile], previous: &BT
         Ok(())
     };
     let mut result = Ok(());
-    for rel in new.iter().map(|s| (s.as_str(), true)).chain(stale.iter().map(|s| (s.as_str(), false))) {
+    for rel in new
+        .iter()
+        .map(|s| (s.as_str(), true))
+        .chain(stale.iter().map(|s| (s.as_str(), false)))
+    {
         if let Err(e) = step(rel.0, rel.1) {
             result = Err(e);
             break;
@@ -145,7 +183,10 @@ mod tests {
     }
 
     fn f(path: &str, c: &str) -> OutFile {
-        OutFile { path: path.into(), contents: c.into() }
+        OutFile {
+            path: path.into(),
+            contents: c.into(),
+        }
     }
 
     #[test]
@@ -155,7 +196,10 @@ mod tests {
         write_tree(&out, &[f("a/x.yaml", "1"), f("k.yaml", "k")]).unwrap();
         fs::write(out.join("user.txt"), "mine").unwrap();
         write_tree(&out, &[f("b/y.yaml", "2"), f("k.yaml", "k2")]).unwrap();
-        assert!(!out.join("a").exists(), "stale file and its empty directory are gone");
+        assert!(
+            !out.join("a").exists(),
+            "stale file and its empty directory are gone"
+        );
         assert_eq!(fs::read_to_string(out.join("b/y.yaml")).unwrap(), "2");
         assert_eq!(fs::read_to_string(out.join("k.yaml")).unwrap(), "k2");
         assert_eq!(fs::read_to_string(out.join("user.txt")).unwrap(), "mine");
@@ -170,7 +214,11 @@ mod tests {
         fs::write(out.join("k.yaml"), "user").unwrap();
         assert!(write_tree(&out, &[f("k.yaml", "ours")]).is_err());
         assert_eq!(fs::read_to_string(out.join("k.yaml")).unwrap(), "user");
-        assert_eq!(fs::read_dir(&root).unwrap().count(), 1, "no staging left behind");
+        assert_eq!(
+            fs::read_dir(&root).unwrap().count(),
+            1,
+            "no staging left behind"
+        );
         let _ = fs::remove_dir_all(&root);
     }
 }

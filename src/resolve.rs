@@ -25,14 +25,22 @@ pub struct RPeer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RKind {
     /// Every pod of a namespace.
-    AllPods { ns: String },
+    AllPods {
+        ns: String,
+    },
     Cluster,
     World,
     Address(String),
     /// Pods of namespace `ns` matching the selector.
-    Pods { ns: Spanned<String>, sel: Option<ast::Selector> },
+    Pods {
+        ns: Spanned<String>,
+        sel: Option<ast::Selector>,
+    },
     /// Pods matching `pods` in namespaces matching `namespaces`.
-    NamespaceLabels { namespaces: ast::Selector, pods: Option<ast::Selector> },
+    NamespaceLabels {
+        namespaces: ast::Selector,
+        pods: Option<ast::Selector>,
+    },
     /// What a name denotes.
     Union(Vec<RPeer>),
 }
@@ -106,7 +114,10 @@ struct Resolver<'a> {
 
 /// Resolves a build's files. Stdlib modules named by `use` are added to
 /// `sources` so that diagnostics can point into them.
-pub fn resolve(files: &[ast::File], sources: &mut SourceMap) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
+pub fn resolve(
+    files: &[ast::File],
+    sources: &mut SourceMap,
+) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut r = Resolver {
         sources,
         diags: Vec::new(),
@@ -154,7 +165,13 @@ impl<'a> Resolver<'a> {
                 .at(m.span, "no such module");
             d = match did_you_mean(&m.node, stdlib::names()) {
                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => d.with_help(format!("the modules are: {}", stdlib::names().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))),
+                None => d.with_help(format!(
+                    "the modules are: {}",
+                    stdlib::names()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             };
             self.diags.push(d);
             return;
@@ -163,14 +180,23 @@ impl<'a> Resolver<'a> {
         if self.std_defs.contains_key(&m.node) {
             return;
         }
-        let id = self.sources.add_stdlib(format!("<stdlib>/{}.npl", m.node), text);
+        let id = self
+            .sources
+            .add_stdlib(format!("<stdlib>/{}.npl", m.node), text);
         self.uses.entry(id).or_default().insert(m.node.clone());
         let mut defs = BTreeMap::new();
         match crate::syntax::parse_file(id, text) {
             Ok(f) => {
                 for item in &f.items {
                     if let ast::Item::Define(d) = item {
-                        defs.insert(d.name.node.clone(), Def { def: d.clone(), ns: None, file: id });
+                        defs.insert(
+                            d.name.node.clone(),
+                            Def {
+                                def: d.clone(),
+                                ns: None,
+                                file: id,
+                            },
+                        );
                     }
                 }
             }
@@ -190,37 +216,66 @@ impl<'a> Resolver<'a> {
             );
             return;
         }
-        self.defs.insert(key, Def { def: d.clone(), ns, file });
+        self.defs.insert(
+            key,
+            Def {
+                def: d.clone(),
+                ns,
+                file,
+            },
+        );
     }
 
     fn lower(&mut self, files: &[ast::File]) -> Resolved {
         let mut out = Resolved::default();
         for f in files {
             for item in &f.items {
-                let ast::Item::Namespace(b) = item else { continue };
+                let ast::Item::Namespace(b) = item else {
+                    continue;
+                };
                 let ns = b.name.node.clone();
                 let entry = out
                     .namespaces
                     .entry(ns.clone())
-                    .or_insert_with(|| RNamespace { name: b.name.clone(), posture: None, isolates: vec![], workloads: vec![], silence: vec![] });
+                    .or_insert_with(|| RNamespace {
+                        name: b.name.clone(),
+                        posture: None,
+                        isolates: vec![],
+                        workloads: vec![],
+                        silence: vec![],
+                    });
                 entry.silence.extend(b.silence.iter().cloned());
                 let mut postures = Vec::new();
                 let mut isolates = Vec::new();
                 let mut rules = Vec::new();
                 for s in &b.statements {
                     match s {
-                        ast::Statement::Posture { allow, direction, span, silence } => {
+                        ast::Statement::Posture {
+                            allow,
+                            direction,
+                            span,
+                            silence,
+                        } => {
                             postures.push((*allow, *direction, *span));
                             entry.silence.extend(silence.iter().cloned());
                         }
                         ast::Statement::Define(d) => {
                             if d.workload {
-                                if let Some(ast::Peer { kind: PeerKind::Selector(sel), .. }) = d.value.peers.first() {
+                                if let Some(ast::Peer {
+                                    kind: PeerKind::Selector(sel),
+                                    ..
+                                }) = d.value.peers.first()
+                                {
                                     entry.workloads.push((d.name.node.clone(), sel.clone()));
                                 }
                             }
                         }
-                        ast::Statement::Isolate { direction, targets, span, silence } => {
+                        ast::Statement::Isolate {
+                            direction,
+                            targets,
+                            span,
+                            silence,
+                        } => {
                             isolates.push((*direction, targets.clone(), *span));
                             entry.silence.extend(silence.iter().cloned());
                         }
@@ -230,17 +285,31 @@ impl<'a> Resolver<'a> {
                 for p in postures {
                     match &entry.posture {
                         Some((_, _, prev)) => self.diags.push(
-                            Diagnostic::error("E0103", format!("the posture of namespace `{ns}` is set twice"))
-                                .at(p.2, "set again here")
-                                .with_label(*prev, "first set here")
-                                .with_help("keep one `default` statement per namespace"),
+                            Diagnostic::error(
+                                "E0103",
+                                format!("the posture of namespace `{ns}` is set twice"),
+                            )
+                            .at(p.2, "set again here")
+                            .with_label(*prev, "first set here")
+                            .with_help("keep one `default` statement per namespace"),
                         ),
                         None => entry.posture = Some(p),
                     }
                 }
                 for (direction, targets, span) in isolates {
-                    let targets = targets.iter().map(|t| self.peer(t, Some(&ns), f.id)).collect();
-                    out.namespaces.entry(ns.clone()).or_insert_with(|| unreachable_ns(b)).isolates.push(RIsolate { direction, targets, span });
+                    let targets = targets
+                        .iter()
+                        .map(|t| self.peer(t, Some(&ns), f.id))
+                        .collect();
+                    out.namespaces
+                        .entry(ns.clone())
+                        .or_insert_with(|| unreachable_ns(b))
+                        .isolates
+                        .push(RIsolate {
+                            direction,
+                            targets,
+                            span,
+                        });
                 }
                 for r in rules {
                     if let Some(rr) = self.rule(&r, &ns, f.id) {
@@ -254,7 +323,12 @@ impl<'a> Resolver<'a> {
 
     fn rule(&mut self, r: &ast::Rule, ns: &str, file: FileId) -> Option<RRule> {
         let all = |span: Span| RSide {
-            peers: vec![RPeer { kind: RKind::AllPods { ns: ns.to_string() }, except: vec![], span, ports: None }],
+            peers: vec![RPeer {
+                kind: RKind::AllPods { ns: ns.to_string() },
+                except: vec![],
+                span,
+                ports: None,
+            }],
             parenthesized: false,
             ports: None,
             span,
@@ -281,7 +355,11 @@ impl<'a> Resolver<'a> {
 
     fn side(&mut self, s: &ast::Side, ns: &str, file: FileId) -> RSide {
         RSide {
-            peers: s.peers.iter().map(|p| self.peer(p, Some(ns), file)).collect(),
+            peers: s
+                .peers
+                .iter()
+                .map(|p| self.peer(p, Some(ns), file))
+                .collect(),
             parenthesized: s.parenthesized,
             ports: s.ports.clone(),
             span: s.span,
@@ -311,7 +389,12 @@ impl<'a> Resolver<'a> {
 
     fn atom(&mut self, p: &ast::Peer, ns: Option<&str>, file: FileId) -> RPeer {
         let span = p.span;
-        let mk = |kind| RPeer { kind, except: vec![], span, ports: None };
+        let mk = |kind| RPeer {
+            kind,
+            except: vec![],
+            span,
+            ports: None,
+        };
         match &p.kind {
             PeerKind::AllPods => {
                 let n = self.bare_ns(ns, span);
@@ -322,22 +405,46 @@ impl<'a> Resolver<'a> {
             PeerKind::Address(a) => mk(RKind::Address(a.clone())),
             PeerKind::Selector(sel) => {
                 let n = self.bare_ns(ns, span);
-                mk(RKind::Pods { ns: Spanned::new(n, span), sel: Some(sel.clone()) })
+                mk(RKind::Pods {
+                    ns: Spanned::new(n, span),
+                    sel: Some(sel.clone()),
+                })
             }
             PeerKind::Name(name) => self.name(name, span, ns, file),
             PeerKind::Namespaced { ns: target, pods } => match pods {
-                PodPart::All => mk(RKind::Pods { ns: target.clone(), sel: None }),
-                PodPart::Selector(sel) => mk(RKind::Pods { ns: target.clone(), sel: Some(sel.clone()) }),
+                PodPart::All => mk(RKind::Pods {
+                    ns: target.clone(),
+                    sel: None,
+                }),
+                PodPart::Selector(sel) => mk(RKind::Pods {
+                    ns: target.clone(),
+                    sel: Some(sel.clone()),
+                }),
                 PodPart::Name(n) => self.scoped_name(&target.node, n, span),
             },
             PeerKind::NamespaceLabels { namespaces, pods } => match pods {
-                PodPart::All => mk(RKind::NamespaceLabels { namespaces: namespaces.clone(), pods: None }),
-                PodPart::Selector(sel) => mk(RKind::NamespaceLabels { namespaces: namespaces.clone(), pods: Some(sel.clone()) }),
+                PodPart::All => mk(RKind::NamespaceLabels {
+                    namespaces: namespaces.clone(),
+                    pods: None,
+                }),
+                PodPart::Selector(sel) => mk(RKind::NamespaceLabels {
+                    namespaces: namespaces.clone(),
+                    pods: Some(sel.clone()),
+                }),
                 PodPart::Name(n) => {
                     self.diags.push(
-                        Diagnostic::error("E0104", format!("`{}` cannot name pods in namespaces chosen by labels", n.node))
-                            .at(n.span, "a name here")
-                            .with_help(format!("write a label selector, such as `{{...}}/app={}`", n.node)),
+                        Diagnostic::error(
+                            "E0104",
+                            format!(
+                                "`{}` cannot name pods in namespaces chosen by labels",
+                                n.node
+                            ),
+                        )
+                        .at(n.span, "a name here")
+                        .with_help(format!(
+                            "write a label selector, such as `{{...}}/app={}`",
+                            n.node
+                        )),
                     );
                     mk(RKind::Union(vec![]))
                 }
@@ -351,9 +458,17 @@ impl<'a> Resolver<'a> {
         if let Some(def) = self.defs.get(&key).cloned() {
             return self.expand(key, &def, span);
         }
-        let candidates: Vec<String> =
-            self.defs.keys().filter(|(s, _)| s.as_deref() == Some(ns)).map(|(_, k)| k.clone()).collect();
-        let mut d = Diagnostic::error("E0101", format!("unknown name `{}` in namespace `{ns}`", n.node)).at(n.span, "not declared there");
+        let candidates: Vec<String> = self
+            .defs
+            .keys()
+            .filter(|(s, _)| s.as_deref() == Some(ns))
+            .map(|(_, k)| k.clone())
+            .collect();
+        let mut d = Diagnostic::error(
+            "E0101",
+            format!("unknown name `{}` in namespace `{ns}`", n.node),
+        )
+        .at(n.span, "not declared there");
         if let Some(s) = did_you_mean(&n.node, candidates.iter().map(String::as_str)) {
             d = d.with_help(format!("did you mean `{ns}/{s}`?"));
         } else {
@@ -363,11 +478,21 @@ impl<'a> Resolver<'a> {
             ));
         }
         self.diags.push(d);
-        RPeer { kind: RKind::Union(vec![]), except: vec![], span, ports: None }
+        RPeer {
+            kind: RKind::Union(vec![]),
+            except: vec![],
+            span,
+            ports: None,
+        }
     }
 
     fn name(&mut self, name: &str, span: Span, ns: Option<&str>, file: FileId) -> RPeer {
-        let empty = RPeer { kind: RKind::Union(vec![]), except: vec![], span, ports: None };
+        let empty = RPeer {
+            kind: RKind::Union(vec![]),
+            except: vec![],
+            span,
+            ports: None,
+        };
         if let Some(n) = ns {
             let key = (Some(n.to_string()), name.to_string());
             if let Some(def) = self.defs.get(&key).cloned() {
@@ -381,16 +506,26 @@ impl<'a> Resolver<'a> {
         let used = self.uses.get(&file).cloned().unwrap_or_default();
         for m in &used {
             if let Some(def) = self.std_defs.get(m).and_then(|d| d.get(name)).cloned() {
-                return self.expand((Some(format!("<stdlib>/{m}")), name.to_string()), &def, span);
+                return self.expand(
+                    (Some(format!("<stdlib>/{m}")), name.to_string()),
+                    &def,
+                    span,
+                );
             }
         }
         // not visible: say what would have been
-        let mut d = Diagnostic::error("E0101", format!("unknown name `{name}`")).at(span, "not declared");
+        let mut d =
+            Diagnostic::error("E0101", format!("unknown name `{name}`")).at(span, "not declared");
         let module_with = stdlib::MODULES.iter().find(|(m, text)| {
-            *m == name || text.lines().any(|l| l.trim_start().starts_with(&format!("define {name} ")))
+            *m == name
+                || text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&format!("define {name} ")))
         });
         if let Some((m, _)) = module_with {
-            d = d.with_help(format!("`{name}` is in the standard library: add `use {m}` at the top of this file"));
+            d = d.with_help(format!(
+                "`{name}` is in the standard library: add `use {m}` at the top of this file"
+            ));
         } else {
             let mut candidates: Vec<String> = self
                 .defs
@@ -419,19 +554,44 @@ impl<'a> Resolver<'a> {
     fn expand(&mut self, key: (Scope, String), def: &Def, use_span: Span) -> RPeer {
         if self.stack.contains(&key) {
             self.diags.push(
-                Diagnostic::error("E0105", format!("`{}` is defined in terms of itself", key.1))
-                    .at(def.def.name.span, "this definition refers back to itself")
-                    .with_help("definitions must not form a cycle"),
+                Diagnostic::error(
+                    "E0105",
+                    format!("`{}` is defined in terms of itself", key.1),
+                )
+                .at(def.def.name.span, "this definition refers back to itself")
+                .with_help("definitions must not form a cycle"),
             );
-            return RPeer { kind: RKind::Union(vec![]), except: vec![], span: use_span, ports: None };
+            return RPeer {
+                kind: RKind::Union(vec![]),
+                except: vec![],
+                span: use_span,
+                ports: None,
+            };
         }
         self.stack.push(key);
-        let peers: Vec<RPeer> = def.def.value.peers.iter().map(|p| self.peer(p, def.ns.as_deref(), def.file)).collect();
+        let peers: Vec<RPeer> = def
+            .def
+            .value
+            .peers
+            .iter()
+            .map(|p| self.peer(p, def.ns.as_deref(), def.file))
+            .collect();
         self.stack.pop();
-        RPeer { kind: RKind::Union(peers), except: vec![], span: use_span, ports: def.def.value.ports.clone() }
+        RPeer {
+            kind: RKind::Union(peers),
+            except: vec![],
+            span: use_span,
+            ports: def.def.value.ports.clone(),
+        }
     }
 }
 
 fn unreachable_ns(b: &ast::NamespaceBlock) -> RNamespace {
-    RNamespace { name: b.name.clone(), posture: None, isolates: vec![], workloads: vec![], silence: vec![] }
+    RNamespace {
+        name: b.name.clone(),
+        posture: None,
+        isolates: vec![],
+        workloads: vec![],
+        silence: vec![],
+    }
 }

@@ -27,7 +27,11 @@ impl Span {
     }
     /// The smallest span covering both (same file assumed).
     pub fn to(&self, other: Span) -> Span {
-        Span::new(self.file, self.start.min(other.start), self.end.max(other.end))
+        Span::new(
+            self.file,
+            self.start.min(other.start),
+            self.end.max(other.end),
+        )
     }
 }
 
@@ -65,12 +69,19 @@ impl SourceMap {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        self.meta.push(FileMeta { name: name.clone(), stdlib, line_starts });
+        self.meta.push(FileMeta {
+            name: name.clone(),
+            stdlib,
+            line_starts,
+        });
         FileId(self.files.add(name, text))
     }
 
     pub fn name(&self, id: FileId) -> &str {
-        self.meta.get(id.0).map(|m| m.name.as_str()).unwrap_or("<unknown>")
+        self.meta
+            .get(id.0)
+            .map(|m| m.name.as_str())
+            .unwrap_or("<unknown>")
     }
 
     pub fn is_stdlib(&self, id: FileId) -> bool {
@@ -78,7 +89,10 @@ impl SourceMap {
     }
 
     pub fn text(&self, id: FileId) -> &str {
-        self.files.get(id.0).map(|f| f.source().as_ref()).unwrap_or("")
+        self.files
+            .get(id.0)
+            .map(|f| f.source().as_ref())
+            .unwrap_or("")
     }
 
     /// 1-based line of a byte offset.

@@ -13,7 +13,13 @@ pub struct Args {
     pub common: Common,
     /// Output directory: `DIR/<namespace>/<policy>.yaml`, `DIR/kustomization.yaml`,
     /// and with `nodes` blocks `DIR/firewall/` (ports.txt, ports.json, ports.csv, ROLE.nft).
-    #[arg(short = 'o', long = "out", value_name = "DIR", required_unless_present = "stdout", conflicts_with = "stdout")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        required_unless_present = "stdout",
+        conflicts_with = "stdout"
+    )]
     pub out: Option<PathBuf>,
     /// Write one multi-document YAML stream to standard output instead.
     #[arg(long)]
@@ -22,9 +28,15 @@ pub struct Args {
 
 /// Every file a build writes, relative to the output directory.
 pub fn files(c: &driver::Compilation) -> Vec<OutFile> {
-    let mut files: Vec<OutFile> = nplc::par::map(&c.manifests, |m| OutFile { path: m.path(), contents: m.to_yaml() });
+    let mut files: Vec<OutFile> = nplc::par::map(&c.manifests, |m| OutFile {
+        path: m.path(),
+        contents: m.to_yaml(),
+    });
     let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    files.push(OutFile { path: "kustomization.yaml".into(), contents: k8s::kustomization(&paths) });
+    files.push(OutFile {
+        path: "kustomization.yaml".into(),
+        contents: k8s::kustomization(&paths),
+    });
     // the node firewall port list, only when the sources have `nodes` blocks
     if let Some(fw) = &c.firewall {
         files.extend(nplc::firewall::emit::files(fw));
@@ -51,7 +63,11 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
     }
     if a.stdout {
         let mut out = std::io::stdout().lock();
-        if out.write_all(k8s::stream(&c.manifests).as_bytes()).and_then(|_| out.flush()).is_err() {
+        if out
+            .write_all(k8s::stream(&c.manifests).as_bytes())
+            .and_then(|_| out.flush())
+            .is_err()
+        {
             return EXIT_USAGE;
         }
         return EXIT_OK;

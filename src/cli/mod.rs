@@ -18,7 +18,12 @@ pub const EXIT_ERRORS: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "nplc", version, about = "Compile .npl network policy programs to Kubernetes NetworkPolicy YAML", propagate_version = true)]
+#[command(
+    name = "nplc",
+    version,
+    about = "Compile .npl network policy programs to Kubernetes NetworkPolicy YAML",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -60,9 +65,14 @@ pub fn report(format: ErrorFormat, sources: &SourceMap, diags: &[Diagnostic]) {
             if !diags.is_empty() {
                 eprint!("{}", diag::render_human(sources, diags));
                 let errors = diags.iter().filter(|d| d.is_error()).count();
-                let warnings = diags.iter().filter(|d| d.severity == diag::Severity::Warning).count();
+                let warnings = diags
+                    .iter()
+                    .filter(|d| d.severity == diag::Severity::Warning)
+                    .count();
                 if errors > 0 {
-                    eprintln!("error: {errors} error(s), {warnings} warning(s); nothing was written");
+                    eprintln!(
+                        "error: {errors} error(s), {warnings} warning(s); nothing was written"
+                    );
                 }
             }
         }
@@ -82,7 +92,8 @@ pub fn exit_without_freeing(c: nplc::driver::Compilation, code: i32) -> i32 {
 /// compiles; on failure returns the exit code after printing the errors
 /// (warnings are `nplc check`'s business, so a query prints only errors).
 pub fn compile_for_query(common: &Common) -> Result<nplc::driver::Compilation, i32> {
-    let inputs = nplc::driver::read_inputs(&common.paths).map_err(|e| fail_io(common.error_format, e.0))?;
+    let inputs =
+        nplc::driver::read_inputs(&common.paths).map_err(|e| fail_io(common.error_format, e.0))?;
     let c = nplc::driver::compile_inputs(&inputs);
     if c.has_errors() {
         report(common.error_format, &c.sources, &c.diagnostics);

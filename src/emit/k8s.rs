@@ -15,7 +15,9 @@ use crate::ir::{KeyC, LabelSel, PeerSet, PortSet, Program, ValSet};
 use crate::net::Protocol;
 use crate::source::SourceMap;
 use k8s_openapi::api::networking::v1 as net;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -66,8 +68,12 @@ pub fn label_selector(sel: &LabelSel) -> LabelSelector {
             (ValSet::Finite(s), false) if s.len() == 1 => {
                 match_labels.insert(k.clone(), s.iter().next().cloned().unwrap_or_default());
             }
-            (ValSet::Finite(s), false) => exprs.push(req(k, "In", Some(s.iter().cloned().collect()))),
-            (ValSet::Cofinite(s), true) => exprs.push(req(k, "NotIn", Some(s.iter().cloned().collect()))),
+            (ValSet::Finite(s), false) => {
+                exprs.push(req(k, "In", Some(s.iter().cloned().collect())))
+            }
+            (ValSet::Cofinite(s), true) => {
+                exprs.push(req(k, "NotIn", Some(s.iter().cloned().collect())))
+            }
             (ValSet::Cofinite(s), false) => {
                 exprs.push(req(k, "Exists", None));
                 exprs.push(req(k, "NotIn", Some(s.iter().cloned().collect())));
@@ -75,11 +81,17 @@ pub fn label_selector(sel: &LabelSel) -> LabelSelector {
             // "absent or one of": the compiler splits these before emission.
             // Should one slip through, the `In` part selects fewer pods,
             // which can only permit less, never more.
-            (ValSet::Finite(s), true) => exprs.push(req(k, "In", Some(s.iter().cloned().collect()))),
+            (ValSet::Finite(s), true) => {
+                exprs.push(req(k, "In", Some(s.iter().cloned().collect())))
+            }
         }
     }
     LabelSelector {
-        match_labels: if match_labels.is_empty() { None } else { Some(match_labels) },
+        match_labels: if match_labels.is_empty() {
+            None
+        } else {
+            Some(match_labels)
+        },
         match_expressions: if exprs.is_empty() { None } else { Some(exprs) },
     }
 }
@@ -94,8 +106,16 @@ fn peers(rule: &PolicyRule, ns: &str) -> Option<Vec<net::NetworkPolicyPeer>> {
             PeerSet::Pods { namespaces, pods } => {
                 let own = *namespaces == crate::ir::ns_named(ns);
                 out.push(net::NetworkPolicyPeer {
-                    namespace_selector: if own { None } else { Some(label_selector(namespaces)) },
-                    pod_selector: if own || !pods.is_any() { Some(label_selector(pods)) } else { None },
+                    namespace_selector: if own {
+                        None
+                    } else {
+                        Some(label_selector(namespaces))
+                    },
+                    pod_selector: if own || !pods.is_any() {
+                        Some(label_selector(pods))
+                    } else {
+                        None
+                    },
                     ip_block: None,
                 });
             }
@@ -104,7 +124,11 @@ fn peers(rule: &PolicyRule, ns: &str) -> Option<Vec<net::NetworkPolicyPeer>> {
                     out.push(net::NetworkPolicyPeer {
                         ip_block: Some(net::IPBlock {
                             cidr: b.cidr.to_string(),
-                            except: if b.except.is_empty() { None } else { Some(b.except.iter().map(|e| e.to_string()).collect()) },
+                            except: if b.except.is_empty() {
+                                None
+                            } else {
+                                Some(b.except.iter().map(|e| e.to_string()).collect())
+                            },
                         }),
                         ..Default::default()
                     });
@@ -124,7 +148,11 @@ pub fn ports(set: &PortSet) -> Option<Vec<net::NetworkPolicyPort>> {
     for proto in Protocol::ALL {
         let protocol = Some(proto.k8s_name().to_string());
         if set.is_full(proto) {
-            out.push(net::NetworkPolicyPort { protocol, port: None, end_port: None });
+            out.push(net::NetworkPolicyPort {
+                protocol,
+                port: None,
+                end_port: None,
+            });
             continue;
         }
         if let Some(r) = set.numbers.get(&proto) {
@@ -138,7 +166,11 @@ pub fn ports(set: &PortSet) -> Option<Vec<net::NetworkPolicyPort>> {
         }
         for (p, name) in &set.named {
             if *p == proto {
-                out.push(net::NetworkPolicyPort { protocol: protocol.clone(), port: Some(IntOrString::String(name.clone())), end_port: None });
+                out.push(net::NetworkPolicyPort {
+                    protocol: protocol.clone(),
+                    port: Some(IntOrString::String(name.clone())),
+                    end_port: None,
+                });
             }
         }
     }
@@ -147,7 +179,11 @@ pub fn ports(set: &PortSet) -> Option<Vec<net::NetworkPolicyPort>> {
 
 fn origins(rule: &PolicyRule, prog: &Program, sources: &SourceMap) -> String {
     let loc = |ids: &BTreeSet<usize>| -> Vec<String> {
-        let mut spans: Vec<crate::source::Span> = ids.iter().filter_map(|i| prog.statements.get(*i)).map(|s| s.span).collect();
+        let mut spans: Vec<crate::source::Span> = ids
+            .iter()
+            .filter_map(|i| prog.statements.get(*i))
+            .map(|s| s.span)
+            .collect();
         spans.sort_by_key(|s| (sources.name(s.file).to_string(), s.start));
         let mut v: Vec<String> = spans.into_iter().map(|s| sources.location(s)).collect();
         v.dedup();
@@ -178,8 +214,16 @@ fn policy_object(p: &Policy, prog: &Program, sources: &SourceMap) -> net::Networ
     }
     // statements by position (file, then offset), then the namespace's own
     // declaration for the base policy and for rules it implies
-    let mut spans: Vec<crate::source::Span> = all_ids.iter().filter_map(|i| prog.statements.get(*i)).map(|s| s.span).collect();
-    let implied = p.subject.is_any() || p.ingress.iter().chain(p.egress.iter()).any(|r| r.allows.is_empty());
+    let mut spans: Vec<crate::source::Span> = all_ids
+        .iter()
+        .filter_map(|i| prog.statements.get(*i))
+        .map(|s| s.span)
+        .collect();
+    let implied = p.subject.is_any()
+        || p.ingress
+            .iter()
+            .chain(p.egress.iter())
+            .any(|r| r.allows.is_empty());
     if let Some(ns) = prog.namespaces.get(&p.namespace).filter(|_| implied) {
         spans.push(ns.posture_span.unwrap_or(ns.span));
         spans.extend(ns.isolates.iter().map(|i| i.span));
@@ -196,7 +240,13 @@ fn policy_object(p: &Policy, prog: &Program, sources: &SourceMap) -> net::Networ
         .iter()
         .filter_map(|i| prog.statements.get(*i))
         .flat_map(|s| s.silence.iter())
-        .chain(prog.namespaces.get(&p.namespace).filter(|_| p.subject.is_any()).into_iter().flat_map(|n| n.silence.iter()))
+        .chain(
+            prog.namespaces
+                .get(&p.namespace)
+                .filter(|_| p.subject.is_any())
+                .into_iter()
+                .flat_map(|n| n.silence.iter()),
+        )
         .map(|s| format!("{} at {}", s.code, sources.location(s.span)))
         .collect();
     silenced.sort();
@@ -209,8 +259,14 @@ fn policy_object(p: &Policy, prog: &Program, sources: &SourceMap) -> net::Networ
     if !rules_note.is_empty() {
         annotations.insert(RULES_ANNOTATION.to_string(), rules_note.join("\n"));
     }
-    let rule_in = |r: &PolicyRule| net::NetworkPolicyIngressRule { from: peers(r, &p.namespace), ports: ports(&r.ports) };
-    let rule_out = |r: &PolicyRule| net::NetworkPolicyEgressRule { to: peers(r, &p.namespace), ports: ports(&r.ports) };
+    let rule_in = |r: &PolicyRule| net::NetworkPolicyIngressRule {
+        from: peers(r, &p.namespace),
+        ports: ports(&r.ports),
+    };
+    let rule_out = |r: &PolicyRule| net::NetworkPolicyEgressRule {
+        to: peers(r, &p.namespace),
+        ports: ports(&r.ports),
+    };
     net::NetworkPolicy {
         metadata: ObjectMeta {
             name: Some(p.name.clone()),
@@ -222,8 +278,16 @@ fn policy_object(p: &Policy, prog: &Program, sources: &SourceMap) -> net::Networ
         spec: Some(net::NetworkPolicySpec {
             pod_selector: Some(label_selector(&p.subject)),
             policy_types: Some(vec!["Ingress".to_string(), "Egress".to_string()]),
-            ingress: if p.ingress.is_empty() { None } else { Some(p.ingress.iter().map(rule_in).collect()) },
-            egress: if p.egress.is_empty() { None } else { Some(p.egress.iter().map(rule_out).collect()) },
+            ingress: if p.ingress.is_empty() {
+                None
+            } else {
+                Some(p.ingress.iter().map(rule_in).collect())
+            },
+            egress: if p.egress.is_empty() {
+                None
+            } else {
+                Some(p.egress.iter().map(rule_out).collect())
+            },
         }),
     }
 }
@@ -257,4 +321,3 @@ pub fn kustomization(paths: &[String]) -> String {
     }
     s
 }
-

@@ -37,7 +37,9 @@ fn selector_words(sel: &LabelSel) -> String {
     let mut parts = Vec::new();
     for (k, c) in &sel.0 {
         let key = k.rsplit('/').next().unwrap_or(k);
-        let vals = |s: &std::collections::BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join("-");
+        let vals = |s: &std::collections::BTreeSet<String>| {
+            s.iter().cloned().collect::<Vec<_>>().join("-")
+        };
         parts.push(match (&c.values, c.absent) {
             (ValSet::Cofinite(s), false) if s.is_empty() => key.to_string(),
             (ValSet::Finite(s), true) if s.is_empty() => format!("no-{key}"),
@@ -66,7 +68,11 @@ pub fn assign(ns: &crate::ir::Namespace, policies: &mut [Policy]) {
             selector_words(&p.subject)
         };
         let base = slug(&format!("{}-{what}", ns.name));
-        p.name = if base.len() > MAX { shorten(&base, &p.subject) } else { base };
+        p.name = if base.len() > MAX {
+            shorten(&base, &p.subject)
+        } else {
+            base
+        };
     }
     let mut count: BTreeMap<String, usize> = BTreeMap::new();
     for p in policies.iter() {

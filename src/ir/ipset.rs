@@ -27,12 +27,18 @@ impl IpSet {
     }
     /// Every address, IPv4 and IPv6 (`world`).
     pub fn world() -> IpSet {
-        IpSet { v4: RangeSet::range(0, V4_MAX), v6: RangeSet::range(0, u128::MAX) }
+        IpSet {
+            v4: RangeSet::range(0, V4_MAX),
+            v6: RangeSet::range(0, u128::MAX),
+        }
     }
     pub fn from_net(net: &IpNet) -> IpSet {
         match net {
             IpNet::V4(n) => IpSet {
-                v4: RangeSet::range(u32::from(n.network()) as u128, u32::from(n.broadcast()) as u128),
+                v4: RangeSet::range(
+                    u32::from(n.network()) as u128,
+                    u32::from(n.broadcast()) as u128,
+                ),
                 v6: RangeSet::empty(),
             },
             IpNet::V6(n) => IpSet {
@@ -54,13 +60,22 @@ impl IpSet {
         }
     }
     pub fn union(&self, o: &IpSet) -> IpSet {
-        IpSet { v4: self.v4.union(&o.v4), v6: self.v6.union(&o.v6) }
+        IpSet {
+            v4: self.v4.union(&o.v4),
+            v6: self.v6.union(&o.v6),
+        }
     }
     pub fn intersect(&self, o: &IpSet) -> IpSet {
-        IpSet { v4: self.v4.intersect(&o.v4), v6: self.v6.intersect(&o.v6) }
+        IpSet {
+            v4: self.v4.intersect(&o.v4),
+            v6: self.v6.intersect(&o.v6),
+        }
     }
     pub fn minus(&self, o: &IpSet) -> IpSet {
-        IpSet { v4: self.v4.minus(&o.v4), v6: self.v6.minus(&o.v6) }
+        IpSet {
+            v4: self.v4.minus(&o.v4),
+            v6: self.v6.minus(&o.v6),
+        }
     }
     pub fn is_subset(&self, o: &IpSet) -> bool {
         self.minus(o).is_empty()
@@ -84,7 +99,9 @@ enum Fam {
 
 fn net(fam: Fam, start: u128, len: u8) -> Option<IpNet> {
     match fam {
-        Fam::V4 => Ipv4Net::new(Ipv4Addr::from(start as u32), len).ok().map(IpNet::V4),
+        Fam::V4 => Ipv4Net::new(Ipv4Addr::from(start as u32), len)
+            .ok()
+            .map(IpNet::V4),
         Fam::V6 => Ipv6Net::new(Ipv6Addr::from(start), len).ok().map(IpNet::V6),
     }
 }
@@ -115,7 +132,14 @@ fn cidrs(set: &RangeSet, start: u128, len: u8, width: u8, out: &mut Vec<(u128, u
 }
 
 /// Cost-minimal `ipBlock` list for the part of `set` inside block (start, len).
-fn blocks(set: &RangeSet, start: u128, len: u8, width: u8, out: &mut Vec<IpBlock>, fam: Fam) -> usize {
+fn blocks(
+    set: &RangeSet,
+    start: u128,
+    len: u8,
+    width: u8,
+    out: &mut Vec<IpBlock>,
+    fam: Fam,
+) -> usize {
     let end = block_end(start, len, width);
     let whole = RangeSet::range(start, end);
     let part = set.intersect(&whole);
@@ -128,14 +152,18 @@ fn blocks(set: &RangeSet, start: u128, len: u8, width: u8, out: &mut Vec<IpBlock
     if len < width && !holes.is_empty() {
         let half = block_end(0, len + 1, width) + 1;
         let mut split = Vec::new();
-        let c = blocks(set, start, len + 1, width, &mut split, fam) + blocks(set, start + half, len + 1, width, &mut split, fam);
+        let c = blocks(set, start, len + 1, width, &mut split, fam)
+            + blocks(set, start + half, len + 1, width, &mut split, fam);
         if c < one_cost {
             out.extend(split);
             return c;
         }
     }
     if let Some(cidr) = net(fam, start, len) {
-        let except = holes.into_iter().filter_map(|(s, l)| net(fam, s, l)).collect();
+        let except = holes
+            .into_iter()
+            .filter_map(|(s, l)| net(fam, s, l))
+            .collect();
         out.push(IpBlock { cidr, except });
     }
     one_cost
@@ -177,7 +205,13 @@ mod tests {
     #[test]
     fn single_block() {
         let s = IpSet::from_net(&n("10.0.0.0/8"));
-        assert_eq!(s.ip_blocks(), vec![IpBlock { cidr: n("10.0.0.0/8"), except: vec![] }]);
+        assert_eq!(
+            s.ip_blocks(),
+            vec![IpBlock {
+                cidr: n("10.0.0.0/8"),
+                except: vec![]
+            }]
+        );
     }
 
     proptest! {

@@ -46,7 +46,9 @@ impl ValSet {
         use ValSet::*;
         match (self, o) {
             (Finite(a), Finite(b)) => Finite(a.intersection(b).cloned().collect()),
-            (Finite(a), Cofinite(b)) | (Cofinite(b), Finite(a)) => Finite(a.difference(b).cloned().collect()),
+            (Finite(a), Cofinite(b)) | (Cofinite(b), Finite(a)) => {
+                Finite(a.difference(b).cloned().collect())
+            }
             (Cofinite(a), Cofinite(b)) => Cofinite(a.union(b).cloned().collect()),
         }
     }
@@ -63,22 +65,37 @@ pub struct KeyC {
 
 impl KeyC {
     pub fn any() -> KeyC {
-        KeyC { absent: true, values: ValSet::all() }
+        KeyC {
+            absent: true,
+            values: ValSet::all(),
+        }
     }
     pub fn eq(v: &str) -> KeyC {
         KeyC::one_of([v.to_string()].into())
     }
     pub fn one_of(vs: BTreeSet<String>) -> KeyC {
-        KeyC { absent: false, values: ValSet::Finite(vs) }
+        KeyC {
+            absent: false,
+            values: ValSet::Finite(vs),
+        }
     }
     pub fn none_of(vs: BTreeSet<String>) -> KeyC {
-        KeyC { absent: true, values: ValSet::Cofinite(vs) }
+        KeyC {
+            absent: true,
+            values: ValSet::Cofinite(vs),
+        }
     }
     pub fn exists() -> KeyC {
-        KeyC { absent: false, values: ValSet::all() }
+        KeyC {
+            absent: false,
+            values: ValSet::all(),
+        }
     }
     pub fn missing() -> KeyC {
-        KeyC { absent: true, values: ValSet::none() }
+        KeyC {
+            absent: true,
+            values: ValSet::none(),
+        }
     }
     pub fn is_any(&self) -> bool {
         self.absent && self.values.is_all()
@@ -93,10 +110,16 @@ impl KeyC {
         }
     }
     pub fn intersect(&self, o: &KeyC) -> KeyC {
-        KeyC { absent: self.absent && o.absent, values: self.values.intersect(&o.values) }
+        KeyC {
+            absent: self.absent && o.absent,
+            values: self.values.intersect(&o.values),
+        }
     }
     pub fn complement(&self) -> KeyC {
-        KeyC { absent: !self.absent, values: self.values.complement() }
+        KeyC {
+            absent: !self.absent,
+            values: self.values.complement(),
+        }
     }
     /// Whether every value (or absence) accepted by `self` is accepted by `o`.
     pub fn is_subset(&self, o: &KeyC) -> bool {
@@ -119,7 +142,13 @@ impl KeyC {
         if self.expressible() {
             vec![self.clone()]
         } else {
-            vec![KeyC::missing(), KeyC { absent: false, values: self.values.clone() }]
+            vec![
+                KeyC::missing(),
+                KeyC {
+                    absent: false,
+                    values: self.values.clone(),
+                },
+            ]
         }
     }
 }
@@ -156,7 +185,9 @@ impl LabelSel {
         self.0.values().any(KeyC::is_empty)
     }
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.0.iter().all(|(k, c)| c.matches(labels.get(k).map(String::as_str)))
+        self.0
+            .iter()
+            .all(|(k, c)| c.matches(labels.get(k).map(String::as_str)))
     }
     /// The conjunction of both, or `None` when it is empty.
     pub fn intersect(&self, o: &LabelSel) -> Option<LabelSel> {
@@ -188,7 +219,11 @@ impl LabelSel {
         if self.intersect(o).is_none() {
             return self.expressible();
         }
-        o.complement().iter().filter_map(|c| self.intersect(c)).flat_map(|s| s.expressible()).collect()
+        o.complement()
+            .iter()
+            .filter_map(|c| self.intersect(c))
+            .flat_map(|s| s.expressible())
+            .collect()
     }
     /// Splits constraints Kubernetes cannot write into disjoint cells.
     pub fn expressible(&self) -> Vec<LabelSel> {
@@ -224,10 +259,14 @@ impl std::fmt::Display for LabelSel {
                 (ValSet::Cofinite(s), true) if s.is_empty() => {}
                 (ValSet::Cofinite(s), false) if s.is_empty() => parts.push(format!("{k}=*")),
                 (ValSet::Finite(s), true) if s.is_empty() => parts.push(format!("!{k}")),
-                (ValSet::Finite(s), false) if s.len() == 1 => parts.push(format!("{k}={}", list(s))),
+                (ValSet::Finite(s), false) if s.len() == 1 => {
+                    parts.push(format!("{k}={}", list(s)))
+                }
                 (ValSet::Finite(s), false) => parts.push(format!("{k} in ({})", list(s))),
                 (ValSet::Cofinite(s), true) => parts.push(format!("{k} notin ({})", list(s))),
-                (ValSet::Cofinite(s), false) => parts.push(format!("{k}=*, {k} notin ({})", list(s))),
+                (ValSet::Cofinite(s), false) => {
+                    parts.push(format!("{k}=*, {k} notin ({})", list(s)))
+                }
                 (ValSet::Finite(s), true) => parts.push(format!("!{k} | {k} in ({})", list(s))),
             }
         }
@@ -241,7 +280,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -261,7 +303,10 @@ mod tests {
 
     #[test]
     fn inexpressible_is_split() {
-        let s = LabelSel::any().with("app", KeyC::exists().intersect(&KeyC::none_of(["a".to_string()].into())));
+        let s = LabelSel::any().with(
+            "app",
+            KeyC::exists().intersect(&KeyC::none_of(["a".to_string()].into())),
+        );
         let c = s.complement();
         // absent, or app=a
         assert_eq!(c.len(), 2);
@@ -269,16 +314,27 @@ mod tests {
     }
 
     fn arb_keyc() -> impl Strategy<Value = KeyC> {
-        let vals = prop::collection::btree_set(prop::sample::select(vec!["a", "b", "c"]).prop_map(String::from), 0..3);
+        let vals = prop::collection::btree_set(
+            prop::sample::select(vec!["a", "b", "c"]).prop_map(String::from),
+            0..3,
+        );
         (any::<bool>(), any::<bool>(), vals).prop_map(|(absent, fin, v)| KeyC {
             absent,
-            values: if fin { ValSet::Finite(v) } else { ValSet::Cofinite(v) },
+            values: if fin {
+                ValSet::Finite(v)
+            } else {
+                ValSet::Cofinite(v)
+            },
         })
     }
 
     fn arb_sel() -> impl Strategy<Value = LabelSel> {
-        prop::collection::vec((prop::sample::select(vec!["x", "y"]), arb_keyc()), 0..3)
-            .prop_map(|v| v.into_iter().fold(LabelSel::any(), |s, (k, c)| s.with(k, c)))
+        prop::collection::vec((prop::sample::select(vec!["x", "y"]), arb_keyc()), 0..3).prop_map(
+            |v| {
+                v.into_iter()
+                    .fold(LabelSel::any(), |s, (k, c)| s.with(k, c))
+            },
+        )
     }
 
     fn arb_labels() -> impl Strategy<Value = BTreeMap<String, String>> {

@@ -25,17 +25,26 @@ pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 pub enum PeerSet {
     /// Pods matching `pods` in namespaces matching `namespaces` (names are
     /// constraints on [`NAME_LABEL`]).
-    Pods { namespaces: LabelSel, pods: LabelSel },
+    Pods {
+        namespaces: LabelSel,
+        pods: LabelSel,
+    },
     /// External addresses.
     External(IpSet),
 }
 
 impl PeerSet {
     pub fn cluster() -> PeerSet {
-        PeerSet::Pods { namespaces: LabelSel::any(), pods: LabelSel::any() }
+        PeerSet::Pods {
+            namespaces: LabelSel::any(),
+            pods: LabelSel::any(),
+        }
     }
     pub fn in_namespace(ns: &str, pods: LabelSel) -> PeerSet {
-        PeerSet::Pods { namespaces: ns_named(ns), pods }
+        PeerSet::Pods {
+            namespaces: ns_named(ns),
+            pods,
+        }
     }
     pub fn is_empty(&self) -> bool {
         match self {
@@ -45,9 +54,19 @@ impl PeerSet {
     }
     pub fn intersect(&self, o: &PeerSet) -> Option<PeerSet> {
         match (self, o) {
-            (PeerSet::Pods { namespaces: n1, pods: p1 }, PeerSet::Pods { namespaces: n2, pods: p2 }) => {
-                Some(PeerSet::Pods { namespaces: n1.intersect(n2)?, pods: p1.intersect(p2)? })
-            }
+            (
+                PeerSet::Pods {
+                    namespaces: n1,
+                    pods: p1,
+                },
+                PeerSet::Pods {
+                    namespaces: n2,
+                    pods: p2,
+                },
+            ) => Some(PeerSet::Pods {
+                namespaces: n1.intersect(n2)?,
+                pods: p1.intersect(p2)?,
+            }),
             (PeerSet::External(a), PeerSet::External(b)) => {
                 let i = a.intersect(b);
                 (!i.is_empty()).then_some(PeerSet::External(i))
@@ -58,14 +77,34 @@ impl PeerSet {
     /// `self \ o` as disjoint peer sets.
     pub fn minus(&self, o: &PeerSet) -> Vec<PeerSet> {
         match (self, o) {
-            (PeerSet::Pods { namespaces: n1, pods: p1 }, PeerSet::Pods { namespaces: n2, pods: p2 }) => {
-                let Some(nboth) = n1.intersect(n2) else { return vec![self.clone()] };
+            (
+                PeerSet::Pods {
+                    namespaces: n1,
+                    pods: p1,
+                },
+                PeerSet::Pods {
+                    namespaces: n2,
+                    pods: p2,
+                },
+            ) => {
+                let Some(nboth) = n1.intersect(n2) else {
+                    return vec![self.clone()];
+                };
                 if p1.intersect(p2).is_none() {
                     return vec![self.clone()];
                 }
-                let mut out: Vec<PeerSet> =
-                    n1.minus(n2).into_iter().map(|n| PeerSet::Pods { namespaces: n, pods: p1.clone() }).collect();
-                out.extend(p1.minus(p2).into_iter().map(|p| PeerSet::Pods { namespaces: nboth.clone(), pods: p }));
+                let mut out: Vec<PeerSet> = n1
+                    .minus(n2)
+                    .into_iter()
+                    .map(|n| PeerSet::Pods {
+                        namespaces: n,
+                        pods: p1.clone(),
+                    })
+                    .collect();
+                out.extend(p1.minus(p2).into_iter().map(|p| PeerSet::Pods {
+                    namespaces: nboth.clone(),
+                    pods: p,
+                }));
                 out
             }
             (PeerSet::External(a), PeerSet::External(b)) => {
@@ -81,9 +120,16 @@ impl PeerSet {
     }
     pub fn is_subset(&self, o: &PeerSet) -> bool {
         match (self, o) {
-            (PeerSet::Pods { namespaces: n1, pods: p1 }, PeerSet::Pods { namespaces: n2, pods: p2 }) => {
-                self.is_empty() || (n1.is_subset(n2) && p1.is_subset(p2))
-            }
+            (
+                PeerSet::Pods {
+                    namespaces: n1,
+                    pods: p1,
+                },
+                PeerSet::Pods {
+                    namespaces: n2,
+                    pods: p2,
+                },
+            ) => self.is_empty() || (n1.is_subset(n2) && p1.is_subset(p2)),
             (PeerSet::External(a), PeerSet::External(b)) => a.is_subset(b),
             _ => self.is_empty(),
         }

@@ -60,18 +60,33 @@ impl PortSet {
         Protocol::ALL.iter().all(|p| self.is_full(*p))
     }
     pub fn is_full(&self, proto: Protocol) -> bool {
-        self.numbers.get(&proto).map(|r| r.ranges() == [(1, MAX_PORT)]).unwrap_or(false)
+        self.numbers
+            .get(&proto)
+            .map(|r| r.ranges() == [(1, MAX_PORT)])
+            .unwrap_or(false)
     }
     pub fn has_named(&self) -> bool {
         !self.named.is_empty()
     }
     /// Whether a connection on (`proto`, `port`) to a destination whose
     /// named ports are `dst_named` is in the set.
-    pub fn contains(&self, proto: Protocol, port: u16, dst_named: &dyn Fn(Protocol, &str) -> Option<u16>) -> bool {
-        if self.numbers.get(&proto).map(|r| r.contains(port as u128)).unwrap_or(false) {
+    pub fn contains(
+        &self,
+        proto: Protocol,
+        port: u16,
+        dst_named: &dyn Fn(Protocol, &str) -> Option<u16>,
+    ) -> bool {
+        if self
+            .numbers
+            .get(&proto)
+            .map(|r| r.contains(port as u128))
+            .unwrap_or(false)
+        {
             return true;
         }
-        self.named.iter().any(|(p, n)| *p == proto && dst_named(*p, n) == Some(port))
+        self.named
+            .iter()
+            .any(|(p, n)| *p == proto && dst_named(*p, n) == Some(port))
     }
     pub fn union(&self, o: &PortSet) -> PortSet {
         let mut out = self.clone();
@@ -85,7 +100,11 @@ impl PortSet {
     fn clean(mut self) -> PortSet {
         self.numbers.retain(|_, r| !r.is_empty());
         // a named port is redundant under a full protocol
-        let full: Vec<Protocol> = Protocol::ALL.iter().copied().filter(|p| self.is_full(*p)).collect();
+        let full: Vec<Protocol> = Protocol::ALL
+            .iter()
+            .copied()
+            .filter(|p| self.is_full(*p))
+            .collect();
         self.named.retain(|(p, _)| !full.contains(p));
         self
     }
@@ -99,9 +118,11 @@ impl PortSet {
                 }
             }
         }
-        let num = |s: &PortSet, p: Protocol| s.numbers.get(&p).map(|r| !r.is_empty()).unwrap_or(false);
-        self.named.iter().any(|(p, n)| o.named.contains(&(*p, n.clone())) || num(o, *p) || o.named.iter().any(|(q, _)| q == p))
-            || o.named.iter().any(|(p, _)| num(self, *p))
+        let num =
+            |s: &PortSet, p: Protocol| s.numbers.get(&p).map(|r| !r.is_empty()).unwrap_or(false);
+        self.named.iter().any(|(p, n)| {
+            o.named.contains(&(*p, n.clone())) || num(o, *p) || o.named.iter().any(|(q, _)| q == p)
+        }) || o.named.iter().any(|(p, _)| num(self, *p))
     }
     /// The part of `self` that is surely inside `o`'s numbers (named ports
     /// of `self` count when `o` holds their whole protocol).
@@ -129,8 +150,15 @@ impl PortSet {
     }
     /// Whether every connection of `self` is surely in `o`.
     pub fn is_subset_of(&self, o: &PortSet) -> bool {
-        self.numbers.iter().all(|(p, r)| o.numbers.get(p).map(|q| r.is_subset(q)).unwrap_or(r.is_empty()))
-            && self.named.iter().all(|(p, n)| o.is_full(*p) || o.named.contains(&(*p, n.clone())))
+        self.numbers.iter().all(|(p, r)| {
+            o.numbers
+                .get(p)
+                .map(|q| r.is_subset(q))
+                .unwrap_or(r.is_empty())
+        }) && self
+            .named
+            .iter()
+            .all(|(p, n)| o.is_full(*p) || o.named.contains(&(*p, n.clone())))
     }
     /// `self \ o`, exactly, or the named port that makes it inexpressible.
     pub fn minus(&self, o: &PortSet) -> Result<PortSet, NamedPortConflict> {
@@ -151,13 +179,23 @@ impl PortSet {
             let touches = o.numbers.get(p).map(|r| !r.is_empty()).unwrap_or(false)
                 || o.named.iter().any(|(q, _)| q == p);
             if touches {
-                return Err(NamedPortConflict { protocol: *p, name: n.clone() });
+                return Err(NamedPortConflict {
+                    protocol: *p,
+                    name: n.clone(),
+                });
             }
             out.named.insert((*p, n.clone()));
         }
         // numbers of `self` minus a named port of `o`: unknown number
-        if let Some((p, n)) = o.named.iter().find(|(p, _)| out.numbers.get(p).map(|r| !r.is_empty()).unwrap_or(false)) {
-            return Err(NamedPortConflict { protocol: *p, name: n.clone() });
+        if let Some((p, n)) = o
+            .named
+            .iter()
+            .find(|(p, _)| out.numbers.get(p).map(|r| !r.is_empty()).unwrap_or(false))
+        {
+            return Err(NamedPortConflict {
+                protocol: *p,
+                name: n.clone(),
+            });
         }
         Ok(out.clean())
     }
@@ -173,7 +211,9 @@ mod tests {
 
     #[test]
     fn all_minus_one_port() {
-        let d = PortSet::all().minus(&PortSet::range(Protocol::Tcp, 5432, 5432)).unwrap();
+        let d = PortSet::all()
+            .minus(&PortSet::range(Protocol::Tcp, 5432, 5432))
+            .unwrap();
         assert!(!d.contains(Protocol::Tcp, 5432, &none));
         assert!(d.contains(Protocol::Tcp, 5431, &none));
         assert!(d.contains(Protocol::Udp, 5432, &none));

@@ -67,9 +67,19 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
     /// `default allow`, `default deny [ingress|egress]`.
-    Posture { allow: bool, direction: Option<Direction>, silence: Vec<Spanned<String>>, span: Span },
+    Posture {
+        allow: bool,
+        direction: Option<Direction>,
+        silence: Vec<Spanned<String>>,
+        span: Span,
+    },
     Define(Define),
-    Isolate { direction: Option<Direction>, targets: Vec<Peer>, silence: Vec<Spanned<String>>, span: Span },
+    Isolate {
+        direction: Option<Direction>,
+        targets: Vec<Peer>,
+        silence: Vec<Spanned<String>>,
+        span: Span,
+    },
     Rule(Rule),
 }
 
@@ -116,9 +126,15 @@ pub enum PeerKind {
     /// A lone word: a declared or stdlib name.
     Name(String),
     /// `ns/...`.
-    Namespaced { ns: Spanned<String>, pods: PodPart },
+    Namespaced {
+        ns: Spanned<String>,
+        pods: PodPart,
+    },
     /// `{labels}/...`.
-    NamespaceLabels { namespaces: Selector, pods: PodPart },
+    NamespaceLabels {
+        namespaces: Selector,
+        pods: PodPart,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,10 @@ pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
         for p in root.into_inner() {
             match p.as_rule() {
                 Rule::use_stmt => items.push(Item::Use(
-                    p.into_inner().filter(|x| x.as_rule() == Rule::module_name).map(|x| lw.text(&x)).collect(),
+                    p.into_inner()
+                        .filter(|x| x.as_rule() == Rule::module_name)
+                        .map(|x| lw.text(&x))
+                        .collect(),
                 )),
                 Rule::define_stmt => items.push(Item::Define(lw.define(p))),
                 Rule::namespace_block => items.push(Item::Namespace(lw.namespace(p))),
@@ -34,13 +37,19 @@ pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
             }
         }
     }
-    Ok(File { id: file, items, nodes, ports })
+    Ok(File {
+        id: file,
+        items,
+        nodes,
+        ports,
+    })
 }
 
 /// Parses a single side (`kube-system/k8s-app=kube-dns:udp/53`): used by tests
 /// and by the command line for `--from`/`--to` arguments.
 pub fn parse_side(file: FileId, text: &str) -> Result<Side, Diagnostic> {
-    let mut pairs = NplParser::parse(Rule::side_only, text).map_err(|e| syntax_error(file, text, e))?;
+    let mut pairs =
+        NplParser::parse(Rule::side_only, text).map_err(|e| syntax_error(file, text, e))?;
     let lw = Lower { file };
     let side = pairs
         .next()
@@ -75,7 +84,12 @@ impl Lower {
                 _ => {}
             }
         }
-        Define { name, value: value.unwrap_or_else(|| empty_side(span)), workload: false, span }
+        Define {
+            name,
+            value: value.unwrap_or_else(|| empty_side(span)),
+            workload: false,
+            span,
+        }
     }
 
     fn workload(&self, p: Pair<Rule>) -> Define {
@@ -88,12 +102,22 @@ impl Lower {
                 Rule::selector => {
                     let sspan = self.span(&c);
                     let peer = self.selector_peer(c);
-                    value = Side { peers: vec![peer], parenthesized: false, ports: None, span: sspan };
+                    value = Side {
+                        peers: vec![peer],
+                        parenthesized: false,
+                        ports: None,
+                        span: sspan,
+                    };
                 }
                 _ => {}
             }
         }
-        Define { name, value, workload: true, span }
+        Define {
+            name,
+            value,
+            workload: true,
+            span,
+        }
     }
 
     fn namespace(&self, p: Pair<Rule>) -> NamespaceBlock {
@@ -121,13 +145,23 @@ impl Lower {
                             _ => {}
                         }
                     }
-                    statements.push(Statement::Isolate { direction, targets, silence, span });
+                    statements.push(Statement::Isolate {
+                        direction,
+                        targets,
+                        silence,
+                        span,
+                    });
                 }
                 Rule::rule_stmt => statements.push(Statement::Rule(self.rule(c))),
                 _ => {}
             }
         }
-        NamespaceBlock { name, silence, statements, span }
+        NamespaceBlock {
+            name,
+            silence,
+            statements,
+            span,
+        }
     }
 
     /// `@silence(W0701, ...)` attributes: the lint codes.
@@ -158,7 +192,12 @@ impl Lower {
                 _ => {}
             }
         }
-        Statement::Posture { allow, direction, silence, span }
+        Statement::Posture {
+            allow,
+            direction,
+            silence,
+            span,
+        }
     }
 
     fn direction(&self, p: Pair<Rule>) -> Direction {
@@ -199,14 +238,24 @@ impl Lower {
                     }
                 }
                 Rule::full_rule => {
-                    let mut sides = c.into_inner().filter(|x| x.as_rule() == Rule::side).map(|x| self.side(x));
+                    let mut sides = c
+                        .into_inner()
+                        .filter(|x| x.as_rule() == Rule::side)
+                        .map(|x| self.side(x));
                     src = sides.next();
                     dst = sides.next();
                 }
                 _ => {}
             }
         }
-        Rule_ { action, shorthand, src, dst, silence, span }
+        Rule_ {
+            action,
+            shorthand,
+            src,
+            dst,
+            silence,
+            span,
+        }
     }
 
     fn side(&self, p: Pair<Rule>) -> Side {
@@ -238,11 +287,19 @@ impl Lower {
                 _ => {}
             }
         }
-        Side { peers, parenthesized, ports, span }
+        Side {
+            peers,
+            parenthesized,
+            ports,
+            span,
+        }
     }
 
     fn peer_list(&self, p: Pair<Rule>) -> Vec<Peer> {
-        p.into_inner().filter(|x| x.as_rule() == Rule::peer).map(|x| self.peer(x)).collect()
+        p.into_inner()
+            .filter(|x| x.as_rule() == Rule::peer)
+            .map(|x| self.peer(x))
+            .collect()
     }
 
     fn peer(&self, p: Pair<Rule>) -> Peer {
@@ -250,11 +307,19 @@ impl Lower {
         let mut inner = p.into_inner();
         let mut peer = match inner.next() {
             Some(atom) => self.atom(atom),
-            None => Peer { kind: PeerKind::AllPods, except: vec![], span },
+            None => Peer {
+                kind: PeerKind::AllPods,
+                except: vec![],
+                span,
+            },
         };
         peer.span = span;
         if let Some(ex) = inner.next() {
-            peer.except = ex.into_inner().filter(|x| x.as_rule() != Rule::kw_except).map(|x| self.atom(x)).collect();
+            peer.except = ex
+                .into_inner()
+                .filter(|x| x.as_rule() != Rule::kw_except)
+                .map(|x| self.atom(x))
+                .collect();
         }
         peer
     }
@@ -280,7 +345,10 @@ impl Lower {
                 PeerKind::Namespaced { ns, pods }
             }
             Rule::ns_labels => {
-                let mut namespaces = Selector { requirements: vec![], span };
+                let mut namespaces = Selector {
+                    requirements: vec![],
+                    span,
+                };
                 let mut pods = PodPart::All;
                 for c in p.into_inner() {
                     match c.as_rule() {
@@ -293,7 +361,11 @@ impl Lower {
             }
             _ => PeerKind::AllPods,
         };
-        Peer { kind, except: vec![], span }
+        Peer {
+            kind,
+            except: vec![],
+            span,
+        }
     }
 
     fn pod_part(&self, p: Pair<Rule>) -> PodPart {
@@ -314,20 +386,38 @@ impl Lower {
         let span = self.span(&p);
         let sel = self.selector(p);
         match lone_name(&sel) {
-            Some(n) => Peer { kind: PeerKind::Name(n.node), except: vec![], span },
-            None => Peer { kind: PeerKind::Selector(sel), except: vec![], span },
+            Some(n) => Peer {
+                kind: PeerKind::Name(n.node),
+                except: vec![],
+                span,
+            },
+            None => Peer {
+                kind: PeerKind::Selector(sel),
+                except: vec![],
+                span,
+            },
         }
     }
 
     fn selector(&self, p: Pair<Rule>) -> Selector {
         let span = self.span(&p);
-        let requirements = p.into_inner().filter(|x| x.as_rule() == Rule::requirement).map(|x| self.requirement(x)).collect();
+        let requirements = p
+            .into_inner()
+            .filter(|x| x.as_rule() == Rule::requirement)
+            .map(|x| self.requirement(x))
+            .collect();
         Selector { requirements, span }
     }
 
     fn requirement(&self, p: Pair<Rule>) -> Requirement {
         let span = self.span(&p);
-        let mut req = Requirement { key: Spanned::new(String::new(), span), op: ReqOp::Exists, values: vec![], missing_value: false, span };
+        let mut req = Requirement {
+            key: Spanned::new(String::new(), span),
+            op: ReqOp::Exists,
+            values: vec![],
+            missing_value: false,
+            span,
+        };
         for part in p.into_inner() {
             match part.as_rule() {
                 Rule::label_key => req.key = self.unquote(&part),
@@ -338,7 +428,11 @@ impl Lower {
                     }
                 }
                 Rule::req_in | Rule::req_notin => {
-                    req.op = if part.as_rule() == Rule::req_in { ReqOp::In } else { ReqOp::NotIn };
+                    req.op = if part.as_rule() == Rule::req_in {
+                        ReqOp::In
+                    } else {
+                        ReqOp::NotIn
+                    };
                     for c in part.into_inner() {
                         if c.as_rule() == Rule::value_list {
                             req.values = c.into_inner().map(|v| self.unquote(&v)).collect();
@@ -359,7 +453,11 @@ impl Lower {
                             }
                             Rule::star => {
                                 saw_value = true;
-                                req.op = if req.op == ReqOp::NotEq { ReqOp::NotExists } else { ReqOp::Exists };
+                                req.op = if req.op == ReqOp::NotEq {
+                                    ReqOp::NotExists
+                                } else {
+                                    ReqOp::Exists
+                                };
                             }
                             Rule::label_value => {
                                 saw_value = true;
@@ -378,13 +476,20 @@ impl Lower {
 
     fn unquote(&self, p: &Pair<Rule>) -> Spanned<String> {
         let s = p.as_str();
-        let v = s.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(s);
+        let v = s
+            .strip_prefix('"')
+            .and_then(|x| x.strip_suffix('"'))
+            .unwrap_or(s);
         Spanned::new(v.to_string(), self.span(p))
     }
 
     fn port_item(&self, p: Pair<Rule>) -> PortItem {
         let span = self.span(&p);
-        let mut item = PortItem { protocol: None, spec: None, span };
+        let mut item = PortItem {
+            protocol: None,
+            spec: None,
+            span,
+        };
         for c in p.into_inner() {
             match c.as_rule() {
                 Rule::protocol => item.protocol = Some(self.text(&c)),
@@ -411,20 +516,36 @@ impl Lower {
     /// `nodes { ... }`.
     fn nodes(&self, p: Pair<Rule>) -> NodesBlock {
         let span = self.span(&p);
-        let mut block = NodesBlock { silence: vec![], roles: vec![], rules: vec![], span };
+        let mut block = NodesBlock {
+            silence: vec![],
+            roles: vec![],
+            rules: vec![],
+            span,
+        };
         for c in p.into_inner() {
             match c.as_rule() {
                 Rule::attrs => block.silence = self.attrs(c),
                 Rule::role_stmt => {
                     let span = self.span(&c);
-                    let mut role = RoleDecl { name: Spanned::new(String::new(), span), addresses: vec![], runs: None, silence: vec![], span };
+                    let mut role = RoleDecl {
+                        name: Spanned::new(String::new(), span),
+                        addresses: vec![],
+                        runs: None,
+                        silence: vec![],
+                        span,
+                    };
                     for x in c.into_inner() {
                         match x.as_rule() {
                             Rule::attrs => role.silence = self.attrs(x),
                             Rule::name => role.name = self.text(&x),
                             Rule::peer_list => role.addresses = self.peer_list(x),
                             Rule::role_runs => {
-                                role.runs = Some(x.into_inner().filter(|n| n.as_rule() == Rule::name).map(|n| self.text(&n)).collect())
+                                role.runs = Some(
+                                    x.into_inner()
+                                        .filter(|n| n.as_rule() == Rule::name)
+                                        .map(|n| self.text(&n))
+                                        .collect(),
+                                )
                             }
                             _ => {}
                         }
@@ -447,7 +568,13 @@ impl Lower {
                     let mut sides = sides.into_iter();
                     let src = sides.next().unwrap_or_else(|| empty_side(span));
                     let dst = sides.next().unwrap_or_else(|| empty_side(span));
-                    block.rules.push(NodeRule { action, src, dst, silence, span });
+                    block.rules.push(NodeRule {
+                        action,
+                        src,
+                        dst,
+                        silence,
+                        span,
+                    });
                 }
                 _ => {}
             }
@@ -473,14 +600,21 @@ impl Lower {
                 Rule::port_name => d.name = self.text(&c),
                 Rule::port_list => {
                     let pspan = self.span(&c);
-                    d.ports = Spanned::new(c.into_inner().map(|i| self.port_item(i)).collect(), pspan);
+                    d.ports =
+                        Spanned::new(c.into_inner().map(|i| self.port_item(i)).collect(), pspan);
                 }
                 Rule::port_note => {
                     if let Some(q) = c.into_inner().next() {
                         d.note = Some(self.unquote(&q));
                     }
                 }
-                Rule::port_on => d.on = c.into_inner().filter(|n| n.as_rule() == Rule::name).map(|n| self.text(&n)).collect(),
+                Rule::port_on => {
+                    d.on = c
+                        .into_inner()
+                        .filter(|n| n.as_rule() == Rule::name)
+                        .map(|n| self.text(&n))
+                        .collect()
+                }
                 Rule::port_mgmt => d.management = true,
                 _ => {}
             }
@@ -512,13 +646,22 @@ fn last_end(p: &Pair<Rule>) -> usize {
 }
 
 fn empty_side(span: Span) -> Side {
-    Side { peers: vec![], parenthesized: false, ports: None, span }
+    Side {
+        peers: vec![],
+        parenthesized: false,
+        ports: None,
+        span,
+    }
 }
 
 /// `db` alone (one bare requirement, unquoted): a name rather than "key exists".
 fn lone_name(sel: &Selector) -> Option<Spanned<String>> {
     match sel.requirements.as_slice() {
-        [r] if r.op == ReqOp::Exists && r.values.is_empty() && r.span == r.key.span && !r.key.node.contains('/') => {
+        [r] if r.op == ReqOp::Exists
+            && r.values.is_empty()
+            && r.span == r.key.span
+            && !r.key.node.contains('/') =>
+        {
             Some(r.key.clone())
         }
         _ => None,
@@ -561,7 +704,11 @@ fn describe(rule: &Rule) -> Option<&'static str> {
         Rule::cmp_op => "`=` or `!=`",
         Rule::except_clause | Rule::kw_except => "`except`",
         Rule::ports => "`:` and ports",
-        Rule::port_list | Rule::port_item | Rule::port_spec | Rule::port_number | Rule::port_range => "a port",
+        Rule::port_list
+        | Rule::port_item
+        | Rule::port_spec
+        | Rule::port_number
+        | Rule::port_range => "a port",
         Rule::port_name => "a port name",
         Rule::protocol => "a protocol (`tcp`, `udp`, `sctp`)",
         Rule::full_rule | Rule::short_rule => "a rule",
@@ -591,7 +738,9 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         format!("`{}`", &text[pos..end])
     };
     let mut expected: Vec<&str> = match &e.variant {
-        ErrorVariant::ParsingError { positives, .. } => positives.iter().filter_map(describe).collect(),
+        ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().filter_map(describe).collect()
+        }
         ErrorVariant::CustomError { .. } => vec![],
     };
     expected.sort_unstable();
@@ -601,7 +750,8 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
     } else {
         format!("expected {}, found {found}", join_or(&expected))
     };
-    let mut d = Diagnostic::error("E0001", message).at(Span::new(file, pos, end.max(pos)), "unexpected here");
+    let mut d = Diagnostic::error("E0001", message)
+        .at(Span::new(file, pos, end.max(pos)), "unexpected here");
     if let Some(h) = syntax_help(text, pos) {
         d = d.with_help(h);
     }
@@ -626,17 +776,28 @@ fn join_or(items: &[&str]) -> String {
     match items {
         [] => String::new(),
         [a] => a.to_string(),
-        _ => format!("{} or {}", items[..items.len() - 1].join(", "), items[items.len() - 1]),
+        _ => format!(
+            "{} or {}",
+            items[..items.len() - 1].join(", "),
+            items[items.len() - 1]
+        ),
     }
 }
 
 /// Hints for frequent mistakes, keyed on the text at the error.
 fn syntax_help(text: &str, pos: usize) -> Option<String> {
-    if text[pos.min(text.len())..].trim().is_empty() && text.matches('{').count() > text.matches('}').count() {
-        return Some("a `}` is missing: every `namespace NAME { ... }` block must be closed".into());
+    if text[pos.min(text.len())..].trim().is_empty()
+        && text.matches('{').count() > text.matches('}').count()
+    {
+        return Some(
+            "a `}` is missing: every `namespace NAME { ... }` block must be closed".into(),
+        );
     }
     let rest = &text[pos.min(text.len())..];
-    let line_start = text[..pos.min(text.len())].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_start = text[..pos.min(text.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
     let line = &text[line_start..];
     let line = line.lines().next().unwrap_or("");
     if rest.starts_with("=>") || rest.starts_with("-->") || rest.starts_with('>') {
@@ -646,10 +807,14 @@ fn syntax_help(text: &str, pos: usize) -> Option<String> {
         return Some("statements end at the end of the line; remove the `;`".into());
     }
     let trimmed = line.trim_start();
-    if (trimmed.starts_with("allow") || trimmed.starts_with("deny")) && !line.contains("->") && !line.contains("gress") {
+    if (trimmed.starts_with("allow") || trimmed.starts_with("deny"))
+        && !line.contains("->")
+        && !line.contains("gress")
+    {
         return Some("a rule is `allow SRC -> DST[:PORTS]`, `allow egress DST[:PORTS]` or `allow ingress SRC`".into());
     }
-    if trimmed.starts_with("allow") || trimmed.starts_with("deny") || trimmed.starts_with("isolate") {
+    if trimmed.starts_with("allow") || trimmed.starts_with("deny") || trimmed.starts_with("isolate")
+    {
         return Some("peers are `*`, `cluster`, `world`, a name, a label selector such as `app=api`, `ns/selector`, `{labels}/selector` or an address such as `10.0.0.0/8`".into());
     }
     if text[..pos.min(text.len())].trim_end().ends_with('}') || rest.starts_with('}') {
@@ -689,12 +854,17 @@ mod tests {
         let r = rules(&f);
         assert_eq!(r.len(), 2);
         let src = r[0].src.as_ref().unwrap();
-        assert!(matches!(&src.peers[0].kind, PeerKind::Selector(s) if s.requirements[0].key.node == "app"));
+        assert!(
+            matches!(&src.peers[0].kind, PeerKind::Selector(s) if s.requirements[0].key.node == "app")
+        );
         let dst = r[0].dst.as_ref().unwrap();
         assert_eq!(dst.peers[0].kind, PeerKind::Name("db".into()));
         assert_eq!(dst.ports.as_ref().unwrap().node.len(), 1);
         assert_eq!(r[1].action, Action::Deny);
-        assert_eq!(r[1].dst.as_ref().unwrap().peers[0].kind, PeerKind::Address("169.254.169.254".into()));
+        assert_eq!(
+            r[1].dst.as_ref().unwrap().peers[0].kind,
+            PeerKind::Address("169.254.169.254".into())
+        );
     }
 
     #[test]
@@ -707,10 +877,16 @@ mod tests {
         let r = &rules(&f)[0];
         let src = r.src.as_ref().unwrap();
         assert_eq!(src.peers.len(), 8);
-        assert!(matches!(src.peers[0].kind, PeerKind::NamespaceLabels { .. }));
+        assert!(matches!(
+            src.peers[0].kind,
+            PeerKind::NamespaceLabels { .. }
+        ));
         assert!(matches!(src.peers[1].kind, PeerKind::Namespaced { .. }));
         assert_eq!(src.peers[5].except.len(), 2);
-        assert_eq!(src.peers[6].kind, PeerKind::Address("fd00:ec2::254/128".into()));
+        assert_eq!(
+            src.peers[6].kind,
+            PeerKind::Address("fd00:ec2::254/128".into())
+        );
         match &src.peers[7].kind {
             PeerKind::Selector(s) => {
                 assert_eq!(s.requirements.len(), 3);
@@ -742,7 +918,10 @@ mod tests {
         );
         assert_eq!(f.ports.len(), 2);
         assert_eq!(f.ports[0].name.node, "kube-apiserver");
-        assert_eq!(f.ports[0].note.as_ref().unwrap().node, "API server (seed 000)");
+        assert_eq!(
+            f.ports[0].note.as_ref().unwrap().node,
+            "API server (seed 000)"
+        );
         assert_eq!(f.ports[0].on[0].node, "control-plane");
         assert!(!f.ports[0].management && f.ports[1].management);
         let b = &f.nodes[0];

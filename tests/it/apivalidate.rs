@@ -95,7 +95,10 @@ fn peer(p: &NetworkPolicyPeer, errs: &mut Vec<String>) {
     } else if n == 0 {
         errs.push("empty peer".into());
     }
-    for s in [&p.pod_selector, &p.namespace_selector].into_iter().flatten() {
+    for s in [&p.pod_selector, &p.namespace_selector]
+        .into_iter()
+        .flatten()
+    {
         selector(s, errs);
     }
 }
@@ -109,10 +112,23 @@ pub fn validate(np: &NetworkPolicy) -> Vec<String> {
     if !is_dns1123_label(np.metadata.namespace.as_deref().unwrap_or("")) {
         errs.push("namespace".into());
     }
-    if np.metadata.labels.as_ref().and_then(|l| l.get("app.kubernetes.io/managed-by")).map(String::as_str) != Some("nplc") {
+    if np
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("app.kubernetes.io/managed-by"))
+        .map(String::as_str)
+        != Some("nplc")
+    {
         errs.push("managed-by label".into());
     }
-    if !np.metadata.annotations.as_ref().map(|a| a.contains_key("nplc.io/source")).unwrap_or(false) {
+    if !np
+        .metadata
+        .annotations
+        .as_ref()
+        .map(|a| a.contains_key("nplc.io/source"))
+        .unwrap_or(false)
+    {
         errs.push("source annotation".into());
     }
     let Some(spec) = &np.spec else {
@@ -153,7 +169,13 @@ fn everything_emitted_passes_api_validation() {
             let back: NetworkPolicy = serde_yaml::from_str(&m.to_yaml()).unwrap();
             assert_eq!(back, m.object);
             let errs = validate(&back);
-            assert!(errs.is_empty(), "{} {}: {errs:?}\n{}", f.display(), m.name, m.to_yaml());
+            assert!(
+                errs.is_empty(),
+                "{} {}: {errs:?}\n{}",
+                f.display(),
+                m.name,
+                m.to_yaml()
+            );
             checked += 1;
         }
     }

@@ -25,15 +25,25 @@ fn every_case_matches_its_snapshot() {
         let stem = f.file_stem().unwrap().to_string_lossy().to_string();
         let rel = f.strip_prefix(common::root()).unwrap().to_path_buf();
         let c = common::compile(&rel);
-        if let Some(code) = stem.split('-').next().filter(|c| c.starts_with('E') || c.starts_with('W')) {
+        if let Some(code) = stem
+            .split('-')
+            .next()
+            .filter(|c| c.starts_with('E') || c.starts_with('W'))
+        {
             if !c.diagnostics.iter().any(|d| d.code == code) {
-                failures.push(format!("{stem}: expected a {code} diagnostic, got {:?}", c.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()));
+                failures.push(format!(
+                    "{stem}: expected a {code} diagnostic, got {:?}",
+                    c.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()
+                ));
             }
             if code.starts_with('E') && !c.has_errors() {
                 failures.push(format!("{stem}: expected an error"));
             }
         } else if c.has_errors() {
-            failures.push(format!("{stem}: unexpected errors:\n{}", common::render(&c)));
+            failures.push(format!(
+                "{stem}: unexpected errors:\n{}",
+                common::render(&c)
+            ));
         }
         insta::with_settings!({snapshot_path => "../cases/snapshots", prepend_module_to_snapshot => false, omit_expression => true}, {
             insta::assert_snapshot!(stem.clone(), common::render(&c));
@@ -44,12 +54,18 @@ fn every_case_matches_its_snapshot() {
 
 #[test]
 fn json_diagnostics_carry_code_span_and_help() {
-    let c = common::compile(std::path::Path::new("tests/cases/E0302-host-bits-seed-004.npl"));
-    let json: serde_json::Value = serde_json::from_str(&nplc::diag::render_json(&c.sources, &c.diagnostics)).unwrap();
+    let c = common::compile(std::path::Path::new(
+        "tests/cases/E0302-host-bits-seed-004.npl",
+    ));
+    let json: serde_json::Value =
+        serde_json::from_str(&nplc::diag::render_json(&c.sources, &c.diagnostics)).unwrap();
     let first = &json[0];
     assert_eq!(first["code"], "E0302");
     assert_eq!(first["severity"], "error");
-    assert_eq!(first["primary"]["file"], "tests/cases/E0302-host-bits-seed-004.npl");
+    assert_eq!(
+        first["primary"]["file"],
+        "tests/cases/E0302-host-bits-seed-004.npl"
+    );
     assert_eq!(first["primary"]["line"], 4);
     assert!(first["help"].as_str().unwrap().contains("172.17.0.0/24"));
 }

@@ -28,7 +28,11 @@ pub fn inputs(path: &Path) -> Vec<Input> {
     files
         .into_iter()
         .map(|f| Input {
-            name: f.strip_prefix(root()).unwrap().to_string_lossy().replace('\\', "/"),
+            name: f
+                .strip_prefix(root())
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/"),
             text: std::fs::read_to_string(&f).unwrap(),
         })
         .collect()
@@ -60,7 +64,10 @@ pub fn without_locations(yaml: &str) -> String {
     for line in yaml.lines() {
         let t = line.trim_start();
         let indent = line.len() - t.len();
-        if t.starts_with("nplc.io/source:") || t.starts_with("nplc.io/rules:") || t.starts_with("nplc.io/silenced:") {
+        if t.starts_with("nplc.io/source:")
+            || t.starts_with("nplc.io/rules:")
+            || t.starts_with("nplc.io/silenced:")
+        {
             skipping = true;
             continue;
         }

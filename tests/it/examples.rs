@@ -9,7 +9,15 @@ pub fn examples() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
-        .filter(|p| std::fs::read_dir(p).unwrap().any(|e| e.unwrap().path().extension().map(|x| x == "npl").unwrap_or(false)))
+        .filter(|p| {
+            std::fs::read_dir(p).unwrap().any(|e| {
+                e.unwrap()
+                    .path()
+                    .extension()
+                    .map(|x| x == "npl")
+                    .unwrap_or(false)
+            })
+        })
         .collect();
     v.sort();
     v
@@ -35,9 +43,22 @@ fn design_card_lines_mean_what_they_say() {
     let c = common::compile(std::path::Path::new("examples/payments"));
     let yaml = nplc::emit::k8s::stream(&c.manifests);
     // `allow app=api -> db:5432`: an egress rule on api and an ingress rule on db
-    let api = c.manifests.iter().find(|m| m.name == "payments-api").unwrap().to_yaml();
-    let db = c.manifests.iter().find(|m| m.name == "payments-db").unwrap().to_yaml();
-    assert!(api.contains("port: 5432") && api.contains("tier: data"), "{api}");
+    let api = c
+        .manifests
+        .iter()
+        .find(|m| m.name == "payments-api")
+        .unwrap()
+        .to_yaml();
+    let db = c
+        .manifests
+        .iter()
+        .find(|m| m.name == "payments-db")
+        .unwrap()
+        .to_yaml();
+    assert!(
+        api.contains("port: 5432") && api.contains("tier: data"),
+        "{api}"
+    );
     assert!(db.contains("port: 5432") && db.contains("app: api"), "{db}");
     // `deny egress 169.254.169.254`: no allow reopens it
     assert!(yaml.contains("- 169.254.169.254/32"), "{yaml}");

@@ -70,7 +70,10 @@ fn output_does_not_depend_on_order_or_whitespace() {
             let mut shuffled: Vec<Input> = inputs
                 .iter()
                 .enumerate()
-                .map(|(i, inp)| Input { name: format!("z{}-{i}.npl", next() % 100), text: shuffle_text(&inp.text, &mut next) })
+                .map(|(i, inp)| Input {
+                    name: format!("z{}-{i}.npl", next() % 100),
+                    text: shuffle_text(&inp.text, &mut next),
+                })
                 .collect();
             shuffled.reverse();
             let got = compile_inputs(&shuffled);

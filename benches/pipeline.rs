@@ -16,9 +16,12 @@
 //! - `end_to_end`: `driver::compile_inputs` and serialization, what
 //!   `nplc build` does between reading and writing.
 //!
+//! Plus `small_file` (one file of about 200 lines: `driver::check_inputs`,
+//! what `nplc check` does, and `end_to_end`) and `deny_share` (`compile`
+//! and `end_to_end` at 10k statements with 0%, 5%, 10% and 30% denies).
+//!
 //! Corpora: 1k, 10k and 100k statements (ten per namespace, 5% denies), and
-//! 10k statements with 0%, 10% and 30% denies to show how deny compilation
-//! grows. `cargo bench --bench pipeline` runs them all (about half an hour
+//! 10k statements with 0% to 30% denies to show how deny compilation grows. `cargo bench --bench pipeline` runs them all (about half an hour
 //! with the 100k corpus); a filter picks some: `cargo bench --bench pipeline
 //! -- 'compile/'`. Under `cargo test` (criterion's test mode, each
 //! benchmark run once) only the 1k corpora are used.
@@ -54,13 +57,17 @@ struct Prepared {
     output: Vec<(String, String)>,
 }
 
+/// As the driver does: every file added to the source map, then parsed in
+/// parallel (`nplc::par`), results in file order.
 fn parse_all(inputs: &[Input]) -> (SourceMap, Vec<ast::File>) {
     let mut sources = SourceMap::new();
-    let mut files = Vec::with_capacity(inputs.len());
-    for i in inputs {
-        let id = sources.add(i.name.clone(), i.text.clone());
-        files.push(syntax::parse_file(id, &i.text).expect("the corpus parses"));
-    }
+    let ids: Vec<_> = inputs
+        .iter()
+        .map(|i| (sources.add(i.name.clone(), i.text.clone()), i))
+        .collect();
+    let files = nplc::par::map(&ids, |(id, i)| {
+        syntax::parse_file(*id, &i.text).expect("the corpus parses")
+    });
     (sources, files)
 }
 
@@ -80,14 +87,23 @@ fn prepare(spec: &Spec) -> Prepared {
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let (parsed_sources, files) = parse_all(&sorted);
     let mut sources = parsed_sources.clone();
-    let resolved = resolve::resolve(&files, &mut sources).expect("the corpus resolves").0;
+    let resolved = resolve::resolve(&files, &mut sources)
+        .expect("the corpus resolves")
+        .0;
     let program = check::check(&resolved).expect("the corpus checks").0;
     let set = compile::compile(&program).expect("the corpus compiles").0;
     let manifests = k8s::manifests(&set, &program, &sources);
     let output = output_files(&manifests);
     let whole = driver::compile_inputs(&inputs);
-    assert!(!whole.has_errors(), "the corpus {} has errors", spec.label());
-    assert_eq!(whole.manifests, manifests, "the stages as benchmarked are the pipeline");
+    assert!(
+        !whole.has_errors(),
+        "the corpus {} has errors",
+        spec.label()
+    );
+    assert_eq!(
+        whole.manifests, manifests,
+        "the stages as benchmarked are the pipeline"
+    );
     Prepared {
         label: spec.label(),
         statements: corpus.statements as u64,
@@ -118,7 +134,10 @@ fn series() -> Vec<Spec> {
 
 fn deny_series() -> Vec<Spec> {
     let n = if benchmarking() { 10_000 } else { 1_000 };
-    [0, 5, 10, 30].into_iter().map(|p| Spec::new(n).denies(p)).collect()
+    [0, 5, 10, 30]
+        .into_iter()
+        .map(|p| Spec::new(n).denies(p))
+        .collect()
 }
 
 fn write_dir(dir: &std::path::Path, files: &[(String, String)]) {
@@ -137,7 +156,9 @@ fn stages(c: &mut Criterion, p: &Prepared) {
         let mut g = c.benchmark_group(group);
         g.throughput(Throughput::Elements(p.statements));
         if big {
-            g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(15));
+            g.sample_size(10)
+                .warm_up_time(Duration::from_secs(1))
+                .measurement_time(Duration::from_secs(15));
         } else if p.statements >= 10_000 {
             g.sample_size(20).measurement_time(Duration::from_secs(8));
         }
@@ -149,16 +170,26 @@ fn stages(c: &mut Criterion, p: &Prepared) {
         b.iter_batched(
             || p.parsed_sources.clone(),
             |mut sources| {
-                let r = resolve::resolve(&p.files, &mut sources).expect("resolves").0;
+                let r = resolve::resolve(&p.files, &mut sources)
+                    .expect("resolves")
+                    .0;
                 black_box(check::check(&r).expect("checks"))
             },
             BatchSize::PerIteration,
         )
     });
-    run("compile", &mut |b| b.iter(|| black_box(compile::compile(&p.program).expect("compiles"))));
-    run("lint", &mut |b| b.iter(|| black_box(lint::lint(&p.program, None))));
-    run("emit", &mut |b| b.iter(|| black_box(k8s::manifests(&p.set, &p.program, &p.sources))));
-    run("floor_serialize", &mut |b| b.iter(|| black_box(output_files(&p.manifests))));
+    run("compile", &mut |b| {
+        b.iter(|| black_box(compile::compile(&p.program).expect("compiles")))
+    });
+    run("lint", &mut |b| {
+        b.iter(|| black_box(lint::lint(&p.program, None)))
+    });
+    run("emit", &mut |b| {
+        b.iter(|| black_box(k8s::manifests(&p.set, &p.program, &p.sources)))
+    });
+    run("floor_serialize", &mut |b| {
+        b.iter(|| black_box(output_files(&p.manifests)))
+    });
     let tmp = std::env::temp_dir().join(format!("nplc-bench-write-{}", std::process::id()));
     run("floor_write", &mut |b| {
         b.iter_batched(
@@ -188,7 +219,12 @@ fn by_size(c: &mut Criterion) {
 
 fn by_denies(c: &mut Criterion) {
     for spec in deny_series() {
-        let p = prepare(&spec);
+        let mut p = prepare(&spec);
+        p.label = format!(
+            "{}-deny{}",
+            corpus::human(spec.statements),
+            spec.deny_percent
+        );
         let mut g = c.benchmark_group("deny_share");
         g.throughput(Throughput::Elements(p.statements));
         if benchmarking() {
@@ -207,5 +243,34 @@ fn by_denies(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, by_size, by_denies);
+/// The editor case: one file of about 200 lines (seven namespaces, seventy
+/// statements), `nplc check` (no emission) and a whole build in memory.
+fn small_file(c: &mut Criterion) {
+    let corpus = corpus::generate(&small_file_spec());
+    let inputs = corpus.inputs();
+    let lines = corpus.lines();
+    let mut g = c.benchmark_group("small_file");
+    g.throughput(Throughput::Elements(corpus.statements as u64));
+    g.bench_function(
+        BenchmarkId::new("check_inputs", format!("{lines}-lines")),
+        |b| b.iter(|| black_box(driver::check_inputs(&inputs))),
+    );
+    g.bench_function(
+        BenchmarkId::new("end_to_end", format!("{lines}-lines")),
+        |b| {
+            b.iter(|| {
+                let c = driver::compile_inputs(&inputs);
+                black_box(output_files(&c.manifests))
+            })
+        },
+    );
+    g.finish();
+}
+
+/// About 200 lines in one file.
+fn small_file_spec() -> Spec {
+    Spec::new(70).namespaces(7).single_file()
+}
+
+criterion_group!(benches, small_file, by_size, by_denies);
 criterion_main!(benches);

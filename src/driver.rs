@@ -145,20 +145,21 @@ pub fn check_inputs(inputs: &[Input]) -> Compilation {
     run(inputs, false)
 }
 
-/// Prints how long each stage took when `NPLC_TIMINGS` is set.
-struct Timer {
+/// Prints how long each stage took when `NPLC_TIMINGS` is set (also used
+/// by `nplc build` for serialization and writing).
+pub struct Timer {
     on: bool,
     last: std::time::Instant,
 }
 
 impl Timer {
-    fn new() -> Timer {
+    pub fn new() -> Timer {
         Timer {
             on: std::env::var_os("NPLC_TIMINGS").is_some(),
             last: std::time::Instant::now(),
         }
     }
-    fn lap(&mut self, stage: &str) {
+    pub fn lap(&mut self, stage: &str) {
         if self.on {
             let now = std::time::Instant::now();
             eprintln!(

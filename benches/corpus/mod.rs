@@ -56,7 +56,13 @@ impl Spec {
     /// `statements` in `statements / 10` namespaces, 5% denies, one file
     /// per namespace: the shape of the main series.
     pub fn new(statements: usize) -> Spec {
-        Spec { seed: 1, statements, namespaces: (statements / 10).max(1), deny_percent: 5, layout: Layout::FilePerNamespace }
+        Spec {
+            seed: 1,
+            statements,
+            namespaces: (statements / 10).max(1),
+            deny_percent: 5,
+            layout: Layout::FilePerNamespace,
+        }
     }
     pub fn namespaces(mut self, n: usize) -> Spec {
         self.namespaces = n.max(1);
@@ -91,7 +97,7 @@ impl Spec {
 
 /// `1000` → `1k`, `100000` → `100k`.
 pub fn human(n: usize) -> String {
-    if n >= 1000 && n % 1000 == 0 {
+    if n >= 1000 && n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
     } else {
         n.to_string()
@@ -117,7 +123,13 @@ impl Corpus {
     }
     /// The files as compiler inputs, named by their relative paths.
     pub fn inputs(&self) -> Vec<nplc::driver::Input> {
-        self.files.iter().map(|(p, t)| nplc::driver::Input { name: p.clone(), text: t.clone() }).collect()
+        self.files
+            .iter()
+            .map(|(p, t)| nplc::driver::Input {
+                name: p.clone(),
+                text: t.clone(),
+            })
+            .collect()
     }
     /// Writes the tree under `dir` (created; existing files overwritten).
     pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
@@ -168,7 +180,12 @@ struct Kind {
 }
 
 const fn k(name: &'static str, selector: &'static str, app: &'static str, port: u16) -> Kind {
-    Kind { name, selector, app, port }
+    Kind {
+        name,
+        selector,
+        app,
+        port,
+    }
 }
 
 const KINDS: &[Kind] = &[
@@ -194,8 +211,8 @@ const WORKLOADS_PER_NAMESPACE: usize = 12;
 const NAMESPACES_PER_TEAM: usize = 50;
 
 const PRODUCTS: &[&str] = &[
-    "shop", "payments", "search", "billing", "ledger", "catalog", "orders", "identity", "media", "ads", "risk", "fraud",
-    "mail", "chat", "maps", "ml", "data", "iot", "crm", "support",
+    "shop", "payments", "search", "billing", "ledger", "catalog", "orders", "identity", "media",
+    "ads", "risk", "fraud", "mail", "chat", "maps", "ml", "data", "iot", "crm", "support",
 ];
 
 /// A statement that denies can cut, and how.
@@ -297,20 +314,33 @@ impl<'a> Ns<'a> {
             };
             let line = match &t {
                 Target::World { w } => format!("allow {} -> world:443", KINDS[*w].name),
-                Target::Block { w, a, b } => format!("allow {} -> 10.{a}.0.0/16 except 10.{a}.{b}.0/24:5432", KINDS[*w].name),
+                Target::Block { w, a, b } => format!(
+                    "allow {} -> 10.{a}.0.0/16 except 10.{a}.{b}.0/24:5432",
+                    KINDS[*w].name
+                ),
                 Target::AllTo { w } => format!("allow * -> {}:{}", KINDS[*w].name, KINDS[*w].port),
-                Target::Range { from, to } => format!("allow {} -> {}:8000-8999", KINDS[*from].name, KINDS[*to].name),
+                Target::Range { from, to } => format!(
+                    "allow {} -> {}:8000-8999",
+                    KINDS[*from].name, KINDS[*to].name
+                ),
                 Target::FromNamespace { other, w } => {
-                    format!("allow {}/* -> {}:{}", self.names[*other], KINDS[*w].name, KINDS[*w].port)
+                    format!(
+                        "allow {}/* -> {}:{}",
+                        self.names[*other], KINDS[*w].name, KINDS[*w].port
+                    )
                 }
                 Target::FromBlock { w, a, b } => {
-                    format!("allow 10.0.0.0/8 except (10.{a}.0.0/16, 10.{b}.0.0/16) -> {}:{}", KINDS[*w].name, KINDS[*w].port)
+                    format!(
+                        "allow 10.0.0.0/8 except (10.{a}.0.0/16, 10.{b}.0.0/16) -> {}:{}",
+                        KINDS[*w].name, KINDS[*w].port
+                    )
                 }
             };
             // a deny of every port from one workload to another would leave
             // the port holes of a range to the same workload without effect
             let clash = self.targets.iter().any(|o| match (o, &t) {
-                (Target::AllTo { w }, Target::Range { to, .. }) | (Target::Range { to, .. }, Target::AllTo { w }) => w == to,
+                (Target::AllTo { w }, Target::Range { to, .. })
+                | (Target::Range { to, .. }, Target::AllTo { w }) => w == to,
                 _ => false,
             });
             if !clash && self.push(line.clone()) {
@@ -327,7 +357,9 @@ impl<'a> Ns<'a> {
                 // the metadata API once per namespace, in one of its two
                 // spellings (both would leave the second without effect)
                 Target::World { w } => match (attempt, self.rng.below(3)) {
-                    (0, _) if self.index % 2 == 0 => "deny egress 169.254.169.254".to_string(),
+                    (0, _) if self.index.is_multiple_of(2) => {
+                        "deny egress 169.254.169.254".to_string()
+                    }
                     (0, _) => {
                         self.uses_metadata = true;
                         "deny egress metadata-api".to_string()
@@ -351,11 +383,19 @@ impl<'a> Ns<'a> {
                     format!("deny {} -> {}", KINDS[from].name, KINDS[*w].name)
                 }
                 Target::Range { from, to } => {
-                    format!("deny {} -> {}:{}", KINDS[*from].name, KINDS[*to].name, 8000 + self.rng.below(1000))
+                    format!(
+                        "deny {} -> {}:{}",
+                        KINDS[*from].name,
+                        KINDS[*to].name,
+                        8000 + self.rng.below(1000)
+                    )
                 }
                 Target::FromNamespace { other, w } => {
                     let app = KINDS[*self.rng.pick(&self.workloads[*other])].app;
-                    format!("deny {}/app={app} -> {}", self.names[*other], KINDS[*w].name)
+                    format!(
+                        "deny {}/app={app} -> {}",
+                        self.names[*other], KINDS[*w].name
+                    )
                 }
                 Target::FromBlock { w, a, b } => {
                     let c = self.octet();
@@ -378,7 +418,10 @@ impl<'a> Ns<'a> {
             let line = match self.rng.below(20) {
                 0..=6 => {
                     let (a, b) = self.two();
-                    format!("allow {} -> {}:{}", KINDS[a].name, KINDS[b].name, KINDS[b].port)
+                    format!(
+                        "allow {} -> {}:{}",
+                        KINDS[a].name, KINDS[b].name, KINDS[b].port
+                    )
                 }
                 7 => {
                     let a = self.w();
@@ -387,24 +430,40 @@ impl<'a> Ns<'a> {
                         continue;
                     }
                     let (pb, pc) = (KINDS[b].port, KINDS[c].port);
-                    let ports = if pb == pc { pb.to_string() } else { format!("{}, {}", pb.min(pc), pb.max(pc)) };
-                    format!("allow {} -> ({} | {}):{ports}", KINDS[a].name, KINDS[b].name, KINDS[c].name)
+                    let ports = if pb == pc {
+                        pb.to_string()
+                    } else {
+                        format!("{}, {}", pb.min(pc), pb.max(pc))
+                    };
+                    format!(
+                        "allow {} -> ({} | {}):{ports}",
+                        KINDS[a].name, KINDS[b].name, KINDS[c].name
+                    )
                 }
                 8 | 9 => {
                     let Some(o) = self.later() else { continue };
                     let a = self.w();
                     let b = *self.rng.pick(&self.workloads[o]);
-                    format!("allow {} -> {}/{}:{}", KINDS[a].name, self.names[o], KINDS[b].name, KINDS[b].port)
+                    format!(
+                        "allow {} -> {}/{}:{}",
+                        KINDS[a].name, self.names[o], KINDS[b].name, KINDS[b].port
+                    )
                 }
                 10 | 11 => {
                     let Some(o) = self.later() else { continue };
                     let app = KINDS[*self.rng.pick(&self.workloads[o])].app;
                     let b = self.w();
-                    format!("allow {}/app={app} -> {}:{}", self.names[o], KINDS[b].name, KINDS[b].port)
+                    format!(
+                        "allow {}/app={app} -> {}:{}",
+                        self.names[o], KINDS[b].name, KINDS[b].port
+                    )
                 }
                 12 => {
                     let b = self.w();
-                    format!("allow ingress-nginx/app.kubernetes.io/name=ingress-nginx -> {}:{}", KINDS[b].name, KINDS[b].port)
+                    format!(
+                        "allow ingress-nginx/app.kubernetes.io/name=ingress-nginx -> {}:{}",
+                        KINDS[b].name, KINDS[b].port
+                    )
                 }
                 13 => "allow monitoring/app=prometheus -> *:metrics".to_string(),
                 14 => {
@@ -414,7 +473,10 @@ impl<'a> Ns<'a> {
                 15 => {
                     let h = self.rng.below(0xffff) + 1;
                     let k = self.rng.below(0xffff) + 1;
-                    format!("allow {} -> 2001:db8:{h:x}::/48 except 2001:db8:{h:x}:{k:x}::/64:443", KINDS[self.w()].name)
+                    format!(
+                        "allow {} -> 2001:db8:{h:x}::/48 except 2001:db8:{h:x}:{k:x}::/64:443",
+                        KINDS[self.w()].name
+                    )
                 }
                 _ => {
                     self.target();
@@ -432,7 +494,9 @@ impl<'a> Ns<'a> {
 pub fn generate(spec: &Spec) -> Corpus {
     let n_ns = spec.namespaces.max(1);
     let mut rng = Rng::new(spec.seed);
-    let names: Vec<String> = (0..n_ns).map(|i| format!("{}-{i:05}", rng.pick(PRODUCTS))).collect();
+    let names: Vec<String> = (0..n_ns)
+        .map(|i| format!("{}-{i:05}", rng.pick(PRODUCTS)))
+        .collect();
     let workloads: Vec<Vec<usize>> = (0..n_ns)
         .map(|_| {
             let mut all: Vec<usize> = (0..KINDS.len()).collect();
@@ -472,7 +536,10 @@ pub fn generate(spec: &Spec) -> Corpus {
                 "allow {team=ops}/type=monitoring -> *:9090".to_string()
             } else {
                 let w = ns.w();
-                format!("allow {{env=prod}}/app=prometheus -> {}:{}", KINDS[w].name, KINDS[w].port)
+                format!(
+                    "allow {{env=prod}}/app=prometheus -> {}:{}",
+                    KINDS[w].name, KINDS[w].port
+                )
             };
             ns.push(line);
         }
@@ -516,19 +583,32 @@ pub fn generate(spec: &Spec) -> Corpus {
         blocks.push((name, ns.uses_metadata, text));
     }
 
-    let uses = |metadata: bool| if metadata { "use dns, metadata-api\n" } else { "use dns\n" };
+    let uses = |metadata: bool| {
+        if metadata {
+            "use dns, metadata-api\n"
+        } else {
+            "use dns\n"
+        }
+    };
     let mut files = Vec::new();
     match spec.layout {
         Layout::FilePerNamespace => {
             for (i, (name, metadata, text)) in blocks.into_iter().enumerate() {
                 let team = i / NAMESPACES_PER_TEAM;
                 let header = format!("# Network policy of namespace {name}, owned by team-{team:03}.\n# Generated by the nplc benchmark corpus (seed {}).\n", spec.seed);
-                files.push((format!("team-{team:03}/{name}.npl"), format!("{header}{}\n{text}", uses(metadata))));
+                files.push((
+                    format!("team-{team:03}/{name}.npl"),
+                    format!("{header}{}\n{text}", uses(metadata)),
+                ));
             }
         }
         Layout::SingleFile => {
             let metadata = blocks.iter().any(|b| b.1);
-            let mut text = format!("# Network policies, generated by the nplc benchmark corpus (seed {}).\n{}", spec.seed, uses(metadata));
+            let mut text = format!(
+                "# Network policies, generated by the nplc benchmark corpus (seed {}).\n{}",
+                spec.seed,
+                uses(metadata)
+            );
             for (_, _, b) in blocks {
                 text.push('\n');
                 text.push_str(&b);
@@ -537,5 +617,10 @@ pub fn generate(spec: &Spec) -> Corpus {
         }
     }
     files.sort();
-    Corpus { files, statements, denies, namespaces: n_ns }
+    Corpus {
+        files,
+        statements,
+        denies,
+        namespaces: n_ns,
+    }
 }

@@ -73,7 +73,12 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
         return EXIT_OK;
     }
     let Some(dir) = &a.out else { return EXIT_USAGE };
-    match outdir::write_tree(dir, &files(c)) {
+    let mut t = driver::Timer::new();
+    let files = files(c);
+    t.lap("serialize");
+    let written = outdir::write_tree(dir, &files);
+    t.lap("write");
+    match written {
         Ok(()) => EXIT_OK,
         Err(e) => super::fail_io(fmt, e),
     }

@@ -1,5 +1,7 @@
 //! Stage 6, emission: the compiled policies as files. `k8s` writes
-//! NetworkPolicy YAML and the kustomization; `names` derives policy names.
+//! NetworkPolicy objects and the kustomization; `names` derives policy
+//! names; `yaml` writes an object as YAML text.
 
 pub mod k8s;
 pub mod names;
+pub mod yaml;

@@ -84,9 +84,8 @@ impl IpSet {
     /// The fewest lines (`cidr` plus `except` entries) that write this set
     /// exactly, IPv4 blocks first, each family in address order.
     pub fn ip_blocks(&self) -> Vec<IpBlock> {
-        let mut out = Vec::new();
-        blocks(&self.v4, 0, 0, 32, &mut out, Fam::V4);
-        blocks(&self.v6, 0, 0, 128, &mut out, Fam::V6);
+        let mut out = blocks(self.v4.ranges(), 0, 0, 32, Fam::V4).blocks;
+        out.extend(blocks(self.v6.ranges(), 0, 0, 128, Fam::V6).blocks);
         out
     }
 }
@@ -115,58 +114,73 @@ fn block_end(start: u128, len: u8, width: u8) -> u128 {
     }
 }
 
-/// Minimal CIDR decomposition of the part of `set` inside block (start, len).
-fn cidrs(set: &RangeSet, start: u128, len: u8, width: u8, out: &mut Vec<(u128, u8)>) {
-    let end = block_end(start, len, width);
-    let part = set.intersect(&RangeSet::range(start, end));
-    if part.is_empty() {
-        return;
-    }
-    if part.ranges() == [(start, end)] {
-        out.push((start, len));
-        return;
-    }
-    let half = block_end(0, len + 1, width) + 1;
-    cidrs(set, start, len + 1, width, out);
-    cidrs(set, start + half, len + 1, width, out);
+/// The best rendering of the part of a set inside one block of the
+/// address trie, with the minimal CIDR cover of the rest of the block.
+struct Node {
+    /// Lines in `blocks`: one per `cidr` and one per `except`.
+    cost: usize,
+    blocks: Vec<IpBlock>,
+    /// The block minus the set, as few CIDRs as possible, in address order.
+    holes: Vec<(u128, u8)>,
 }
 
-/// Cost-minimal `ipBlock` list for the part of `set` inside block (start, len).
-fn blocks(
-    set: &RangeSet,
-    start: u128,
-    len: u8,
-    width: u8,
-    out: &mut Vec<IpBlock>,
-    fam: Fam,
-) -> usize {
+/// Cost-minimal `ipBlock` list for the part of the set inside block
+/// (start, len). `ranges` are the set's ranges that meet the block (sorted,
+/// disjoint, non-adjacent, so a block is full exactly when one range covers
+/// it). One pass over the trie: only blocks the set's boundaries cross are
+/// split, so the work is O(boundaries × width), whatever the size of the
+/// set. Per mixed block, the choice is one `cidr` with the block's holes as
+/// `except`s, or the best of each half, whichever writes fewer lines (one
+/// block on a tie).
+fn blocks(ranges: &[(u128, u128)], start: u128, len: u8, width: u8, fam: Fam) -> Node {
     let end = block_end(start, len, width);
-    let whole = RangeSet::range(start, end);
-    let part = set.intersect(&whole);
-    if part.is_empty() {
-        return 0;
+    if ranges.is_empty() {
+        return Node {
+            cost: 0,
+            blocks: Vec::new(),
+            holes: vec![(start, len)],
+        };
     }
-    let mut holes = Vec::new();
-    cidrs(&whole.minus(&part), start, len, width, &mut holes);
+    if ranges.len() == 1 && ranges[0].0 <= start && ranges[0].1 >= end {
+        let blocks = net(fam, start, len).map(|cidr| IpBlock {
+            cidr,
+            except: Vec::new(),
+        });
+        return Node {
+            cost: 1,
+            blocks: blocks.into_iter().collect(),
+            holes: Vec::new(),
+        };
+    }
+    // a block of one address (len == width) is empty or full, so this one
+    // is wider and has two halves
+    let mid = start + block_end(0, len + 1, width) + 1;
+    let left = &ranges[..ranges.partition_point(|&(lo, _)| lo < mid)];
+    let right = &ranges[ranges.partition_point(|&(_, hi)| hi < mid)..];
+    let l = blocks(left, start, len + 1, width, fam);
+    let r = blocks(right, mid, len + 1, width, fam);
+    let mut holes = l.holes;
+    holes.extend(r.holes);
     let one_cost = 1 + holes.len();
-    if len < width && !holes.is_empty() {
-        let half = block_end(0, len + 1, width) + 1;
-        let mut split = Vec::new();
-        let c = blocks(set, start, len + 1, width, &mut split, fam)
-            + blocks(set, start + half, len + 1, width, &mut split, fam);
-        if c < one_cost {
-            out.extend(split);
-            return c;
-        }
+    let split_cost = l.cost + r.cost;
+    if split_cost < one_cost {
+        let mut blocks = l.blocks;
+        blocks.extend(r.blocks);
+        return Node {
+            cost: split_cost,
+            blocks,
+            holes,
+        };
     }
-    if let Some(cidr) = net(fam, start, len) {
-        let except = holes
-            .into_iter()
-            .filter_map(|(s, l)| net(fam, s, l))
-            .collect();
-        out.push(IpBlock { cidr, except });
+    let blocks = net(fam, start, len).map(|cidr| IpBlock {
+        cidr,
+        except: holes.iter().filter_map(|&(s, l)| net(fam, s, l)).collect(),
+    });
+    Node {
+        cost: one_cost,
+        blocks: blocks.into_iter().collect(),
+        holes,
     }
-    one_cost
 }
 
 #[cfg(test)]

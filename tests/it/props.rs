@@ -807,7 +807,17 @@ fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> 
     let Some(prog) = &c.program else {
         return Err(TestCaseError::fail("no program without errors"));
     };
-    let policies: Vec<_> = c.manifests.iter().map(|m| m.object.clone()).collect();
+    // the policies as written: the YAML text (the fast writer, which must
+    // equal serde_yaml's) read back
+    let mut policies = Vec::new();
+    for m in &c.manifests {
+        let text = m.to_yaml();
+        prop_assert_eq!(&text, &nplc::emit::yaml::reference(&m.object));
+        let back: k8s_openapi::api::networking::v1::NetworkPolicy = serde_yaml::from_str(&text)
+            .map_err(|e| TestCaseError::fail(format!("emitted YAML does not read back: {e}")))?;
+        prop_assert_eq!(&back, &m.object);
+        policies.push(back);
+    }
     let pop = case.population();
     let ports = case.probe_ports(&pop);
     let mut endpoints: Vec<Endpoint> = (0..pop.pods.len()).map(Endpoint::Pod).collect();

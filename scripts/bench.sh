@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Whole-process benchmarks of nplc (docs/performance.md). Not part of the
+# test run; run it by hand on a quiet machine:
+#
+#   scripts/bench.sh [--quick] [--runs N] [--kustomize-timeout SECONDS]
+#
+# 1. builds `nplc` (release) and the corpus tool (benches/corpus_tool.rs);
+# 2. generates the corpora (deterministic, seed 1) under $BENCH_DIR
+#    (default target/bench): 1k, 10k and 100k statements at ten statements
+#    per namespace (10k is the target corpus: 10k statements in 1k
+#    namespaces), 10k with 0%, 10% and 30% denies (the others have 5%), and
+#    one file of about 200 lines;
+# 3. for each corpus, N runs (default 5; --quick: 1 run, no 100k) of
+#      nplc check DIR                  (no output)
+#      nplc build DIR -o OUT           into a fresh OUT (removed and synced first)
+#      nplc build DIR -o OUT           again, over the previous output
+#    keeping the fastest wall time and the largest peak RSS
+#    (/usr/bin/time -v; wall time from bash's $EPOCHREALTIME);
+# 4. in the same run, on the same output, the two baselines:
+#      the serialization floor: the emitted objects, already in memory,
+#        serialized to YAML and written as plain files into a fresh
+#        directory (`corpus_tool floor`, best of N)
+#      `kubectl kustomize OUT` where kubectl is installed (skipped with a
+#        message otherwise; stopped after --kustomize-timeout, default 120 s);
+# 5. prints the tables (markdown) and the targets, and keeps them in
+#    $BENCH_DIR/results.md.
+#
+# On a machine with more than two CPUs every timed command is pinned to two
+# (taskset -c 0,1), the targets' "two cores". NPLC_BENCH_CPUS=0-7 changes it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=5
+QUICK=0
+KTIMEOUT=120
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1; RUNS=1 ;;
+    --runs) RUNS="$2"; shift ;;
+    --kustomize-timeout) KTIMEOUT="$2"; shift ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+say() { printf '%s\n' "$*" >&2; }
+
+[ -n "${EPOCHREALTIME:-}" ] || die "needs bash 5 (EPOCHREALTIME)"
+
+# ---------------------------------------------------------------- GNU time
+TIME=/usr/bin/time
+if ! "$TIME" -v true >/dev/null 2>&1; then
+  say "installing GNU time (Debian package \`time\`)"
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+  command -v apt-get >/dev/null 2>&1 || die "/usr/bin/time is missing and there is no apt-get"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >&2 \
+    || die "apt-get install time failed"
+fi
+
+# ------------------------------------------------------------------- build
+say "building nplc (release) and the corpus tool"
+cargo build -q --release --bin nplc
+NPLC=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/nplc
+TOOL=$(cargo bench -q --bench corpus_tool --no-run --message-format=json 2>/dev/null \
+  | sed -n 's/.*"executable":"\([^"]*corpus_tool[^"]*\)".*/\1/p' | tail -1)
+[ -x "$NPLC" ] || die "no $NPLC"
+[ -n "$TOOL" ] && [ -x "$TOOL" ] || die "cannot find the corpus_tool executable"
+
+BENCH_DIR=${BENCH_DIR:-target/bench}
+mkdir -p "$BENCH_DIR"
+BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
+
+PIN=()
+cpus=$(nproc)
+if [ -n "${NPLC_BENCH_CPUS:-}" ]; then
+  PIN=(taskset -c "$NPLC_BENCH_CPUS")
+elif [ "$cpus" -gt 2 ] && command -v taskset >/dev/null 2>&1; then
+  PIN=(taskset -c 0,1)
+fi
+
+# ----------------------------------------------------------------- corpora
+# name statements namespaces deny% [single]
+CORPORA=(
+  "file-200-lines 70 7 5 single"
+  "1k 1000 100 5"
+  "10k 10000 1000 5"
+  "10k-deny0 10000 1000 0"
+  "10k-deny10 10000 1000 10"
+  "10k-deny30 10000 1000 30"
+)
+[ "$QUICK" -eq 1 ] || CORPORA+=("100k 100000 10000 5")
+
+declare -A ST NS DN LINES
+for c in "${CORPORA[@]}"; do
+  read -r name n ns deny single <<<"$c"
+  extra=()
+  [ "${single:-}" = single ] && extra=(--single-file)
+  line=$("$TOOL" gen --out "$BENCH_DIR/corpus/$name" --statements "$n" --namespaces "$ns" \
+    --deny-percent "$deny" --seed 1 "${extra[@]}")
+  say "corpus $name: $line"
+  ST[$name]=$n; NS[$name]=$ns
+  DN[$name]=$(sed -n 's/.*denies=\([0-9]*\).*/\1/p' <<<"$line")
+  LINES[$name]=$(sed -n 's/.*lines=\([0-9]*\).*/\1/p' <<<"$line")
+done
+
+# ----------------------------------------------------------------- measure
+# measure PREP CMD...: runs CMD $RUNS times (PREP before each, untimed);
+# sets WALL (fastest, ms), CPU (user+sys of that run, ms), RSS (largest, MB).
+measure() {
+  local prep=$1; shift
+  local tf="$BENCH_DIR/time.txt" best="" cpu="" rss=0 i t0 t1 ms r u s
+  for ((i = 0; i < RUNS; i++)); do
+    $prep
+    t0=$EPOCHREALTIME
+    if ! "${PIN[@]}" "$TIME" -v -o "$tf" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt"; then
+      cat "$BENCH_DIR/stderr.txt" >&2
+      die "failed: $*"
+    fi
+    t1=$EPOCHREALTIME
+    ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+    r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
+    u=$(awk -F': ' '/User time/ { print $2 }' "$tf")
+    s=$(awk -F': ' '/System time/ { print $2 }' "$tf")
+    if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+      best=$ms
+      cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.0f", (u + s) * 1000 }')
+    fi
+    [ "$r" -gt "$rss" ] && rss=$r
+  done
+  WALL=$best
+  CPU=$cpu
+  RSS=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
+}
+
+OUT="$BENCH_DIR/out"
+fresh() { rm -rf "$OUT"; sync; }
+nothing() { :; }
+
+declare -A CHECK CHECK_CPU CHECK_RSS BUILD BUILD_CPU BUILD_RSS AGAIN FILES BYTES SER WRITE FLOOR KUST STAGES
+for c in "${CORPORA[@]}"; do
+  read -r name _ <<<"$c"
+  src="$BENCH_DIR/corpus/$name"
+  say "measuring $name ($RUNS runs each)"
+  measure nothing "$NPLC" check "$src"
+  CHECK[$name]=$WALL; CHECK_CPU[$name]=$CPU; CHECK_RSS[$name]=$RSS
+  measure fresh "$NPLC" build "$src" -o "$OUT"
+  BUILD[$name]=$WALL; BUILD_CPU[$name]=$CPU; BUILD_RSS[$name]=$RSS
+  measure nothing "$NPLC" build "$src" -o "$OUT"
+  AGAIN[$name]=$WALL
+  [ "${BUILD_RSS[$name]%.*}" -ge "${RSS%.*}" ] || BUILD_RSS[$name]=$RSS
+  FILES[$name]=$(find "$OUT" -type f -name '*.yaml' | wc -l)
+  BYTES[$name]=$(find "$OUT" -type f -name '*.yaml' -printf '%s\n' | awk '{ s += $1 } END { print s }')
+  # stage timings of one more build, as nplc reports them
+  STAGES[$name]=$(NPLC_TIMINGS=1 "${PIN[@]}" "$NPLC" build "$src" -o "$OUT" 2>&1 >/dev/null \
+    | awk '/^nplc: / { printf "%s%s %s", sep, $2, $3; sep = ", " }')
+  # baseline 1: the serialization floor, on the same output, same file system
+  fl=$("${PIN[@]}" "$TOOL" floor --in "$src" --out "$BENCH_DIR/floor" --runs "$RUNS")
+  SER[$name]=$(sed -n 's/.*serialize_ms=\([0-9.]*\).*/\1/p' <<<"$fl")
+  WRITE[$name]=$(sed -n 's/.*write_ms=\([0-9.]*\).*/\1/p' <<<"$fl")
+  FLOOR[$name]=$(sed -n 's/.*floor_ms=\([0-9.]*\).*/\1/p' <<<"$fl")
+  rm -rf "$BENCH_DIR/floor"
+  # baseline 2: kubectl kustomize over the emitted directory
+  if command -v kubectl >/dev/null 2>&1; then
+    t0=$EPOCHREALTIME
+    if "${PIN[@]}" timeout "$KTIMEOUT" kubectl kustomize "$OUT" >/dev/null 2>"$BENCH_DIR/stderr.txt"; then
+      t1=$EPOCHREALTIME
+      KUST[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+    elif [ $? -eq 124 ]; then
+      KUST[$name]="> ${KTIMEOUT}000"
+    else
+      KUST[$name]="failed"
+    fi
+  else
+    KUST[$name]="skipped"
+  fi
+done
+rm -rf "$OUT"
+command -v kubectl >/dev/null 2>&1 || say "kubectl is not installed: the kustomize baseline is skipped"
+
+# ------------------------------------------------------------------ report
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
+{
+  echo "## Machine"
+  echo
+  echo "- $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs online$([ ${#PIN[@]} -gt 0 ] && echo ", timed commands pinned with: ${PIN[*]}")"
+  echo "- memory: $(free -m | awk '/^Mem:/ { printf "%.1f GB", $2 / 1024 }'); file system of $BENCH_DIR: $(df -T "$BENCH_DIR" | awk 'NR == 2 { print $2 }')"
+  echo "- $(uname -sr); $(rustc --version); load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), nplc $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)'), best of $RUNS runs"
+  echo
+  echo "## Whole process"
+  echo
+  echo "| corpus | statements | namespaces | denies | input lines | check ms | check CPU ms | check MB | build ms (fresh) | build CPU ms | build ms (over last output) | build MB | output files | output MB |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for c in "${CORPORA[@]}"; do
+    read -r n _ <<<"$c"
+    echo "| $n | ${ST[$n]} | ${NS[$n]} | ${DN[$n]} | ${LINES[$n]} | ${CHECK[$n]} | ${CHECK_CPU[$n]} | ${CHECK_RSS[$n]} | ${BUILD[$n]} | ${BUILD_CPU[$n]} | ${AGAIN[$n]} | ${BUILD_RSS[$n]} | ${FILES[$n]} | $(mb "${BYTES[$n]}") |"
+  done
+  echo
+  echo "## Baselines on the same output"
+  echo
+  echo "| corpus | serialize ms | write ms | floor ms | build / floor | kubectl kustomize ms |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  for c in "${CORPORA[@]}"; do
+    read -r n _ <<<"$c"
+    echo "| $n | ${SER[$n]} | ${WRITE[$n]} | ${FLOOR[$n]} | $(ratio "${BUILD[$n]}" "${FLOOR[$n]}") | ${KUST[$n]} |"
+  done
+  echo
+  echo "## Stages (NPLC_TIMINGS=1, one build, ms)"
+  echo
+  for c in "${CORPORA[@]}"; do
+    read -r n _ <<<"$c"
+    echo "- $n: ${STAGES[$n]:-(no stage timings)}"
+  done
+  echo
+  echo "## Targets"
+  echo
+  t=10k
+  verdict() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; then echo "holds"; else echo "MISSED"; fi; }
+  echo "- 10k statements in 1k namespaces, built end to end in under 1 s: ${BUILD[$t]} ms, $(verdict "${BUILD[$t]}" 1000)"
+  echo "- ... under 200 MB peak memory: ${BUILD_RSS[$t]} MB, $(verdict "${BUILD_RSS[$t]}" 200)"
+  echo "- \`nplc check\` of a ${LINES[file-200-lines]}-line file under 20 ms: ${CHECK[file-200-lines]} ms, $(verdict "${CHECK[file-200-lines]}" 20)"
+  echo "- within 3x of the serialization floor (10k): $(ratio "${BUILD[$t]}" "${FLOOR[$t]}")x, $(verdict "$(ratio "${BUILD[$t]}" "${FLOOR[$t]}")" 3.0001)"
+  echo "- growth 1k -> 10k (x10 statements): build time x$(ratio "${BUILD[10k]}" "${BUILD[1k]}"), build CPU x$(ratio "${BUILD_CPU[10k]}" "${BUILD_CPU[1k]}"), output bytes x$(ratio "${BYTES[10k]}" "${BYTES[1k]}")"
+  if [ -n "${BUILD[100k]:-}" ]; then
+    echo "- growth 10k -> 100k (x10 statements): build time x$(ratio "${BUILD[100k]}" "${BUILD[10k]}"), build CPU x$(ratio "${BUILD_CPU[100k]}" "${BUILD_CPU[10k]}"), output bytes x$(ratio "${BYTES[100k]}" "${BYTES[10k]}")"
+  fi
+  echo "- denies 0% -> 30% (10k): build time x$(ratio "${BUILD[10k-deny30]}" "${BUILD[10k-deny0]}"), output bytes x$(ratio "${BYTES[10k-deny30]}" "${BYTES[10k-deny0]}")"
+} | tee "$BENCH_DIR/results.md"
+say "kept in $BENCH_DIR/results.md"

@@ -12,7 +12,6 @@ use crate::resolve::{RKind, RPeer, RSide, Resolved};
 use crate::source::Span;
 use crate::syntax::ast::{self, Action, Direction, PortAtom, PortItem, PortSpec, ReqOp, Spanned};
 use ipnet::IpNet;
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// A lowered peer: its set, the ports a definition attached, where it is written.
@@ -484,7 +483,8 @@ impl Checker {
                     );
                 }
             }
-            let vals: BTreeSet<String> = r.values.iter().map(|v| v.node.clone()).collect();
+            let vals: crate::ir::sorted::VecSet<String> =
+                r.values.iter().map(|v| v.node.clone()).collect();
             let c = match r.op {
                 ReqOp::EqEq => {
                     self.err(

@@ -37,9 +37,8 @@ fn selector_words(sel: &LabelSel) -> String {
     let mut parts = Vec::new();
     for (k, c) in &sel.0 {
         let key = k.rsplit('/').next().unwrap_or(k);
-        let vals = |s: &std::collections::BTreeSet<String>| {
-            s.iter().cloned().collect::<Vec<_>>().join("-")
-        };
+        let vals =
+            |s: &crate::ir::sorted::VecSet<String>| s.iter().cloned().collect::<Vec<_>>().join("-");
         parts.push(match (&c.values, c.absent) {
             (ValSet::Cofinite(s), false) if s.is_empty() => key.to_string(),
             (ValSet::Finite(s), true) if s.is_empty() => format!("no-{key}"),

@@ -8,21 +8,22 @@
 //! every constraint except "absent or one of {..}" as one selector; such a
 //! constraint is split into two cells by [`LabelSel::expressible`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use super::sorted::{VecMap, VecSet};
+use std::collections::BTreeMap;
 
 /// A set of label values: finitely many, or all but finitely many.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ValSet {
-    Finite(BTreeSet<String>),
-    Cofinite(BTreeSet<String>),
+    Finite(VecSet<String>),
+    Cofinite(VecSet<String>),
 }
 
 impl ValSet {
     pub fn all() -> ValSet {
-        ValSet::Cofinite(BTreeSet::new())
+        ValSet::Cofinite(VecSet::new())
     }
     pub fn none() -> ValSet {
-        ValSet::Finite(BTreeSet::new())
+        ValSet::Finite(VecSet::new())
     }
     pub fn is_empty(&self) -> bool {
         matches!(self, ValSet::Finite(s) if s.is_empty())
@@ -45,11 +46,9 @@ impl ValSet {
     pub fn intersect(&self, o: &ValSet) -> ValSet {
         use ValSet::*;
         match (self, o) {
-            (Finite(a), Finite(b)) => Finite(a.intersection(b).cloned().collect()),
-            (Finite(a), Cofinite(b)) | (Cofinite(b), Finite(a)) => {
-                Finite(a.difference(b).cloned().collect())
-            }
-            (Cofinite(a), Cofinite(b)) => Cofinite(a.union(b).cloned().collect()),
+            (Finite(a), Finite(b)) => Finite(a.intersection(b)),
+            (Finite(a), Cofinite(b)) | (Cofinite(b), Finite(a)) => Finite(a.difference(b)),
+            (Cofinite(a), Cofinite(b)) => Cofinite(a.union(b)),
         }
     }
 }
@@ -73,13 +72,13 @@ impl KeyC {
     pub fn eq(v: &str) -> KeyC {
         KeyC::one_of([v.to_string()].into())
     }
-    pub fn one_of(vs: BTreeSet<String>) -> KeyC {
+    pub fn one_of(vs: VecSet<String>) -> KeyC {
         KeyC {
             absent: false,
             values: ValSet::Finite(vs),
         }
     }
-    pub fn none_of(vs: BTreeSet<String>) -> KeyC {
+    pub fn none_of(vs: VecSet<String>) -> KeyC {
         KeyC {
             absent: true,
             values: ValSet::Cofinite(vs),
@@ -156,11 +155,11 @@ impl KeyC {
 /// A conjunction of per-key constraints; keys not present are unconstrained.
 /// The empty map matches every label set.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct LabelSel(pub BTreeMap<String, KeyC>);
+pub struct LabelSel(pub VecMap<String, KeyC>);
 
 impl LabelSel {
     pub fn any() -> LabelSel {
-        LabelSel(BTreeMap::new())
+        LabelSel(VecMap::new())
     }
     pub fn is_any(&self) -> bool {
         self.0.values().all(KeyC::is_any)
@@ -254,7 +253,7 @@ impl std::fmt::Display for LabelSel {
         }
         let mut parts = Vec::new();
         for (k, c) in &self.0 {
-            let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+            let list = |s: &VecSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
             match (&c.values, c.absent) {
                 (ValSet::Cofinite(s), true) if s.is_empty() => {}
                 (ValSet::Cofinite(s), false) if s.is_empty() => parts.push(format!("{k}=*")),
@@ -321,9 +320,9 @@ mod tests {
         (any::<bool>(), any::<bool>(), vals).prop_map(|(absent, fin, v)| KeyC {
             absent,
             values: if fin {
-                ValSet::Finite(v)
+                ValSet::Finite(v.into_iter().collect())
             } else {
-                ValSet::Cofinite(v)
+                ValSet::Cofinite(v.into_iter().collect())
             },
         })
     }

@@ -8,6 +8,7 @@ pub mod ipset;
 pub mod labels;
 pub mod ports;
 pub mod ranges;
+pub mod sorted;
 
 pub use ipset::IpSet;
 pub use labels::{KeyC, LabelSel, ValSet};

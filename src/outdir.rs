@@ -7,6 +7,8 @@
 //! every write succeeded are they moved into place. A failure while moving
 //! restores what was there. A file that exists in `DIR` but was not written
 //! by nplc is never overwritten: the build stops with an error instead.
+//! A file whose contents did not change is left as it is (not rewritten,
+//! its modification time kept), so a rebuild touches only what changed.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -61,14 +63,20 @@ pub fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
     } else {
         BTreeSet::new()
     };
+    let mut changed = Vec::with_capacity(files.len());
     for f in files {
         let target = dir.join(&f.path);
-        if target.exists() && !previous.contains(&f.path) {
+        if previous.contains(&f.path) {
+            if fs::read(&target).is_ok_and(|old| old == f.contents.as_bytes()) {
+                continue;
+            }
+        } else if target.exists() {
             return Err(format!(
                 "refusing to overwrite `{}`, which nplc did not write; move it away or choose another output directory",
                 target.display()
             ));
         }
+        changed.push(f);
     }
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -80,26 +88,35 @@ pub fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
         .unwrap_or_else(|| "out".into());
     let staging = parent.join(format!(".{base}.nplc-tmp-{}", std::process::id()));
     let _ = fs::remove_dir_all(&staging);
-    let result = stage_and_commit(dir, &staging, files, &previous);
+    let result = stage_and_commit(dir, &staging, files, &changed, &previous);
     let _ = fs::remove_dir_all(&staging);
     result
 }
 
+/// Stages the `changed` files and the ownership list, then moves them into
+/// place and removes stale files; `files` are all the build's files.
 fn stage_and_commit(
     dir: &Path,
     staging: &Path,
     files: &[OutFile],
+    changed: &[&OutFile],
     previous: &BTreeSet<String>,
 ) -> Result<(), String> {
-    fs::create_dir_all(staging).map_err(|e| io(staging, e))?;
+    fs::create_dir_all(staging.join("new")).map_err(|e| io(staging, e))?;
+    let mut made: BTreeSet<PathBuf> = BTreeSet::new();
+    for f in changed {
+        let p = staging.join("new").join(&f.path);
+        if let Some(d) = p.parent() {
+            if !made.contains(d) {
+                fs::create_dir_all(d).map_err(|e| io(d, e))?;
+                made.insert(d.to_path_buf());
+            }
+        }
+        fs::write(&p, &f.contents).map_err(|e| io(&p, e))?;
+    }
     let mut manifest =
         String::from("# Files written by nplc; a new build replaces exactly these.\n");
     for f in files {
-        let p = staging.join("new").join(&f.path);
-        if let Some(d) = p.parent() {
-            fs::create_dir_all(d).map_err(|e| io(d, e))?;
-        }
-        fs::write(&p, &f.contents).map_err(|e| io(&p, e))?;
         manifest.push_str(&f.path);
         manifest.push('\n');
     }
@@ -141,9 +158,10 @@ fn stage_and_commit(
         Ok(())
     };
     let mut result = Ok(());
-    for rel in new
+    for rel in changed
         .iter()
-        .map(|s| (s.as_str(), true))
+        .map(|f| (f.path.as_str(), true))
+        .chain([(OWNED, true)])
         .chain(stale.iter().map(|s| (s.as_str(), false)))
     {
         if let Err(e) = step(rel.0, rel.1) {
@@ -203,6 +221,25 @@ mod tests {
         assert_eq!(fs::read_to_string(out.join("b/y.yaml")).unwrap(), "2");
         assert_eq!(fs::read_to_string(out.join("k.yaml")).unwrap(), "k2");
         assert_eq!(fs::read_to_string(out.join("user.txt")).unwrap(), "mine");
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn leaves_unchanged_files_alone() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tmp("unchanged");
+        let out = root.join("out");
+        write_tree(&out, &[f("a/x.yaml", "1"), f("a/y.yaml", "2")]).unwrap();
+        let ino = |p: &str| fs::metadata(out.join(p)).unwrap().ino();
+        let (x, y) = (ino("a/x.yaml"), ino("a/y.yaml"));
+        write_tree(&out, &[f("a/x.yaml", "1"), f("a/y.yaml", "3")]).unwrap();
+        assert_eq!(ino("a/x.yaml"), x, "the unchanged file is the same file");
+        assert_ne!(ino("a/y.yaml"), y, "the changed file was replaced");
+        assert_eq!(fs::read_to_string(out.join("a/y.yaml")).unwrap(), "3");
+        write_tree(&out, &[f("a/y.yaml", "3")]).unwrap();
+        assert!(!out.join("a/x.yaml").exists(), "a file no longer built is removed");
+        assert_eq!(owned(&out), ["a/y.yaml".to_string()].into());
         let _ = fs::remove_dir_all(&root);
     }
 

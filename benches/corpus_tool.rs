@@ -12,9 +12,10 @@
 //! ```
 //!
 //! `floor` is the serialization floor: the emitted objects, already in
-//! memory, serialized to YAML (every `Manifest::to_yaml` and the
-//! kustomization) and then written as plain files into a fresh directory;
-//! what any tool that produces this output must pay. `stages` times each
+//! memory, serialized to YAML on one thread (every `Manifest::to_yaml` and
+//! the kustomization) and then written as plain files into a fresh
+//! directory; what any tool that produces this output must pay. It also
+//! reports what serializing the same objects with `serde_yaml` costs. `stages` times each
 //! stage of the pipeline once per run on a corpus and keeps the best run.
 //! With no subcommand (as under `cargo test --all-targets` or a plain
 //! `cargo bench`) the tool runs `selftest`: small corpora of every shape
@@ -188,12 +189,20 @@ fn floor(args: &[String]) -> i32 {
     assert!(!c.has_errors(), "the corpus has errors");
     let (ser, files) = best(runs, || output_files(&c.manifests));
     let (write, ()) = best_after(runs, || clear(&out), |()| write_plain(&out, &files));
+    // the same objects through serde_yaml, the writer emit::yaml replaces
+    let (ser_ref, _) = best(runs, || {
+        c.manifests
+            .iter()
+            .map(|m| nplc::emit::yaml::reference(&m.object))
+            .collect::<Vec<_>>()
+    });
     let bytes: usize = files.iter().map(|f| f.1.len()).sum();
     println!(
-        "serialize_ms={} write_ms={} floor_ms={} files={} bytes={}",
+        "serialize_ms={} write_ms={} floor_ms={} serde_yaml_ms={} files={} bytes={}",
         ms(ser),
         ms(write),
         ms(ser + write),
+        ms(ser_ref),
         files.len(),
         bytes
     );

@@ -14,6 +14,9 @@
 #      nplc check DIR                  (no output)
 #      nplc build DIR -o OUT           into a fresh OUT (removed and synced first)
 #      nplc build DIR -o OUT           again, over the previous output
+#      nplc build DIR -o TMPFS_OUT     into a fresh directory on tmpfs
+#                                      (/dev/shm, where it exists): the
+#                                      same work without the disk
 #    keeping the fastest wall time and the largest peak RSS
 #    (/usr/bin/time -v; wall time from bash's $EPOCHREALTIME);
 # 4. in the same run, on the same output, the two baselines:
@@ -38,7 +41,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1; RUNS=1 ;;
     --runs) RUNS="$2"; shift ;;
     --kustomize-timeout) KTIMEOUT="$2"; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -137,9 +140,14 @@ measure() {
 
 OUT="$BENCH_DIR/out"
 fresh() { rm -rf "$OUT"; sync; }
+TMPOUT=""
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  TMPOUT=/dev/shm/nplc-bench-out-$$
+fi
+fresh_tmp() { rm -rf "$TMPOUT"; }
 nothing() { :; }
 
-declare -A CHECK CHECK_CPU CHECK_RSS BUILD BUILD_CPU BUILD_RSS AGAIN FILES BYTES SER WRITE FLOOR KUST STAGES
+declare -A CHECK CHECK_CPU CHECK_RSS BUILD BUILD_CPU BUILD_RSS AGAIN TMPFS TMPFS_CPU FLOOR_TMP SERDE FILES BYTES SER WRITE FLOOR KUST STAGES
 for c in "${CORPORA[@]}"; do
   read -r name _ <<<"$c"
   src="$BENCH_DIR/corpus/$name"
@@ -150,6 +158,13 @@ for c in "${CORPORA[@]}"; do
   BUILD[$name]=$WALL; BUILD_CPU[$name]=$CPU; BUILD_RSS[$name]=$RSS
   measure nothing "$NPLC" build "$src" -o "$OUT"
   AGAIN[$name]=$WALL
+  if [ -n "$TMPOUT" ]; then
+    measure fresh_tmp "$NPLC" build "$src" -o "$TMPOUT"
+    TMPFS[$name]=$WALL; TMPFS_CPU[$name]=$CPU
+    rm -rf "$TMPOUT"
+  else
+    TMPFS[$name]="-"; TMPFS_CPU[$name]="-"
+  fi
   [ "${BUILD_RSS[$name]%.*}" -ge "${RSS%.*}" ] || BUILD_RSS[$name]=$RSS
   FILES[$name]=$(find "$OUT" -type f -name '*.yaml' | wc -l)
   BYTES[$name]=$(find "$OUT" -type f -name '*.yaml' -printf '%s\n' | awk '{ s += $1 } END { print s }')
@@ -159,9 +174,17 @@ for c in "${CORPORA[@]}"; do
   # baseline 1: the serialization floor, on the same output, same file system
   fl=$("${PIN[@]}" "$TOOL" floor --in "$src" --out "$BENCH_DIR/floor" --runs "$RUNS")
   SER[$name]=$(sed -n 's/.*serialize_ms=\([0-9.]*\).*/\1/p' <<<"$fl")
+  SERDE[$name]=$(sed -n 's/.*serde_yaml_ms=\([0-9.]*\).*/\1/p' <<<"$fl")
   WRITE[$name]=$(sed -n 's/.*write_ms=\([0-9.]*\).*/\1/p' <<<"$fl")
   FLOOR[$name]=$(sed -n 's/.*floor_ms=\([0-9.]*\).*/\1/p' <<<"$fl")
   rm -rf "$BENCH_DIR/floor"
+  if [ -n "$TMPOUT" ]; then
+    fl=$("${PIN[@]}" "$TOOL" floor --in "$src" --out "$TMPOUT-floor" --runs "$RUNS")
+    FLOOR_TMP[$name]=$(sed -n 's/.*floor_ms=\([0-9.]*\).*/\1/p' <<<"$fl")
+    rm -rf "$TMPOUT-floor"
+  else
+    FLOOR_TMP[$name]="-"
+  fi
   # baseline 2: kubectl kustomize over the emitted directory
   if command -v kubectl >/dev/null 2>&1; then
     t0=$EPOCHREALTIME
@@ -193,20 +216,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
   echo
   echo "## Whole process"
   echo
-  echo "| corpus | statements | namespaces | denies | input lines | check ms | check CPU ms | check MB | build ms (fresh) | build CPU ms | build ms (over last output) | build MB | output files | output MB |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| corpus | statements | namespaces | denies | input lines | check ms | check CPU ms | check MB | build ms (fresh) | build CPU ms | build ms (over last output) | build ms (tmpfs) | build CPU ms (tmpfs) | build MB | output files | output MB |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for c in "${CORPORA[@]}"; do
     read -r n _ <<<"$c"
-    echo "| $n | ${ST[$n]} | ${NS[$n]} | ${DN[$n]} | ${LINES[$n]} | ${CHECK[$n]} | ${CHECK_CPU[$n]} | ${CHECK_RSS[$n]} | ${BUILD[$n]} | ${BUILD_CPU[$n]} | ${AGAIN[$n]} | ${BUILD_RSS[$n]} | ${FILES[$n]} | $(mb "${BYTES[$n]}") |"
+    echo "| $n | ${ST[$n]} | ${NS[$n]} | ${DN[$n]} | ${LINES[$n]} | ${CHECK[$n]} | ${CHECK_CPU[$n]} | ${CHECK_RSS[$n]} | ${BUILD[$n]} | ${BUILD_CPU[$n]} | ${AGAIN[$n]} | ${TMPFS[$n]} | ${TMPFS_CPU[$n]} | ${BUILD_RSS[$n]} | ${FILES[$n]} | $(mb "${BYTES[$n]}") |"
   done
   echo
   echo "## Baselines on the same output"
   echo
-  echo "| corpus | serialize ms | write ms | floor ms | build / floor | kubectl kustomize ms |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  echo "| corpus | serialize ms | write ms | floor ms | build / floor | floor ms (tmpfs) | build / floor (tmpfs) | serde_yaml serialize ms | kubectl kustomize ms |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for c in "${CORPORA[@]}"; do
     read -r n _ <<<"$c"
-    echo "| $n | ${SER[$n]} | ${WRITE[$n]} | ${FLOOR[$n]} | $(ratio "${BUILD[$n]}" "${FLOOR[$n]}") | ${KUST[$n]} |"
+    echo "| $n | ${SER[$n]} | ${WRITE[$n]} | ${FLOOR[$n]} | $(ratio "${BUILD[$n]}" "${FLOOR[$n]}") | ${FLOOR_TMP[$n]} | $(ratio "${TMPFS[$n]}" "${FLOOR_TMP[$n]}") | ${SERDE[$n]} | ${KUST[$n]} |"
   done
   echo
   echo "## Stages (NPLC_TIMINGS=1, one build, ms)"
@@ -220,10 +243,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
   echo
   t=10k
   verdict() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; then echo "holds"; else echo "MISSED"; fi; }
-  echo "- 10k statements in 1k namespaces, built end to end in under 1 s: ${BUILD[$t]} ms, $(verdict "${BUILD[$t]}" 1000)"
+  echo "- 10k statements in 1k namespaces, built end to end in under 1 s: ${BUILD[$t]} ms into a fresh directory on $(df -T "$BENCH_DIR" | awk 'NR == 2 { print $2 }'), $(verdict "${BUILD[$t]}" 1000); ${AGAIN[$t]} ms over the last output, $(verdict "${AGAIN[$t]}" 1000)"
+  [ -z "$TMPOUT" ] || echo "- ... into a fresh directory on tmpfs: ${TMPFS[$t]} ms, $(verdict "${TMPFS[$t]}" 1000)"
   echo "- ... under 200 MB peak memory: ${BUILD_RSS[$t]} MB, $(verdict "${BUILD_RSS[$t]}" 200)"
   echo "- \`nplc check\` of a ${LINES[file-200-lines]}-line file under 20 ms: ${CHECK[file-200-lines]} ms, $(verdict "${CHECK[file-200-lines]}" 20)"
-  echo "- within 3x of the serialization floor (10k): $(ratio "${BUILD[$t]}" "${FLOOR[$t]}")x, $(verdict "$(ratio "${BUILD[$t]}" "${FLOOR[$t]}")" 3.0001)"
+  echo "- within 3x of the serialization floor (10k): $(ratio "${BUILD[$t]}" "${FLOOR[$t]}")x on $(df -T "$BENCH_DIR" | awk 'NR == 2 { print $2 }'), $(verdict "$(ratio "${BUILD[$t]}" "${FLOOR[$t]}")" 3.0001)"
+  [ -z "$TMPOUT" ] || echo "- ... on tmpfs: $(ratio "${TMPFS[$t]}" "${FLOOR_TMP[$t]}")x, $(verdict "$(ratio "${TMPFS[$t]}" "${FLOOR_TMP[$t]}")" 3.0001)"
   echo "- growth 1k -> 10k (x10 statements): build time x$(ratio "${BUILD[10k]}" "${BUILD[1k]}"), build CPU x$(ratio "${BUILD_CPU[10k]}" "${BUILD_CPU[1k]}"), output bytes x$(ratio "${BYTES[10k]}" "${BYTES[1k]}")"
   if [ -n "${BUILD[100k]:-}" ]; then
     echo "- growth 10k -> 100k (x10 statements): build time x$(ratio "${BUILD[100k]}" "${BUILD[10k]}"), build CPU x$(ratio "${BUILD_CPU[100k]}" "${BUILD_CPU[10k]}"), output bytes x$(ratio "${BYTES[100k]}" "${BYTES[10k]}")"

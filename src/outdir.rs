@@ -238,7 +238,10 @@ mod tests {
         assert_ne!(ino("a/y.yaml"), y, "the changed file was replaced");
         assert_eq!(fs::read_to_string(out.join("a/y.yaml")).unwrap(), "3");
         write_tree(&out, &[f("a/y.yaml", "3")]).unwrap();
-        assert!(!out.join("a/x.yaml").exists(), "a file no longer built is removed");
+        assert!(
+            !out.join("a/x.yaml").exists(),
+            "a file no longer built is removed"
+        );
         assert_eq!(owned(&out), ["a/y.yaml".to_string()].into());
         let _ = fs::remove_dir_all(&root);
     }

@@ -634,7 +634,7 @@ impl Lower {
 type Rule_ = super::ast::Rule;
 
 fn last_end(p: &Pair<Rule>) -> usize {
-    match p.clone().into_inner().last() {
+    match p.clone().into_inner().next_back() {
         Some(c) => last_end(&c),
         None => {
             // a rule without inner pairs (or a silent one) ends at its text,

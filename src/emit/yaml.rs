@@ -45,14 +45,13 @@ enum Node<'a> {
 }
 
 fn fast(np: &net::NetworkPolicy) -> Option<String> {
-    let mut top = vec![
-        ("apiVersion", Node::Str("networking.k8s.io/v1")),
-        ("kind", Node::Str("NetworkPolicy")),
-        ("metadata", meta(&np.metadata)?),
-    ];
-    if let Some(spec) = &np.spec {
-        top.push(("spec", spec_node(spec)));
-    }
+    let top = fields([
+        ("apiVersion", Some(Node::Str("networking.k8s.io/v1"))),
+        ("kind", Some(Node::Str("NetworkPolicy"))),
+        ("metadata", Some(meta(&np.metadata)?)),
+        ("spec", np.spec.as_ref().map(spec_node)),
+    ]);
+    let Node::Map(top) = top else { return None };
     let mut out = String::with_capacity(1024);
     write_map(&mut out, &top, 0, false)?;
     Some(out)
@@ -77,20 +76,12 @@ fn meta(m: &ObjectMeta) -> Option<Node<'_>> {
     if unexpected != ObjectMeta::default() {
         return None;
     }
-    let mut v = Vec::new();
-    if let Some(a) = annotations {
-        v.push(("annotations", string_map(a)));
-    }
-    if let Some(l) = labels {
-        v.push(("labels", string_map(l)));
-    }
-    if let Some(n) = name {
-        v.push(("name", Node::Str(n)));
-    }
-    if let Some(n) = namespace {
-        v.push(("namespace", Node::Str(n)));
-    }
-    Some(Node::Map(v))
+    Some(fields([
+        ("annotations", annotations.as_ref().map(string_map)),
+        ("labels", labels.as_ref().map(string_map)),
+        ("name", name.as_deref().map(Node::Str)),
+        ("namespace", namespace.as_deref().map(Node::Str)),
+    ]))
 }
 
 fn string_map(m: &BTreeMap<String, String>) -> Node<'_> {
@@ -101,68 +92,64 @@ fn strs(v: &[String]) -> Node<'_> {
     Node::Seq(v.iter().map(|s| Node::Str(s)).collect())
 }
 
+/// A mapping of the fields that are set, in the order given.
+fn fields<'a, const N: usize>(fs: [(&'a str, Option<Node<'a>>); N]) -> Node<'a> {
+    Node::Map(fs.into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
+}
+
+fn egress(r: &net::NetworkPolicyEgressRule) -> Node<'_> {
+    fields([
+        ("ports", r.ports.as_deref().map(ports)),
+        ("to", r.to.as_deref().map(peers)),
+    ])
+}
+
+fn ingress(r: &net::NetworkPolicyIngressRule) -> Node<'_> {
+    fields([
+        ("from", r.from.as_deref().map(peers)),
+        ("ports", r.ports.as_deref().map(ports)),
+    ])
+}
+
 fn spec_node(s: &net::NetworkPolicySpec) -> Node<'_> {
-    let mut v = Vec::new();
-    if let Some(rules) = &s.egress {
-        let rules = rules
-            .iter()
-            .map(|r| {
-                let mut m = Vec::new();
-                if let Some(p) = &r.ports {
-                    m.push(("ports", ports(p)));
-                }
-                if let Some(t) = &r.to {
-                    m.push(("to", peers(t)));
-                }
-                Node::Map(m)
-            })
-            .collect();
-        v.push(("egress", Node::Seq(rules)));
-    }
-    if let Some(rules) = &s.ingress {
-        let rules = rules
-            .iter()
-            .map(|r| {
-                let mut m = Vec::new();
-                if let Some(f) = &r.from {
-                    m.push(("from", peers(f)));
-                }
-                if let Some(p) = &r.ports {
-                    m.push(("ports", ports(p)));
-                }
-                Node::Map(m)
-            })
-            .collect();
-        v.push(("ingress", Node::Seq(rules)));
-    }
-    if let Some(sel) = &s.pod_selector {
-        v.push(("podSelector", selector(sel)));
-    }
-    if let Some(t) = &s.policy_types {
-        v.push(("policyTypes", strs(t)));
-    }
-    Node::Map(v)
+    fields([
+        (
+            "egress",
+            s.egress
+                .as_ref()
+                .map(|rs| Node::Seq(rs.iter().map(egress).collect())),
+        ),
+        (
+            "ingress",
+            s.ingress
+                .as_ref()
+                .map(|rs| Node::Seq(rs.iter().map(ingress).collect())),
+        ),
+        ("podSelector", s.pod_selector.as_ref().map(selector)),
+        ("policyTypes", s.policy_types.as_deref().map(strs)),
+    ])
 }
 
 fn peers(ps: &[net::NetworkPolicyPeer]) -> Node<'_> {
     Node::Seq(
         ps.iter()
             .map(|p| {
-                let mut m = Vec::new();
-                if let Some(b) = &p.ip_block {
-                    let mut ib = vec![("cidr", Node::Str(&b.cidr))];
-                    if let Some(e) = &b.except {
-                        ib.push(("except", strs(e)));
-                    }
-                    m.push(("ipBlock", Node::Map(ib)));
-                }
-                if let Some(s) = &p.namespace_selector {
-                    m.push(("namespaceSelector", selector(s)));
-                }
-                if let Some(s) = &p.pod_selector {
-                    m.push(("podSelector", selector(s)));
-                }
-                Node::Map(m)
+                fields([
+                    (
+                        "ipBlock",
+                        p.ip_block.as_ref().map(|b| {
+                            fields([
+                                ("cidr", Some(Node::Str(&b.cidr))),
+                                ("except", b.except.as_deref().map(strs)),
+                            ])
+                        }),
+                    ),
+                    (
+                        "namespaceSelector",
+                        p.namespace_selector.as_ref().map(selector),
+                    ),
+                    ("podSelector", p.pod_selector.as_ref().map(selector)),
+                ])
             })
             .collect(),
     )
@@ -172,46 +159,38 @@ fn ports(ps: &[net::NetworkPolicyPort]) -> Node<'_> {
     Node::Seq(
         ps.iter()
             .map(|p| {
-                let mut m = Vec::new();
-                if let Some(e) = p.end_port {
-                    m.push(("endPort", Node::Int(e)));
-                }
-                match &p.port {
-                    Some(IntOrString::Int(n)) => m.push(("port", Node::Int(*n))),
-                    Some(IntOrString::String(s)) => m.push(("port", Node::Str(s))),
-                    None => {}
-                }
-                if let Some(pr) = &p.protocol {
-                    m.push(("protocol", Node::Str(pr)));
-                }
-                Node::Map(m)
+                let port = p.port.as_ref().map(|port| match port {
+                    IntOrString::Int(n) => Node::Int(*n),
+                    IntOrString::String(s) => Node::Str(s),
+                });
+                fields([
+                    ("endPort", p.end_port.map(Node::Int)),
+                    ("port", port),
+                    ("protocol", p.protocol.as_deref().map(Node::Str)),
+                ])
             })
             .collect(),
     )
 }
 
 fn selector(s: &LabelSelector) -> Node<'_> {
-    let mut m = Vec::new();
-    if let Some(es) = &s.match_expressions {
-        let es = es
-            .iter()
-            .map(|e| {
-                let mut r = vec![
-                    ("key", Node::Str(&e.key)),
-                    ("operator", Node::Str(&e.operator)),
-                ];
-                if let Some(vs) = &e.values {
-                    r.push(("values", strs(vs)));
-                }
-                Node::Map(r)
-            })
-            .collect();
-        m.push(("matchExpressions", Node::Seq(es)));
-    }
-    if let Some(l) = &s.match_labels {
-        m.push(("matchLabels", string_map(l)));
-    }
-    Node::Map(m)
+    let exprs = s.match_expressions.as_ref().map(|es| {
+        Node::Seq(
+            es.iter()
+                .map(|e| {
+                    fields([
+                        ("key", Some(Node::Str(&e.key))),
+                        ("operator", Some(Node::Str(&e.operator))),
+                        ("values", e.values.as_deref().map(strs)),
+                    ])
+                })
+                .collect(),
+        )
+    });
+    fields([
+        ("matchExpressions", exprs),
+        ("matchLabels", s.match_labels.as_ref().map(string_map)),
+    ])
 }
 
 fn indent(out: &mut String, n: usize) {

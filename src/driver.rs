@@ -152,6 +152,12 @@ pub struct Timer {
     last: std::time::Instant,
 }
 
+impl Default for Timer {
+    fn default() -> Timer {
+        Timer::new()
+    }
+}
+
 impl Timer {
     pub fn new() -> Timer {
         Timer {

@@ -1,6 +1,6 @@
 //! Emit stage, last step: a NetworkPolicy object to YAML text. Input: one
 //! `NetworkPolicy` as `emit::k8s` builds it. Output: the same bytes that
-//! `serde_yaml::to_string` writes for it, about ten times faster.
+//! `serde_yaml::to_string` writes for it, about three times faster.
 //!
 //! Serializing through serde and libyaml's event emitter was the largest
 //! single cost of a build (docs/performance.md), so the block layout that

@@ -189,12 +189,13 @@ impl Checker {
                 (None, None) => PortSet::all(),
             };
             if ports.has_named() {
+                // where the named port is written: the side's ports, else the peer's
+                let at = side_ports
+                    .as_ref()
+                    .map(|s| s.1)
+                    .or(p.ports.as_ref().map(|x| x.1))
+                    .unwrap_or(p.span);
                 if let PeerSet::External(_) = p.set {
-                    let at = side_ports
-                        .as_ref()
-                        .map(|s| s.1)
-                        .or(p.ports.as_ref().map(|x| x.1))
-                        .unwrap_or(p.span);
                     self.err(
                         Diagnostic::error("E0405", "a named port cannot be used with an address block")
                             .at(at, "named port")
@@ -203,11 +204,6 @@ impl Checker {
                     );
                 }
                 if r.action == Action::Deny {
-                    let at = side_ports
-                        .as_ref()
-                        .map(|s| s.1)
-                        .or(p.ports.as_ref().map(|x| x.1))
-                        .unwrap_or(p.span);
                     self.err(
                         Diagnostic::error("E0409", "a deny cannot name a port")
                             .at(at, "named port in a deny")

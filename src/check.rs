@@ -106,10 +106,19 @@ pub fn check(r: &Resolved) -> Result<(ir::Program, Vec<Diagnostic>), Vec<Diagnos
             },
         );
     }
-    for rule in &r.rules {
-        if let Some(s) = c.rule(rule, prog.statements.len()) {
+    // statements check independently: in parallel, merged in source order,
+    // numbered by their position in the program
+    let checked = crate::par::map_chunks(&r.rules, |rules| {
+        let mut c = Checker { diags: Vec::new() };
+        let stmts: Vec<ir::Statement> = rules.iter().filter_map(|r| c.rule(r)).collect();
+        vec![(stmts, c.diags)]
+    });
+    for (stmts, diags) in checked {
+        for mut s in stmts {
+            s.id = prog.statements.len();
             prog.statements.push(s);
         }
+        c.diags.extend(diags);
     }
     if c.diags.iter().any(Diagnostic::is_error) {
         Err(c.diags)
@@ -127,8 +136,9 @@ impl Checker {
         self.diags.push(d);
     }
 
-    fn rule(&mut self, r: &crate::resolve::RRule, id: usize) -> Option<ir::Statement> {
-        let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
+    /// Checks one statement; its `id` is left for the caller to number.
+    fn rule(&mut self, r: &crate::resolve::RRule) -> Option<ir::Statement> {
+        let diags_before = self.diags.len();
         let src_pieces = self.side_pieces(&r.src);
         let mut src = Vec::new();
         for p in src_pieces {
@@ -229,12 +239,11 @@ impl Checker {
                     .with_help("NetworkPolicy governs pods: one side must be pods, such as `*`, `app=api` or `ns/*`"),
             );
         }
-        let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
-        if errors_after > errors_before {
+        if self.diags[diags_before..].iter().any(Diagnostic::is_error) {
             return None;
         }
         Some(ir::Statement {
-            id,
+            id: 0,
             action: r.action,
             namespace: r.namespace.clone(),
             src,

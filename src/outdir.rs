@@ -93,6 +93,22 @@ pub fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
     result
 }
 
+/// Writes `files` under `root`, creating their directories.
+fn write_run(root: &Path, files: &[&OutFile]) -> Result<(), String> {
+    let mut made: Option<PathBuf> = None;
+    for f in files {
+        let p = root.join(&f.path);
+        if let Some(d) = p.parent() {
+            if made.as_deref() != Some(d) {
+                fs::create_dir_all(d).map_err(|e| io(d, e))?;
+                made = Some(d.to_path_buf());
+            }
+        }
+        fs::write(&p, &f.contents).map_err(|e| io(&p, e))?;
+    }
+    Ok(())
+}
+
 /// Stages the `changed` files and the ownership list, then moves them into
 /// place and removes stale files; `files` are all the build's files.
 fn stage_and_commit(
@@ -102,18 +118,13 @@ fn stage_and_commit(
     changed: &[&OutFile],
     previous: &BTreeSet<String>,
 ) -> Result<(), String> {
-    fs::create_dir_all(staging.join("new")).map_err(|e| io(staging, e))?;
-    let mut made: BTreeSet<PathBuf> = BTreeSet::new();
-    for f in changed {
-        let p = staging.join("new").join(&f.path);
-        if let Some(d) = p.parent() {
-            if !made.contains(d) {
-                fs::create_dir_all(d).map_err(|e| io(d, e))?;
-                made.insert(d.to_path_buf());
-            }
-        }
-        fs::write(&p, &f.contents).map_err(|e| io(&p, e))?;
-    }
+    let root = staging.join("new");
+    fs::create_dir_all(&root).map_err(|e| io(staging, e))?;
+    // Creating files is the kernel's work and scales with cores: each thread
+    // writes a contiguous run of files (in path order, so most directories
+    // belong to one run); the first error, in file order, is reported.
+    let written = crate::par::map_chunks(changed, |run| vec![write_run(&root, run)]);
+    written.into_iter().collect::<Result<(), String>>()?;
     let mut manifest =
         String::from("# Files written by nplc; a new build replaces exactly these.\n");
     for f in files {

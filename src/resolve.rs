@@ -101,14 +101,28 @@ struct Def {
 /// declared inside a namespace.
 type Scope = Option<String>;
 
-struct Resolver<'a> {
-    sources: &'a mut SourceMap,
-    diags: Vec<Diagnostic>,
+/// What every name can denote, collected from all files before lowering.
+#[derive(Default)]
+struct Tables {
     defs: BTreeMap<(Scope, String), Def>,
     /// stdlib definitions by module.
     std_defs: BTreeMap<String, BTreeMap<String, Def>>,
     /// modules each file uses (a stdlib module's file sees its own names).
     uses: BTreeMap<FileId, BTreeSet<String>>,
+}
+
+/// The first pass: definitions and `use`d modules into [`Tables`].
+struct Resolver<'a> {
+    sources: &'a mut SourceMap,
+    diags: Vec<Diagnostic>,
+    t: Tables,
+}
+
+/// The second pass over one file: names expanded through the shared,
+/// read-only [`Tables`]; files lower independently (on both cores).
+struct Lowerer<'t> {
+    t: &'t Tables,
+    diags: Vec<Diagnostic>,
     stack: Vec<(Scope, String)>,
 }
 
@@ -121,17 +135,15 @@ pub fn resolve(
     let mut r = Resolver {
         sources,
         diags: Vec::new(),
-        defs: BTreeMap::new(),
-        std_defs: BTreeMap::new(),
-        uses: BTreeMap::new(),
-        stack: Vec::new(),
+        t: Tables::default(),
     };
     r.collect(files);
-    let out = r.lower(files);
-    if r.diags.iter().any(Diagnostic::is_error) {
-        Err(r.diags)
+    let Resolver { mut diags, t, .. } = r;
+    let out = lower(&t, files, &mut diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        Err(diags)
     } else {
-        Ok((out, r.diags))
+        Ok((out, diags))
     }
 }
 
@@ -176,14 +188,14 @@ impl<'a> Resolver<'a> {
             self.diags.push(d);
             return;
         };
-        self.uses.entry(file).or_default().insert(m.node.clone());
-        if self.std_defs.contains_key(&m.node) {
+        self.t.uses.entry(file).or_default().insert(m.node.clone());
+        if self.t.std_defs.contains_key(&m.node) {
             return;
         }
         let id = self
             .sources
             .add_stdlib(format!("<stdlib>/{}.npl", m.node), text);
-        self.uses.entry(id).or_default().insert(m.node.clone());
+        self.t.uses.entry(id).or_default().insert(m.node.clone());
         let mut defs = BTreeMap::new();
         match crate::syntax::parse_file(id, text) {
             Ok(f) => {
@@ -202,12 +214,12 @@ impl<'a> Resolver<'a> {
             }
             Err(d) => self.diags.push(d),
         }
-        self.std_defs.insert(m.node.clone(), defs);
+        self.t.std_defs.insert(m.node.clone(), defs);
     }
 
     fn add_def(&mut self, scope: Scope, d: &ast::Define, ns: Option<String>, file: FileId) {
         let key = (scope, d.name.node.clone());
-        if let Some(prev) = self.defs.get(&key) {
+        if let Some(prev) = self.t.defs.get(&key) {
             self.diags.push(
                 Diagnostic::error("E0103", format!("`{}` is defined twice", d.name.node))
                     .at(d.name.span, "defined again here")
@@ -216,7 +228,7 @@ impl<'a> Resolver<'a> {
             );
             return;
         }
-        self.defs.insert(
+        self.t.defs.insert(
             key,
             Def {
                 def: d.clone(),
@@ -225,103 +237,131 @@ impl<'a> Resolver<'a> {
             },
         );
     }
+}
 
-    fn lower(&mut self, files: &[ast::File]) -> Resolved {
-        let mut out = Resolved::default();
-        for f in files {
-            for item in &f.items {
-                let ast::Item::Namespace(b) = item else {
-                    continue;
-                };
-                let ns = b.name.node.clone();
-                let entry = out
-                    .namespaces
-                    .entry(ns.clone())
-                    .or_insert_with(|| RNamespace {
-                        name: b.name.clone(),
-                        posture: None,
-                        isolates: vec![],
-                        workloads: vec![],
-                        silence: vec![],
-                    });
-                entry.silence.extend(b.silence.iter().cloned());
-                let mut postures = Vec::new();
-                let mut isolates = Vec::new();
-                let mut rules = Vec::new();
-                for s in &b.statements {
-                    match s {
-                        ast::Statement::Posture {
-                            allow,
-                            direction,
-                            span,
-                            silence,
-                        } => {
-                            postures.push((*allow, *direction, *span));
-                            entry.silence.extend(silence.iter().cloned());
+/// One file's isolates (with their namespace) and rules, in source order.
+#[derive(Default)]
+struct FileOut {
+    isolates: Vec<(String, RIsolate)>,
+    rules: Vec<RRule>,
+    diags: Vec<Diagnostic>,
+}
+
+/// The second pass: namespace blocks merged (postures, workloads, silences,
+/// in file order), then every file's isolates and rules lowered, the files
+/// in parallel, the results in file order.
+fn lower(t: &Tables, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolved {
+    let mut out = Resolved::default();
+    for f in files {
+        for item in &f.items {
+            let ast::Item::Namespace(b) = item else {
+                continue;
+            };
+            let ns = &b.name.node;
+            let entry = out
+                .namespaces
+                .entry(ns.clone())
+                .or_insert_with(|| RNamespace {
+                    name: b.name.clone(),
+                    posture: None,
+                    isolates: vec![],
+                    workloads: vec![],
+                    silence: vec![],
+                });
+            entry.silence.extend(b.silence.iter().cloned());
+            for s in &b.statements {
+                match s {
+                    ast::Statement::Posture {
+                        allow,
+                        direction,
+                        span,
+                        silence,
+                    } => {
+                        entry.silence.extend(silence.iter().cloned());
+                        match &entry.posture {
+                            Some((_, _, prev)) => diags.push(
+                                Diagnostic::error(
+                                    "E0103",
+                                    format!("the posture of namespace `{ns}` is set twice"),
+                                )
+                                .at(*span, "set again here")
+                                .with_label(*prev, "first set here")
+                                .with_help("keep one `default` statement per namespace"),
+                            ),
+                            None => entry.posture = Some((*allow, *direction, *span)),
                         }
-                        ast::Statement::Define(d) => {
-                            if d.workload {
-                                if let Some(ast::Peer {
-                                    kind: PeerKind::Selector(sel),
-                                    ..
-                                }) = d.value.peers.first()
-                                {
-                                    entry.workloads.push((d.name.node.clone(), sel.clone()));
-                                }
+                    }
+                    ast::Statement::Define(d) => {
+                        if d.workload {
+                            if let Some(ast::Peer {
+                                kind: PeerKind::Selector(sel),
+                                ..
+                            }) = d.value.peers.first()
+                            {
+                                entry.workloads.push((d.name.node.clone(), sel.clone()));
                             }
                         }
-                        ast::Statement::Isolate {
-                            direction,
-                            targets,
-                            span,
-                            silence,
-                        } => {
-                            isolates.push((*direction, targets.clone(), *span));
-                            entry.silence.extend(silence.iter().cloned());
-                        }
-                        ast::Statement::Rule(r) => rules.push(r.clone()),
                     }
-                }
-                for p in postures {
-                    match &entry.posture {
-                        Some((_, _, prev)) => self.diags.push(
-                            Diagnostic::error(
-                                "E0103",
-                                format!("the posture of namespace `{ns}` is set twice"),
-                            )
-                            .at(p.2, "set again here")
-                            .with_label(*prev, "first set here")
-                            .with_help("keep one `default` statement per namespace"),
-                        ),
-                        None => entry.posture = Some(p),
+                    ast::Statement::Isolate { silence, .. } => {
+                        entry.silence.extend(silence.iter().cloned());
                     }
-                }
-                for (direction, targets, span) in isolates {
-                    let targets = targets
-                        .iter()
-                        .map(|t| self.peer(t, Some(&ns), f.id))
-                        .collect();
-                    out.namespaces
-                        .entry(ns.clone())
-                        .or_insert_with(|| unreachable_ns(b))
-                        .isolates
-                        .push(RIsolate {
-                            direction,
-                            targets,
-                            span,
-                        });
-                }
-                for r in rules {
-                    if let Some(rr) = self.rule(&r, &ns, f.id) {
-                        out.rules.push(rr);
-                    }
+                    ast::Statement::Rule(_) => {}
                 }
             }
         }
-        out
     }
+    let lowered = crate::par::map(files, |f| {
+        let mut l = Lowerer {
+            t,
+            diags: Vec::new(),
+            stack: Vec::new(),
+        };
+        let mut fo = FileOut::default();
+        for item in &f.items {
+            let ast::Item::Namespace(b) = item else {
+                continue;
+            };
+            let ns = &b.name.node;
+            for s in &b.statements {
+                match s {
+                    ast::Statement::Isolate {
+                        direction,
+                        targets,
+                        span,
+                        ..
+                    } => {
+                        let targets = targets.iter().map(|t| l.peer(t, Some(ns), f.id)).collect();
+                        fo.isolates.push((
+                            ns.clone(),
+                            RIsolate {
+                                direction: *direction,
+                                targets,
+                                span: *span,
+                            },
+                        ));
+                    }
+                    ast::Statement::Rule(r) => fo.rules.push(l.rule(r, ns, f.id)),
+                    _ => {}
+                }
+            }
+        }
+        fo.diags = l.diags;
+        fo
+    });
+    for fo in lowered {
+        for (ns, iso) in fo.isolates {
+            if let Some(entry) = out.namespaces.get_mut(&ns) {
+                entry.isolates.push(iso);
+            }
+        }
+        out.rules.extend(fo.rules);
+        diags.extend(fo.diags);
+    }
+    out
+}
 
-    fn rule(&mut self, r: &ast::Rule, ns: &str, file: FileId) -> Option<RRule> {
+impl Lowerer<'_> {
+    fn rule(&mut self, r: &ast::Rule, ns: &str, file: FileId) -> RRule {
         let all = |span: Span| RSide {
             peers: vec![RPeer {
                 kind: RKind::AllPods { ns: ns.to_string() },
@@ -342,7 +382,7 @@ impl<'a> Resolver<'a> {
             Some(s) => self.side(s, ns, file),
             None => all(short_span),
         };
-        Some(RRule {
+        RRule {
             action: r.action,
             namespace: ns.to_string(),
             shorthand: r.shorthand.clone(),
@@ -350,7 +390,7 @@ impl<'a> Resolver<'a> {
             dst,
             silence: r.silence.clone(),
             span: r.span,
-        })
+        }
     }
 
     fn side(&mut self, s: &ast::Side, ns: &str, file: FileId) -> RSide {
@@ -454,11 +494,12 @@ impl<'a> Resolver<'a> {
 
     /// `ns/name`: a workload or definition of namespace `ns`.
     fn scoped_name(&mut self, ns: &str, n: &Spanned<String>, span: Span) -> RPeer {
+        let t = self.t;
         let key = (Some(ns.to_string()), n.node.clone());
-        if let Some(def) = self.defs.get(&key).cloned() {
-            return self.expand(key, &def, span);
+        if let Some(def) = t.defs.get(&key) {
+            return self.expand(key, def, span);
         }
-        let candidates: Vec<String> = self
+        let candidates: Vec<String> = t
             .defs
             .keys()
             .filter(|(s, _)| s.as_deref() == Some(ns))
@@ -493,24 +534,21 @@ impl<'a> Resolver<'a> {
             span,
             ports: None,
         };
+        let t = self.t;
         if let Some(n) = ns {
             let key = (Some(n.to_string()), name.to_string());
-            if let Some(def) = self.defs.get(&key).cloned() {
-                return self.expand(key, &def, span);
+            if let Some(def) = t.defs.get(&key) {
+                return self.expand(key, def, span);
             }
         }
         let key = (None, name.to_string());
-        if let Some(def) = self.defs.get(&key).cloned() {
-            return self.expand(key, &def, span);
+        if let Some(def) = t.defs.get(&key) {
+            return self.expand(key, def, span);
         }
-        let used = self.uses.get(&file).cloned().unwrap_or_default();
-        for m in &used {
-            if let Some(def) = self.std_defs.get(m).and_then(|d| d.get(name)).cloned() {
-                return self.expand(
-                    (Some(format!("<stdlib>/{m}")), name.to_string()),
-                    &def,
-                    span,
-                );
+        let used = t.uses.get(&file);
+        for m in used.into_iter().flatten() {
+            if let Some(def) = t.std_defs.get(m).and_then(|d| d.get(name)) {
+                return self.expand((Some(format!("<stdlib>/{m}")), name.to_string()), def, span);
             }
         }
         // not visible: say what would have been
@@ -527,14 +565,14 @@ impl<'a> Resolver<'a> {
                 "`{name}` is in the standard library: add `use {m}` at the top of this file"
             ));
         } else {
-            let mut candidates: Vec<String> = self
+            let mut candidates: Vec<String> = t
                 .defs
                 .keys()
                 .filter(|(s, _)| s.is_none() || s.as_deref() == ns)
                 .map(|(_, k)| k.clone())
                 .collect();
-            for m in &used {
-                if let Some(defs) = self.std_defs.get(m) {
+            for m in used.into_iter().flatten() {
+                if let Some(defs) = t.std_defs.get(m) {
                     candidates.extend(defs.keys().cloned());
                 }
             }
@@ -583,15 +621,5 @@ impl<'a> Resolver<'a> {
             span: use_span,
             ports: def.def.value.ports.clone(),
         }
-    }
-}
-
-fn unreachable_ns(b: &ast::NamespaceBlock) -> RNamespace {
-    RNamespace {
-        name: b.name.clone(),
-        posture: None,
-        isolates: vec![],
-        workloads: vec![],
-        silence: vec![],
     }
 }

@@ -6,15 +6,17 @@
 //! ```text
 //! cargo bench --bench corpus_tool -- gen --out DIR --statements N [--namespaces M]
 //!                                        [--deny-percent P] [--seed S] [--single-file]
-//! cargo bench --bench corpus_tool -- floor --in DIR --out DIR [--runs R]
+//! cargo bench --bench corpus_tool -- floor --in DIR --out DIR [--runs R] [--trash DIR]
 //! cargo bench --bench corpus_tool -- stages --in DIR [--runs R]
 //! cargo bench --bench corpus_tool -- selftest
 //! ```
 //!
 //! `floor` is the serialization floor: the emitted objects, already in
-//! memory, serialized to YAML on one thread (every `Manifest::to_yaml` and
-//! the kustomization) and then written as plain files into a fresh
-//! directory; what any tool that produces this output must pay. It also
+//! memory, serialized to YAML (every `Manifest::to_yaml` and the
+//! kustomization) and written as plain files into a fresh directory; what
+//! any tool that produces this output must pay. It is measured on one
+//! thread (`floor_ms`: serialize all, then write all) and on both cores as
+//! nplc runs (`floor2_ms`: each thread serializes and writes its share). It also
 //! reports what serializing the same objects with `serde_yaml` costs. `stages` times each
 //! stage of the pipeline once per run on a corpus and keeps the best run.
 //! With no subcommand (as under `cargo test --all-targets` or a plain
@@ -24,6 +26,10 @@
 
 #[path = "corpus/mod.rs"]
 mod corpus;
+
+// the allocator `nplc` itself uses, so that the floor is the same code's floor
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use corpus::{Corpus, Spec};
 use nplc::driver::{self, Input};
@@ -162,11 +168,18 @@ fn output_files(ms: &[k8s::Manifest]) -> Vec<(String, String)> {
     files
 }
 
-/// Removes `dir` and waits for the file system to settle, so that the
-/// removal is not paid by the next timed write.
-fn clear(dir: &Path) {
-    let _ = std::fs::remove_dir_all(dir);
-    let _ = std::process::Command::new("sync").status();
+/// Makes `dir` fresh for the next timed write: the previous tree is moved
+/// into `trash` (removed by the caller after all measurements) rather than
+/// deleted. On ext4 without a journal, as on the benchmark machine, the
+/// kernel will not reuse an inode freed in the last 60 s and scans past
+/// every such inode when it creates a file, so creating a tree right after
+/// deleting one costs up to 10x more than a first build (docs/performance.md).
+fn clear(dir: &Path, trash: &Path) {
+    if dir.exists() {
+        std::fs::create_dir_all(trash).expect("create the trash directory");
+        let n = std::fs::read_dir(trash).map(|d| d.count()).unwrap_or(0);
+        std::fs::rename(dir, trash.join(n.to_string())).expect("move the previous tree away");
+    }
 }
 
 /// Writes `files` under `dir` with plain `create_dir_all` and `write`.
@@ -184,11 +197,36 @@ fn floor(args: &[String]) -> i32 {
     let o = Opts(args.to_vec());
     let input = o.path("--in");
     let out = o.path("--out");
+    let trash = o
+        .get("--trash")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| out.with_extension("trash"));
     let runs = o.num("--runs", 5);
     let c = driver::compile_inputs(&read(&input));
     assert!(!c.has_errors(), "the corpus has errors");
+    // one thread: serialize everything, then write everything
     let (ser, files) = best(runs, || output_files(&c.manifests));
-    let (write, ()) = best_after(runs, || clear(&out), |()| write_plain(&out, &files));
+    let (write, ()) = best_after(runs, || clear(&out, &trash), |()| write_plain(&out, &files));
+    // two cores, as nplc has: each thread serializes and writes its share
+    let (par, ()) = best_after(
+        runs,
+        || clear(&out, &trash),
+        |()| {
+            let files = nplc::par::map(&c.manifests, |m| (m.path(), m.to_yaml()));
+            nplc::par::map_chunks(&files, |run| {
+                write_plain(&out, run);
+                Vec::<()>::new()
+            });
+            let paths: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+            write_plain(
+                &out,
+                &[("kustomization.yaml".to_string(), k8s::kustomization(&paths))],
+            );
+        },
+    );
+    if o.get("--trash").is_none() {
+        let _ = std::fs::remove_dir_all(&trash);
+    }
     // the same objects through serde_yaml, the writer emit::yaml replaces
     let (ser_ref, _) = best(runs, || {
         c.manifests
@@ -198,10 +236,11 @@ fn floor(args: &[String]) -> i32 {
     });
     let bytes: usize = files.iter().map(|f| f.1.len()).sum();
     println!(
-        "serialize_ms={} write_ms={} floor_ms={} serde_yaml_ms={} files={} bytes={}",
+        "serialize_ms={} write_ms={} floor_ms={} floor2_ms={} serde_yaml_ms={} files={} bytes={}",
         ms(ser),
         ms(write),
         ms(ser + write),
+        ms(par),
         ms(ser_ref),
         files.len(),
         bytes

@@ -29,6 +29,10 @@
 #[path = "corpus/mod.rs"]
 mod corpus;
 
+// the allocator `nplc` itself uses (src/main.rs)
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use corpus::Spec;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use nplc::compile::PolicySet;

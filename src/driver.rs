@@ -74,14 +74,6 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
         }
     };
     t.lap("resolve");
-    match check::check(&resolved) {
-        Ok((p, warnings)) => {
-            out.diagnostics.extend(warnings);
-            out.program = Some(p);
-        }
-        Err(ds) => out.diagnostics.extend(ds),
-    }
-    t.lap("check");
     // the node firewall (`nodes` blocks), beside the policies
     match crate::firewall::check::check(&files, &out.sources) {
         Ok((fw, warnings)) => {
@@ -91,6 +83,18 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
         Err(ds) => out.diagnostics.extend(ds),
     }
     t.lap("firewall");
+    // each stage's input is freed once the next has its own copy, so that
+    // later stages reuse the memory instead of touching new pages
+    drop(files);
+    match check::check(&resolved) {
+        Ok((p, warnings)) => {
+            out.diagnostics.extend(warnings);
+            out.program = Some(p);
+        }
+        Err(ds) => out.diagnostics.extend(ds),
+    }
+    drop(resolved);
+    t.lap("check");
     diag::sort_diagnostics(&mut out.diagnostics);
     out
 }
@@ -232,16 +236,17 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
     }
     files.sort();
     files.dedup();
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f)
+    // read on every core; the first error in path order is the one reported
+    crate::par::map(&files, |f| {
+        let text = std::fs::read_to_string(f)
             .map_err(|e| InputError(format!("cannot read `{}`: {}", f.display(), io_msg(&e))))?;
-        out.push(Input {
-            name: display_name(&f),
+        Ok(Input {
+            name: display_name(f),
             text,
-        });
-    }
-    Ok(out)
+        })
+    })
+    .into_iter()
+    .collect()
 }
 
 fn display_name(p: &Path) -> String {

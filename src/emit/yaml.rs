@@ -59,23 +59,27 @@ fn fast(np: &net::NetworkPolicy) -> Option<String> {
 
 fn meta(m: &ObjectMeta) -> Option<Node<'_>> {
     // the fields nplc sets; any other means this writer was not updated
+    // (every field is named, so a new k8s-openapi field fails to compile)
     let ObjectMeta {
         annotations,
         labels,
         name,
         namespace,
-        ..
-    } = m;
-    let unexpected = ObjectMeta {
-        annotations: None,
-        labels: None,
-        name: None,
-        namespace: None,
-        ..m.clone()
-    };
-    if unexpected != ObjectMeta::default() {
+        creation_timestamp: None,
+        deletion_grace_period_seconds: None,
+        deletion_timestamp: None,
+        finalizers: None,
+        generate_name: None,
+        generation: None,
+        managed_fields: None,
+        owner_references: None,
+        resource_version: None,
+        self_link: None,
+        uid: None,
+    } = m
+    else {
         return None;
-    }
+    };
     Some(fields([
         ("annotations", annotations.as_ref().map(string_map)),
         ("labels", labels.as_ref().map(string_map)),

@@ -173,12 +173,23 @@ impl Timer {
         if self.on {
             let now = std::time::Instant::now();
             eprintln!(
-                "nplc: {stage:<10} {:>8.1} ms",
-                (now - self.last).as_secs_f64() * 1000.0
+                "nplc: {stage:<10} {:>8.1} ms {}",
+                (now - self.last).as_secs_f64() * 1000.0,
+                resident_mb()
+                    .map(|m| format!("{m:>7.1} MB"))
+                    .unwrap_or_default()
             );
             self.last = now;
         }
     }
+}
+
+/// The resident memory of this process, where the system tells it
+/// (`/proc/self/statm` on Linux; 4 KiB pages).
+fn resident_mb() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / 1048576.0)
 }
 
 fn run(inputs: &[Input], emit: bool) -> Compilation {

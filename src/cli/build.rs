@@ -46,10 +46,12 @@ pub fn files(c: &driver::Compilation) -> Vec<OutFile> {
 
 pub fn run(a: Args) -> i32 {
     let fmt = a.common.error_format;
+    let mut t = driver::Timer::new();
     let inputs = match driver::read_inputs(&a.common.paths) {
         Ok(i) => i,
         Err(e) => return super::fail_io(fmt, e.0),
     };
+    t.lap("read");
     let c = driver::compile_inputs(&inputs);
     let code = write(&a, &c);
     super::exit_without_freeing(c, code)

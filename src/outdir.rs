@@ -1,5 +1,6 @@
 //! Writing a build's files into the output directory, all or nothing.
-//! Input: the directory and the files (relative paths and contents).
+//! Input: the directory and the files (relative paths, and contents
+//! rendered on demand by the thread that writes them: [`Tree`]).
 //! Output: the directory holding exactly those files among the ones nplc
 //! owns (listed in `DIR/.nplc-owned`), other files untouched.
 //!
@@ -50,34 +51,47 @@ fn safe(rel: &str) -> bool {
             .all(|c| !c.is_empty() && c != ".." && c != ".")
 }
 
+/// The files of a build: relative paths (with `/` separators), and each
+/// file's contents, rendered on the thread that writes it so that no
+/// build holds all its output in memory at once.
+pub trait Tree: Sync {
+    fn count(&self) -> usize;
+    fn path(&self, i: usize) -> &str;
+    /// Appends file `i`'s contents to `out`.
+    fn render(&self, i: usize, out: &mut String);
+}
+
+impl Tree for [OutFile] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn path(&self, i: usize) -> &str {
+        &self[i].path
+    }
+    fn render(&self, i: usize, out: &mut String) {
+        out.push_str(&self[i].contents)
+    }
+}
+
 /// Replaces the files nplc owns in `dir` by `files`.
 pub fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
-    if files.iter().any(|f| !safe(&f.path)) {
+    write(dir, files)
+}
+
+/// Replaces the files nplc owns in `dir` by the files of `tree`.
+pub fn write<T: Tree + ?Sized>(dir: &Path, tree: &T) -> Result<(), String> {
+    let n = tree.count();
+    if (0..n).any(|i| !safe(tree.path(i))) {
         return Err("refusing to write outside the output directory".into());
     }
     if dir.exists() && !dir.is_dir() {
         return Err(format!("`{}` exists and is not a directory", dir.display()));
     }
-    let previous = if dir.is_dir() {
-        owned(dir)
+    let (existed, previous) = if dir.is_dir() {
+        (true, owned(dir))
     } else {
-        BTreeSet::new()
+        (false, BTreeSet::new())
     };
-    let mut changed = Vec::with_capacity(files.len());
-    for f in files {
-        let target = dir.join(&f.path);
-        if previous.contains(&f.path) {
-            if fs::read(&target).is_ok_and(|old| old == f.contents.as_bytes()) {
-                continue;
-            }
-        } else if target.exists() {
-            return Err(format!(
-                "refusing to overwrite `{}`, which nplc did not write; move it away or choose another output directory",
-                target.display()
-            ));
-        }
-        changed.push(f);
-    }
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -88,47 +102,84 @@ pub fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
         .unwrap_or_else(|| "out".into());
     let staging = parent.join(format!(".{base}.nplc-tmp-{}", std::process::id()));
     let _ = fs::remove_dir_all(&staging);
-    let result = stage_and_commit(dir, &staging, files, &changed, &previous);
+    let result = stage(dir, existed, &previous, &staging, tree)
+        .and_then(|changed| commit(dir, &staging, tree, &changed, &previous));
     let _ = fs::remove_dir_all(&staging);
     result
 }
 
-/// Writes `files` under `root`, creating their directories.
-fn write_run(root: &Path, files: &[&OutFile]) -> Result<(), String> {
-    let mut made: Option<PathBuf> = None;
-    for f in files {
-        let p = root.join(&f.path);
-        if let Some(d) = p.parent() {
-            if made.as_deref() != Some(d) {
-                fs::create_dir_all(d).map_err(|e| io(d, e))?;
-                made = Some(d.to_path_buf());
-            }
-        }
-        fs::write(&p, &f.contents).map_err(|e| io(&p, e))?;
-    }
-    Ok(())
-}
-
-/// Stages the `changed` files and the ownership list, then moves them into
-/// place and removes stale files; `files` are all the build's files.
-fn stage_and_commit(
+/// Renders every file and writes those that differ from what `dir` holds
+/// into `staging/new`, on every core (each thread a contiguous run of files
+/// in path order, so most directories belong to one run). Returns the
+/// indices of the files written. Nothing in `dir` is touched; a file in
+/// `dir` that nplc did not write is an error (the first, in file order).
+fn stage<T: Tree + ?Sized>(
     dir: &Path,
-    staging: &Path,
-    files: &[OutFile],
-    changed: &[&OutFile],
+    existed: bool,
     previous: &BTreeSet<String>,
-) -> Result<(), String> {
+    staging: &Path,
+    tree: &T,
+) -> Result<Vec<usize>, String> {
     let root = staging.join("new");
     fs::create_dir_all(&root).map_err(|e| io(staging, e))?;
-    // Creating files is the kernel's work and scales with cores: each thread
-    // writes a contiguous run of files (in path order, so most directories
-    // belong to one run); the first error, in file order, is reported.
-    let written = crate::par::map_chunks(changed, |run| vec![write_run(&root, run)]);
-    written.into_iter().collect::<Result<(), String>>()?;
+    let indices: Vec<usize> = (0..tree.count()).collect();
+    let runs = crate::par::map_chunks(&indices, |run| {
+        let mut buf = String::with_capacity(4096);
+        let mut made: Option<PathBuf> = None;
+        let mut changed = Vec::new();
+        for &i in run {
+            let rel = tree.path(i);
+            buf.clear();
+            tree.render(i, &mut buf);
+            if existed {
+                let target = dir.join(rel);
+                if previous.contains(rel) {
+                    if fs::read(&target).is_ok_and(|old| old == buf.as_bytes()) {
+                        continue;
+                    }
+                } else if target.exists() {
+                    return vec![Err(format!(
+                        "refusing to overwrite `{}`, which nplc did not write; move it away or choose another output directory",
+                        target.display()
+                    ))];
+                }
+            }
+            let p = root.join(rel);
+            if let Some(d) = p.parent() {
+                if made.as_deref() != Some(d) {
+                    if let Err(e) = fs::create_dir_all(d) {
+                        return vec![Err(io(d, e))];
+                    }
+                    made = Some(d.to_path_buf());
+                }
+            }
+            if let Err(e) = fs::write(&p, &buf) {
+                return vec![Err(io(&p, e))];
+            }
+            changed.push(i);
+        }
+        vec![Ok(changed)]
+    });
+    let mut changed = Vec::new();
+    for run in runs {
+        changed.extend(run?);
+    }
+    Ok(changed)
+}
+
+/// Writes the ownership list, then moves the staged files into place and
+/// removes stale files, undoing every step if one fails.
+fn commit<T: Tree + ?Sized>(
+    dir: &Path,
+    staging: &Path,
+    tree: &T,
+    changed: &[usize],
+    previous: &BTreeSet<String>,
+) -> Result<(), String> {
     let mut manifest =
         String::from("# Files written by nplc; a new build replaces exactly these.\n");
-    for f in files {
-        manifest.push_str(&f.path);
+    for i in 0..tree.count() {
+        manifest.push_str(tree.path(i));
         manifest.push('\n');
     }
     let mp = staging.join("new").join(OWNED);
@@ -137,15 +188,13 @@ fn stage_and_commit(
         return fs::rename(staging.join("new"), dir).map_err(|e| io(dir, e));
     }
     // move into place, keeping backups to undo on failure
-    let new: BTreeSet<String> = files
-        .iter()
-        .map(|f| f.path.clone())
-        .chain([OWNED.to_string()])
+    let new: BTreeSet<&str> = (0..tree.count())
+        .map(|i| tree.path(i))
+        .chain([OWNED])
         .collect();
-    let stale: Vec<String> = previous
+    let stale: Vec<&String> = previous
         .iter()
-        .filter(|p| !new.contains(*p))
-        .cloned()
+        .filter(|p| !new.contains(p.as_str()))
         .collect();
     let mut undo: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
     let backup_root = staging.join("old");
@@ -171,7 +220,7 @@ fn stage_and_commit(
     let mut result = Ok(());
     for rel in changed
         .iter()
-        .map(|f| (f.path.as_str(), true))
+        .map(|&i| (tree.path(i), true))
         .chain([(OWNED, true)])
         .chain(stale.iter().map(|s| (s.as_str(), false)))
     {
@@ -270,6 +319,52 @@ mod tests {
             1,
             "no staging left behind"
         );
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    /// Contents rendered on demand, enough files for several threads.
+    struct Numbers(Vec<String>);
+
+    impl Tree for Numbers {
+        fn count(&self) -> usize {
+            self.0.len()
+        }
+        fn path(&self, i: usize) -> &str {
+            &self.0[i]
+        }
+        fn render(&self, i: usize, out: &mut String) {
+            out.push_str(&format!("file {i}\n"));
+        }
+    }
+
+    #[test]
+    fn renders_on_every_core_and_refuses_a_foreign_file_anywhere() {
+        let root = tmp("rendered");
+        let out = root.join("out");
+        let tree = Numbers((0..300).map(|i| format!("ns{}/p{i}.yaml", i % 7)).collect());
+        write(&out, &tree).unwrap();
+        for i in [0, 150, 299] {
+            assert_eq!(
+                fs::read_to_string(out.join(tree.path(i))).unwrap(),
+                format!("file {i}\n")
+            );
+        }
+        assert_eq!(owned(&out).len(), 300);
+        // a file nplc did not write, among those of the last thread's run
+        let mut bigger = Numbers(tree.0.clone());
+        bigger.0.push("ns0/zz-user.yaml".into());
+        fs::write(out.join("ns0/zz-user.yaml"), "mine").unwrap();
+        fs::remove_file(out.join(tree.path(3))).unwrap();
+        assert!(write(&out, &bigger).unwrap_err().contains("zz-user.yaml"));
+        assert_eq!(
+            fs::read_to_string(out.join("ns0/zz-user.yaml")).unwrap(),
+            "mine"
+        );
+        assert!(
+            !out.join(tree.path(3)).exists(),
+            "nothing written when the build is refused"
+        );
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 1, "no staging left");
         let _ = fs::remove_dir_all(&root);
     }
 }

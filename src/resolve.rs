@@ -9,6 +9,7 @@ use crate::diag::{did_you_mean, Diagnostic};
 use crate::source::{FileId, SourceMap, Span};
 use crate::stdlib;
 use crate::syntax::ast::{self, Action, Direction, PeerKind, PodPart, PortItem, Spanned};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A peer with names expanded.
@@ -90,8 +91,9 @@ pub struct Resolved {
 }
 
 #[derive(Debug, Clone)]
-struct Def {
-    def: ast::Define,
+struct Def<'a> {
+    /// Borrowed from the build's files; owned for stdlib modules.
+    def: Cow<'a, ast::Define>,
     /// Namespace of bare selectors in the definition.
     ns: Option<String>,
     file: FileId,
@@ -103,25 +105,25 @@ type Scope = Option<String>;
 
 /// What every name can denote, collected from all files before lowering.
 #[derive(Default)]
-struct Tables {
-    defs: BTreeMap<(Scope, String), Def>,
+struct Tables<'a> {
+    defs: BTreeMap<(Scope, String), Def<'a>>,
     /// stdlib definitions by module.
-    std_defs: BTreeMap<String, BTreeMap<String, Def>>,
+    std_defs: BTreeMap<String, BTreeMap<String, Def<'a>>>,
     /// modules each file uses (a stdlib module's file sees its own names).
     uses: BTreeMap<FileId, BTreeSet<String>>,
 }
 
 /// The first pass: definitions and `use`d modules into [`Tables`].
-struct Resolver<'a> {
-    sources: &'a mut SourceMap,
+struct Resolver<'s, 'a> {
+    sources: &'s mut SourceMap,
     diags: Vec<Diagnostic>,
-    t: Tables,
+    t: Tables<'a>,
 }
 
 /// The second pass over one file: names expanded through the shared,
 /// read-only [`Tables`]; files lower independently (on both cores).
 struct Lowerer<'t> {
-    t: &'t Tables,
+    t: &'t Tables<'t>,
     diags: Vec<Diagnostic>,
     stack: Vec<(Scope, String)>,
 }
@@ -147,8 +149,8 @@ pub fn resolve(
     }
 }
 
-impl<'a> Resolver<'a> {
-    fn collect(&mut self, files: &[ast::File]) {
+impl<'a> Resolver<'_, 'a> {
+    fn collect(&mut self, files: &'a [ast::File]) {
         for f in files {
             for item in &f.items {
                 match item {
@@ -204,7 +206,7 @@ impl<'a> Resolver<'a> {
                         defs.insert(
                             d.name.node.clone(),
                             Def {
-                                def: d.clone(),
+                                def: Cow::Owned(d.clone()),
                                 ns: None,
                                 file: id,
                             },
@@ -217,7 +219,7 @@ impl<'a> Resolver<'a> {
         self.t.std_defs.insert(m.node.clone(), defs);
     }
 
-    fn add_def(&mut self, scope: Scope, d: &ast::Define, ns: Option<String>, file: FileId) {
+    fn add_def(&mut self, scope: Scope, d: &'a ast::Define, ns: Option<String>, file: FileId) {
         let key = (scope, d.name.node.clone());
         if let Some(prev) = self.t.defs.get(&key) {
             self.diags.push(
@@ -231,7 +233,7 @@ impl<'a> Resolver<'a> {
         self.t.defs.insert(
             key,
             Def {
-                def: d.clone(),
+                def: Cow::Borrowed(d),
                 ns,
                 file,
             },
@@ -250,7 +252,7 @@ struct FileOut {
 /// The second pass: namespace blocks merged (postures, workloads, silences,
 /// in file order), then every file's isolates and rules lowered, the files
 /// in parallel, the results in file order.
-fn lower(t: &Tables, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolved {
+fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolved {
     let mut out = Resolved::default();
     for f in files {
         for item in &f.items {
@@ -348,6 +350,8 @@ fn lower(t: &Tables, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolv
         fo.diags = l.diags;
         fo
     });
+    out.rules
+        .reserve(lowered.iter().map(|fo| fo.rules.len()).sum());
     for fo in lowered {
         for (ns, iso) in fo.isolates {
             if let Some(entry) = out.namespaces.get_mut(&ns) {

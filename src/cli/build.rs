@@ -26,22 +26,48 @@ pub struct Args {
     pub stdout: bool,
 }
 
-/// Every file a build writes, relative to the output directory.
-pub fn files(c: &driver::Compilation) -> Vec<OutFile> {
-    let mut files: Vec<OutFile> = nplc::par::map(&c.manifests, |m| OutFile {
-        path: m.path(),
-        contents: m.to_yaml(),
-    });
-    let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    files.push(OutFile {
-        path: "kustomization.yaml".into(),
-        contents: k8s::kustomization(&paths),
-    });
-    // the node firewall port list, only when the sources have `nodes` blocks
-    if let Some(fw) = &c.firewall {
-        files.extend(nplc::firewall::emit::files(fw));
+/// Every file a build writes, relative to the output directory: the
+/// manifests, rendered to YAML as they are written, then the
+/// kustomization and the node firewall files.
+pub struct Files<'a> {
+    manifests: &'a [k8s::Manifest],
+    paths: Vec<String>,
+    rest: Vec<OutFile>,
+}
+
+impl<'a> Files<'a> {
+    pub fn new(c: &'a driver::Compilation) -> Files<'a> {
+        let mut paths: Vec<String> = c.manifests.iter().map(k8s::Manifest::path).collect();
+        let mut rest = vec![OutFile {
+            path: "kustomization.yaml".into(),
+            contents: k8s::kustomization(&paths),
+        }];
+        // the node firewall port list, only when the sources have `nodes` blocks
+        if let Some(fw) = &c.firewall {
+            rest.extend(nplc::firewall::emit::files(fw));
+        }
+        paths.extend(rest.iter().map(|f| f.path.clone()));
+        Files {
+            manifests: &c.manifests,
+            paths,
+            rest,
+        }
     }
-    files
+}
+
+impl outdir::Tree for Files<'_> {
+    fn count(&self) -> usize {
+        self.paths.len()
+    }
+    fn path(&self, i: usize) -> &str {
+        &self.paths[i]
+    }
+    fn render(&self, i: usize, out: &mut String) {
+        match self.manifests.get(i) {
+            Some(m) => m.write_yaml(out),
+            None => out.push_str(&self.rest[i - self.manifests.len()].contents),
+        }
+    }
 }
 
 pub fn run(a: Args) -> i32 {
@@ -76,9 +102,8 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
     }
     let Some(dir) = &a.out else { return EXIT_USAGE };
     let mut t = driver::Timer::new();
-    let files = files(c);
-    t.lap("serialize");
-    let written = outdir::write_tree(dir, &files);
+    // serialized and written together, on every core
+    let written = outdir::write(dir, &Files::new(c));
     t.lap("write");
     match written {
         Ok(()) => EXIT_OK,

@@ -46,6 +46,10 @@ impl Manifest {
     pub fn to_yaml(&self) -> String {
         super::yaml::to_yaml(&self.object)
     }
+    /// Appends the YAML text to `out`.
+    pub fn write_yaml(&self, out: &mut String) {
+        super::yaml::write_yaml(&self.object, out)
+    }
 }
 
 /// The Kubernetes form of a selector. Callers pass expressible selectors

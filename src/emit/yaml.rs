@@ -23,9 +23,18 @@ use std::fmt::Write as _;
 
 /// The YAML text of a NetworkPolicy, byte for byte what `serde_yaml` writes.
 pub fn to_yaml(np: &net::NetworkPolicy) -> String {
-    match fast(np) {
-        Some(s) => s,
-        None => reference(np),
+    let mut out = String::with_capacity(1024);
+    write_yaml(np, &mut out);
+    out
+}
+
+/// Appends the YAML text of a NetworkPolicy to `out` (the same bytes as
+/// [`to_yaml`]), so that a caller can reuse one buffer for many objects.
+pub fn write_yaml(np: &net::NetworkPolicy, out: &mut String) {
+    let start = out.len();
+    if fast(np, out).is_none() {
+        out.truncate(start);
+        out.push_str(&reference(np));
     }
 }
 
@@ -44,7 +53,9 @@ enum Node<'a> {
     Seq(Vec<Node<'a>>),
 }
 
-fn fast(np: &net::NetworkPolicy) -> Option<String> {
+/// Writes the object in the fast path, or `None` (with part of it written)
+/// when the object has something only `serde_yaml` may decide.
+fn fast(np: &net::NetworkPolicy, out: &mut String) -> Option<()> {
     let top = fields([
         ("apiVersion", Some(Node::Str("networking.k8s.io/v1"))),
         ("kind", Some(Node::Str("NetworkPolicy"))),
@@ -52,9 +63,7 @@ fn fast(np: &net::NetworkPolicy) -> Option<String> {
         ("spec", np.spec.as_ref().map(spec_node)),
     ]);
     let Node::Map(top) = top else { return None };
-    let mut out = String::with_capacity(1024);
-    write_map(&mut out, &top, 0, false)?;
-    Some(out)
+    write_map(out, &top, 0, false)
 }
 
 fn meta(m: &ObjectMeta) -> Option<Node<'_>> {
@@ -357,7 +366,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn check(np: &net::NetworkPolicy) {
-        assert!(fast(np).is_some(), "the fast path covers this object");
+        assert!(
+            fast(np, &mut String::new()).is_some(),
+            "the fast path covers this object"
+        );
         assert_eq!(to_yaml(np), reference(np));
     }
 
@@ -499,13 +511,13 @@ mod tests {
         let others = ["b", "c", "d", "e"].map(String::from);
         let with = |first: &str| policy(&[&[first.to_string()][..], &others].concat());
         let np = with(rules);
-        assert!(fast(&np).is_some());
+        assert!(fast(&np, &mut String::new()).is_some());
         assert_eq!(to_yaml(&np), reference(&np));
         for odd in [
             "a\n", "\na", "a\n\nb", " a\nb", "a \nb", "a\n b", "a\r\nb", "a\tb\nc",
         ] {
             let np = with(odd);
-            assert!(fast(&np).is_none(), "{odd:?}");
+            assert!(fast(&np, &mut String::new()).is_none(), "{odd:?}");
             assert_eq!(to_yaml(&np), reference(&np));
         }
     }

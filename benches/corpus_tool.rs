@@ -212,12 +212,20 @@ fn floor(args: &[String]) -> i32 {
         runs,
         || clear(&out, &trash),
         |()| {
-            let files = nplc::par::map(&c.manifests, |m| (m.path(), m.to_yaml()));
-            nplc::par::map_chunks(&files, |run| {
-                write_plain(&out, run);
+            nplc::par::map_chunks(&c.manifests, |run| {
+                let mut buf = String::with_capacity(4096);
+                for m in run {
+                    buf.clear();
+                    m.write_yaml(&mut buf);
+                    let path = out.join(m.path());
+                    if let Some(d) = path.parent() {
+                        std::fs::create_dir_all(d).expect("create the output directory");
+                    }
+                    std::fs::write(&path, &buf).expect("write an output file");
+                }
                 Vec::<()>::new()
             });
-            let paths: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+            let paths: Vec<String> = c.manifests.iter().map(|m| m.path()).collect();
             write_plain(
                 &out,
                 &[("kustomization.yaml".to_string(), k8s::kustomization(&paths))],

@@ -633,15 +633,40 @@ impl Lower {
 
 type Rule_ = super::ast::Rule;
 
+/// Where the text of a pair's last leaf ends (a leaf: a rule without inner
+/// pairs), minus trailing blanks: so neither the whitespace and comments
+/// pest skips after a rule's last token, nor a closing literal such as `}`,
+/// belong to the span. Read from the pair's tokens backwards (its own end,
+/// then the ends of its last child, that child's last child, ... down to
+/// the leaf, whose start comes next): constant work per level, and no
+/// inner pairs built.
 fn last_end(p: &Pair<Rule>) -> usize {
-    match p.clone().into_inner().next_back() {
-        Some(c) => last_end(&c),
-        None => {
-            // a rule without inner pairs (or a silent one) ends at its text,
-            // minus trailing blanks
-            let s = p.as_span();
-            s.start() + p.as_str().trim_end().len()
+    let base = p.as_span().start();
+    let text = p.as_str();
+    let mut toks = p.clone().tokens().rev();
+    toks.next(); // the pair's own end
+    let mut leaf_end = None;
+    for t in toks {
+        match t {
+            pest::Token::End { pos, .. } => leaf_end = Some(pos.pos()),
+            pest::Token::Start { pos, .. } => {
+                if let Some(end) = leaf_end {
+                    let start = pos.pos();
+                    let leaf = text.get(start - base..end - base).unwrap_or("");
+                    return start + leaf.trim_end().len();
+                }
+                break;
+            }
         }
+    }
+    base + text.trim_end().len()
+}
+
+#[cfg(test)]
+fn last_end_by_pairs(p: &Pair<Rule>) -> usize {
+    match p.clone().into_inner().next_back() {
+        Some(c) => last_end_by_pairs(&c),
+        None => p.as_span().start() + p.as_str().trim_end().len(),
     }
 }
 
@@ -826,6 +851,50 @@ fn syntax_help(text: &str, pos: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The token walk in `last_end` equals descending through the last
+    /// inner pairs, on every pair of every example, stdlib module and test
+    /// case that parses (comments, closing braces and blank lines included).
+    #[test]
+    fn last_end_equals_the_last_leaf_by_pairs() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = vec![
+            "namespace a { # c\n  allow x -> y:80 # t\n\n  deny egress (1.2.3.4 | w) # z\n}\n# end\n"
+                .to_string(),
+        ];
+        let mut dirs = vec![
+            root.join("examples"),
+            root.join("stdlib"),
+            root.join("tests/cases"),
+        ];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "npl") {
+                    texts.push(std::fs::read_to_string(&p).unwrap());
+                }
+            }
+        }
+        let mut pairs_checked = 0;
+        for t in &texts {
+            let Ok(pairs) = NplParser::parse(Rule::file, t) else {
+                continue;
+            };
+            for p in pairs.flatten() {
+                assert_eq!(
+                    last_end(&p),
+                    last_end_by_pairs(&p),
+                    "{:?} {:?}",
+                    p.as_rule(),
+                    p.as_str()
+                );
+                pairs_checked += 1;
+            }
+        }
+        assert!(pairs_checked > 1_000, "only {pairs_checked} pairs");
+    }
 
     fn parse(s: &str) -> File {
         match parse_file(FileId(0), s) {

@@ -265,9 +265,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
   echo "- ... under 200 MB peak memory: ${BUILD_RSS[$t]} MB, $(verdict "${BUILD_RSS[$t]}" 200)"
   echo "- \`nplc check\` of a ${LINES[file-200-lines]}-line file under 20 ms: ${CHECK[file-200-lines]} ms, $(verdict "${CHECK[file-200-lines]}" 20)"
   fs=$(df -T "$BENCH_DIR" | awk 'NR == 2 { print $2 }')
-  echo "- within 3x of the serialization floor (10k), floor on one thread: $(ratio "${BUILD[$t]}" "${FLOOR[$t]}")x on $fs, $(verdict "$(ratio "${BUILD[$t]}" "${FLOOR[$t]}")" 3.0001)"
-  echo "- ... floor on two cores: $(ratio "${BUILD[$t]}" "${FLOOR2[$t]}")x on $fs, $(verdict "$(ratio "${BUILD[$t]}" "${FLOOR2[$t]}")" 3.0001)"
-  [ -z "$TMPOUT" ] || echo "- ... on tmpfs: $(ratio "${TMPFS[$t]}" "${FLOOR_TMP[$t]}")x (one thread), $(verdict "$(ratio "${TMPFS[$t]}" "${FLOOR_TMP[$t]}")" 3.0001); $(ratio "${TMPFS[$t]}" "${FLOOR2_TMP[$t]}")x (two cores), $(verdict "$(ratio "${TMPFS[$t]}" "${FLOOR2_TMP[$t]}")" 3.0001)"
+  echo "- within 3x of the serialization floor (10k; the floor: every object serialized, then every file written, one thread): $(ratio "${BUILD[$t]}" "${FLOOR[$t]}")x on $fs, $(verdict "$(ratio "${BUILD[$t]}" "${FLOOR[$t]}")" 3.0001)$([ -z "$TMPOUT" ] || echo "; $(ratio "${TMPFS[$t]}" "${FLOOR_TMP[$t]}")x on tmpfs, $(verdict "$(ratio "${TMPFS[$t]}" "${FLOOR_TMP[$t]}")" 3.0001)")"
+  echo "- ... against a stricter floor (both cores, each file rendered and written in one pass, as nplc writes): $(ratio "${BUILD[$t]}" "${FLOOR2[$t]}")x on $fs, $(verdict "$(ratio "${BUILD[$t]}" "${FLOOR2[$t]}")" 3.0001)$([ -z "$TMPOUT" ] || echo "; $(ratio "${TMPFS[$t]}" "${FLOOR2_TMP[$t]}")x on tmpfs, $(verdict "$(ratio "${TMPFS[$t]}" "${FLOOR2_TMP[$t]}")" 3.0001)")"
   echo "- growth 1k -> 10k (x10 statements): build time x$(ratio "${BUILD[10k]}" "${BUILD[1k]}"), build CPU x$(ratio "${BUILD_CPU[10k]}" "${BUILD_CPU[1k]}"), output bytes x$(ratio "${BYTES[10k]}" "${BYTES[1k]}")"
   if [ -n "${BUILD[100k]:-}" ]; then
     echo "- growth 10k -> 100k (x10 statements): build time x$(ratio "${BUILD[100k]}" "${BUILD[10k]}"), build CPU x$(ratio "${BUILD_CPU[100k]}" "${BUILD_CPU[10k]}"), output bytes x$(ratio "${BYTES[100k]}" "${BYTES[10k]}")"

@@ -241,6 +241,14 @@ impl<'a> Resolver<'_, 'a> {
     }
 }
 
+/// The namespace blocks of a file, in source order.
+fn namespace_blocks(f: &ast::File) -> impl Iterator<Item = &ast::NamespaceBlock> {
+    f.items.iter().filter_map(|item| match item {
+        ast::Item::Namespace(b) => Some(b),
+        _ => None,
+    })
+}
+
 /// One file's isolates (with their namespace) and rules, in source order.
 #[derive(Default)]
 struct FileOut {
@@ -254,61 +262,56 @@ struct FileOut {
 /// in parallel, the results in file order.
 fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolved {
     let mut out = Resolved::default();
-    for f in files {
-        for item in &f.items {
-            let ast::Item::Namespace(b) = item else {
-                continue;
-            };
-            let ns = &b.name.node;
-            let entry = out
-                .namespaces
-                .entry(ns.clone())
-                .or_insert_with(|| RNamespace {
-                    name: b.name.clone(),
-                    posture: None,
-                    isolates: vec![],
-                    workloads: vec![],
-                    silence: vec![],
-                });
-            entry.silence.extend(b.silence.iter().cloned());
-            for s in &b.statements {
-                match s {
-                    ast::Statement::Posture {
-                        allow,
-                        direction,
-                        span,
-                        silence,
-                    } => {
-                        entry.silence.extend(silence.iter().cloned());
-                        match &entry.posture {
-                            Some((_, _, prev)) => diags.push(
-                                Diagnostic::error(
-                                    "E0103",
-                                    format!("the posture of namespace `{ns}` is set twice"),
-                                )
-                                .at(*span, "set again here")
-                                .with_label(*prev, "first set here")
-                                .with_help("keep one `default` statement per namespace"),
-                            ),
-                            None => entry.posture = Some((*allow, *direction, *span)),
-                        }
+    for b in files.iter().flat_map(namespace_blocks) {
+        let ns = &b.name.node;
+        let entry = out
+            .namespaces
+            .entry(ns.clone())
+            .or_insert_with(|| RNamespace {
+                name: b.name.clone(),
+                posture: None,
+                isolates: vec![],
+                workloads: vec![],
+                silence: vec![],
+            });
+        entry.silence.extend(b.silence.iter().cloned());
+        for s in &b.statements {
+            match s {
+                ast::Statement::Posture {
+                    allow,
+                    direction,
+                    span,
+                    silence,
+                } => {
+                    entry.silence.extend(silence.iter().cloned());
+                    match &entry.posture {
+                        Some((_, _, prev)) => diags.push(
+                            Diagnostic::error(
+                                "E0103",
+                                format!("the posture of namespace `{ns}` is set twice"),
+                            )
+                            .at(*span, "set again here")
+                            .with_label(*prev, "first set here")
+                            .with_help("keep one `default` statement per namespace"),
+                        ),
+                        None => entry.posture = Some((*allow, *direction, *span)),
                     }
-                    ast::Statement::Define(d) => {
-                        if d.workload {
-                            if let Some(ast::Peer {
-                                kind: PeerKind::Selector(sel),
-                                ..
-                            }) = d.value.peers.first()
-                            {
-                                entry.workloads.push((d.name.node.clone(), sel.clone()));
-                            }
-                        }
-                    }
-                    ast::Statement::Isolate { silence, .. } => {
-                        entry.silence.extend(silence.iter().cloned());
-                    }
-                    ast::Statement::Rule(_) => {}
                 }
+                ast::Statement::Define(d) => {
+                    if d.workload {
+                        if let Some(ast::Peer {
+                            kind: PeerKind::Selector(sel),
+                            ..
+                        }) = d.value.peers.first()
+                        {
+                            entry.workloads.push((d.name.node.clone(), sel.clone()));
+                        }
+                    }
+                }
+                ast::Statement::Isolate { silence, .. } => {
+                    entry.silence.extend(silence.iter().cloned());
+                }
+                ast::Statement::Rule(_) => {}
             }
         }
     }
@@ -319,10 +322,7 @@ fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Re
             stack: Vec::new(),
         };
         let mut fo = FileOut::default();
-        for item in &f.items {
-            let ast::Item::Namespace(b) = item else {
-                continue;
-            };
+        for b in namespace_blocks(f) {
             let ns = &b.name.node;
             for s in &b.statements {
                 match s {

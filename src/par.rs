@@ -1,5 +1,7 @@
-//! Data parallelism for the stages that work item by item (namespaces in
-//! deny compilation, objects in emission), with the standard library only.
+//! Data parallelism for the stages that work item by item (files in
+//! reading, parsing, name resolution and writing; statements in checking;
+//! namespaces in deny compilation; objects in emission), with the standard
+//! library only.
 //! Input: a slice and a function. Output: the results in input order, so
 //! parallel runs stay byte-identical to sequential ones.
 

@@ -73,11 +73,6 @@ impl Tree for [OutFile] {
     }
 }
 
-/// Replaces the files nplc owns in `dir` by `files`.
-pub fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
-    write(dir, files)
-}
-
 /// Replaces the files nplc owns in `dir` by the files of `tree`.
 pub fn write<T: Tree + ?Sized>(dir: &Path, tree: &T) -> Result<(), String> {
     let n = tree.count();
@@ -258,6 +253,10 @@ mod tests {
         let d = std::env::temp_dir().join(format!("nplc-outdir-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         d
+    }
+
+    fn write_tree(dir: &Path, files: &[OutFile]) -> Result<(), String> {
+        write(dir, files)
     }
 
     fn f(path: &str, c: &str) -> OutFile {

@@ -354,46 +354,71 @@ impl Checker {
                 holes.push(piece);
             }
         }
-        let mut out = Vec::new();
-        for b in base {
-            let mut sets = vec![b.set.clone()];
-            for h in &holes {
-                let same_kind = matches!(
-                    (&b.set, &h.set),
+        // Each part is taken out of the pieces of the base of its own kind;
+        // an address part must lie strictly inside one block of the base
+        // (as Kubernetes requires of an `except` in its `cidr`), so that
+        // `rfc1918 except 10.1.0.0/16` is each block with its own holes.
+        let mut sets: Vec<(PeerSet, Option<(PortSet, Span)>)> = base
+            .iter()
+            .map(|b| (b.set.clone(), b.ports.clone()))
+            .collect();
+        for h in &holes {
+            let same_kind = |set: &PeerSet| {
+                matches!(
+                    (set, &h.set),
                     (PeerSet::External(_), PeerSet::External(_))
                         | (PeerSet::Pods { .. }, PeerSet::Pods { .. })
+                )
+            };
+            let Some(first) = base.iter().find(|b| same_kind(&b.set)) else {
+                let from = base.first().map(|b| b.span).unwrap_or(p.span);
+                self.err(
+                    Diagnostic::error("E0304", "`except` must remove the same kind of peer")
+                        .at(h.span, "this is not the same kind")
+                        .with_label(from, "from this")
+                        .with_help("take address blocks out of address blocks (`10.0.0.0/8 except 10.1.0.0/16`) and pods out of pods (`cluster except kube-system/*`)"),
                 );
-                if !same_kind {
+                continue;
+            };
+            if let PeerSet::External(hole_ips) = &h.set {
+                let inside = base.iter().any(|b| {
+                    matches!(&b.set, PeerSet::External(block) if hole_ips.is_subset(block) && hole_ips != block)
+                });
+                if !inside {
+                    let whole = base
+                        .iter()
+                        .any(|b| matches!(&b.set, PeerSet::External(block) if hole_ips == block));
                     self.err(
-                        Diagnostic::error("E0304", "`except` must remove the same kind of peer")
-                            .at(h.span, "this is not the same kind")
-                            .with_label(b.span, "from this")
-                            .with_help("take address blocks out of address blocks (`10.0.0.0/8 except 10.1.0.0/16`) and pods out of pods (`cluster except kube-system/*`)"),
+                        Diagnostic::error("E0303", "`except` must lie strictly inside its block")
+                            .at(h.span, if whole { "the whole block" } else { "not inside one block" })
+                            .with_label(first.span, "the block")
+                            .with_help("Kubernetes rejects an `except` that is not a proper part of its `cidr`: each part must lie inside one block of what it is taken from; remove it or widen the block"),
                     );
                     continue;
                 }
-                if let (PeerSet::External(base_ips), PeerSet::External(hole_ips)) = (&b.set, &h.set)
-                {
-                    if !hole_ips.is_subset(base_ips) || hole_ips == base_ips {
-                        self.err(
-                            Diagnostic::error("E0303", "`except` must lie strictly inside its block")
-                                .at(h.span, if hole_ips == base_ips { "the whole block" } else { "not inside the block" })
-                                .with_label(b.span, "the block")
-                                .with_help("Kubernetes rejects an `except` that is not a proper part of its `cidr`; remove it or widen the block"),
-                        );
-                        continue;
+            }
+            sets = sets
+                .into_iter()
+                .flat_map(|(set, ports)| {
+                    if same_kind(&set) {
+                        set.minus(&h.set)
+                            .into_iter()
+                            .map(|s| (s, ports.clone()))
+                            .collect::<Vec<_>>()
+                    } else {
+                        vec![(set, ports)]
                     }
-                }
-                sets = sets.iter().flat_map(|s| s.minus(&h.set)).collect();
-            }
-            for s in sets {
-                out.push(Piece {
-                    set: s,
-                    ports: b.ports.clone(),
-                    span: p.span,
-                });
-            }
+                })
+                .collect();
         }
+        let out: Vec<Piece> = sets
+            .into_iter()
+            .map(|(set, ports)| Piece {
+                set,
+                ports,
+                span: p.span,
+            })
+            .collect();
         // two excepts that are the same block (a typo such as 172.17.0.1/24 three times)
         let mut seen: Vec<(IpSet, Span)> = Vec::new();
         for h in &holes {
@@ -419,7 +444,7 @@ impl Checker {
             std::collections::BTreeMap::new();
         for e in excepts {
             if let RKind::Address(a) = &e.kind {
-                if let Ok(net) = a.parse::<IpNet>() {
+                if let Ok(net) = unbracket(a).parse::<IpNet>() {
                     if net.trunc() != net {
                         groups
                             .entry(net.trunc())
@@ -472,6 +497,22 @@ impl Checker {
     fn selector(&mut self, s: &ast::Selector) -> LabelSel {
         let mut sel = LabelSel::any();
         for r in &s.requirements {
+            if let Some((prefix, _)) = r.key.node.split_once('/') {
+                if !r.quoted_key && !prefix.contains('.') {
+                    self.err(
+                        Diagnostic::error(
+                            "E0207",
+                            format!("`{}` reads as a label key with the prefix `{prefix}`", r.key.node),
+                        )
+                        .at(r.key.span, "a label key, not a namespace")
+                        .with_help(format!(
+                            "a namespace is named only where a peer starts; for pods of namespace `{prefix}` as a peer of their own, join peers with `|` (`... | {}`); for a label key whose prefix has no dot, quote it: `\"{}\"`",
+                            requirement_text(r), r.key.node
+                        )),
+                    );
+                    continue;
+                }
+            }
             if !is_label_key(&r.key.node) {
                 self.err(
                     Diagnostic::error("E0201", format!("`{}` is not a valid label key", r.key.node))
@@ -666,15 +707,44 @@ impl Checker {
 /// (E0301) and host bits set (E0302, with the network address as help).
 /// Shared by the policy checker and the node firewall.
 pub fn address(text: &str, span: Span) -> Result<IpSet, Diagnostic> {
-    let (addr_s, len_s) = match text.split_once('/') {
+    let bracketed = text.starts_with('[') && text.ends_with(']');
+    let inner = unbracket(text);
+    let (addr_s, len_s) = match inner.split_once('/') {
         Some((a, l)) => (a, Some(l)),
-        None => (text, None),
+        None => (inner, None),
     };
     let Ok(addr) = addr_s.parse::<IpAddr>() else {
         return Err(Diagnostic::error("E0301", format!("`{text}` is not an IP address or CIDR block"))
             .at(span, "malformed address")
             .with_help("write an IPv4 or IPv6 address, optionally with a prefix length: `10.0.0.0/8`, `2001:db8::/32`"));
     };
+    if addr.is_ipv6() && len_s.is_none() && !bracketed {
+        let mut d = Diagnostic::error(
+            "E0305",
+            format!("write the IPv6 address `{text}` in brackets or with a prefix length"),
+        )
+        .at(span, "a bare IPv6 address");
+        // `fd00:ec2::254:443` may be an address and a port
+        let port_reading = text.rsplit_once(':').filter(|(a, p)| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && a.parse::<IpAddr>().is_ok()
+        });
+        d = match port_reading {
+            Some((a, p)) => d
+                .with_help(format!(
+                    "if `:{p}` is a port, write `[{a}]:{p}`; if it is part of the address, write `[{text}]` or `{text}/128`"
+                ))
+                .with_note("a port after a bare IPv6 address cannot be told from the address's last group"),
+            None => d.with_help(format!("write `[{text}]` or `{text}/128`; ports follow the brackets: `[{text}]:443`")),
+        };
+        return Err(d);
+    }
+    if bracketed && addr.is_ipv4() {
+        return Err(
+            Diagnostic::error("E0301", format!("`{text}` is an IPv4 address in brackets"))
+                .at(span, "brackets are for IPv6 addresses")
+                .with_help(format!("write `{inner}`")),
+        );
+    }
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let len = match len_s {
         None => max,
@@ -714,6 +784,33 @@ pub fn address(text: &str, span: Span) -> Result<IpSet, Diagnostic> {
         );
     }
     Ok(IpSet::from_net(&net))
+}
+
+/// A requirement as it would be written (`app=x`, `tier in (a, b)`).
+fn requirement_text(r: &ast::Requirement) -> String {
+    let vals = || {
+        r.values
+            .iter()
+            .map(|v| v.node.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let k = &r.key.node;
+    match r.op {
+        ast::ReqOp::Eq | ast::ReqOp::EqEq => format!("{k}={}", vals()),
+        ast::ReqOp::NotEq => format!("{k}!={}", vals()),
+        ast::ReqOp::In => format!("{k} in ({})", vals()),
+        ast::ReqOp::NotIn => format!("{k} notin ({})", vals()),
+        ast::ReqOp::Exists => k.clone(),
+        ast::ReqOp::NotExists => format!("!{k}"),
+    }
+}
+
+/// An address as written without the brackets of `[2001:db8::1]`.
+pub fn unbracket(text: &str) -> &str {
+    text.strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text)
 }
 
 /// The `n`th block of the same size after `net` (`172.17.0.0/24`, 1 →

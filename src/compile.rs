@@ -93,7 +93,7 @@ pub fn compile(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagn
     for (w, p) in parts {
         c.diags.extend(w.diags);
         c.allow_used.extend(w.allow_used);
-        c.deny_used.extend(w.deny_used);
+        c.deny_managed.extend(w.deny_managed);
         c.approx.extend(w.approx);
         policies.extend(p);
     }
@@ -170,9 +170,11 @@ struct Compiler<'a> {
     prog: &'a Program,
     index: &'a StatementIndex,
     diags: Vec<Diagnostic>,
-    /// Allows that produced a box on an isolated side; denies that cut one.
+    /// Allows that produced a box on an isolated side.
     allow_used: BTreeSet<usize>,
-    deny_used: BTreeSet<usize>,
+    /// Denies with a side in a managed namespace (kept on isolated sides
+    /// as defence in depth, even where nothing allows what they deny).
+    deny_managed: BTreeSet<usize>,
     approx: Vec<Approx>,
 }
 
@@ -197,7 +199,7 @@ impl<'a> Compiler<'a> {
             index,
             diags: Vec::new(),
             allow_used: BTreeSet::new(),
-            deny_used: BTreeSet::new(),
+            deny_managed: BTreeSet::new(),
             approx: Vec::new(),
         }
     }
@@ -234,6 +236,9 @@ impl<'a> Compiler<'a> {
                 let m = ns_matches(namespaces, ns);
                 if m == Tri::No {
                     continue;
+                }
+                if s.action == Action::Deny {
+                    self.deny_managed.insert(s.id);
                 }
                 if m == Tri::Unknown {
                     let widened = s.action == Action::Allow;
@@ -330,7 +335,6 @@ impl<'a> Compiler<'a> {
         if !cell.ports.may_intersect(&d.ports) {
             return None;
         }
-        self.deny_used.insert(deny_id);
         let mut denies = cell.denies.clone();
         denies.insert(deny_id);
         let mk = |subject: LabelSel, peer: PeerSet, ports: PortSet| Cell {
@@ -387,8 +391,16 @@ impl<'a> Compiler<'a> {
     /// see its own namespace's labels) is exact only if the other side of
     /// every such connection decides it exactly.
     fn check_approximations(&mut self) {
-        let inexact: BTreeSet<(String, Direction)> =
-            self.approx.iter().map(|a| (a.ns.clone(), a.dir)).collect();
+        // Sides that permit more than they should: an allow widened there.
+        // (A deny skipped on a side is enforced by the other side of its
+        // connections, which names its namespaces; it does not make that
+        // other side permit more.)
+        let widened: BTreeSet<(String, Direction)> = self
+            .approx
+            .iter()
+            .filter(|a| a.widened)
+            .map(|a| (a.ns.clone(), a.dir))
+            .collect();
         let mut reported = BTreeSet::new();
         for a in &self.approx {
             let Some(s) = self.prog.statements.get(a.stmt) else {
@@ -404,16 +416,16 @@ impl<'a> Compiler<'a> {
             };
             let mut problem: Option<(Span, String)> = None;
             for (set, span) in others {
-                let names = match set {
-                    PeerSet::Pods { namespaces, .. } => {
+                let named = match set {
+                    PeerSet::Pods { namespaces, pods } => {
                         namespaces.get(NAME_LABEL).and_then(|c| match &c.values {
-                            crate::ir::ValSet::Finite(v) if !c.absent => Some(v.clone()),
+                            crate::ir::ValSet::Finite(v) if !c.absent => Some((v.clone(), pods)),
                             _ => None,
                         })
                     }
                     PeerSet::External(_) => None,
                 };
-                let Some(names) = names else {
+                let Some((names, pods)) = named else {
                     problem = Some((
                         span,
                         "this side is not pods of named, managed namespaces".into(),
@@ -423,13 +435,18 @@ impl<'a> Compiler<'a> {
                 for n in names {
                     match self.prog.namespaces.get(&n) {
                         None => problem = Some((span, format!("namespace `{n}` is not managed"))),
-                        Some(ns) if a.widened && !ns.posture.get(opposite) => {
+                        // a widened allow needs the other side to refuse what
+                        // it adds: isolated, and not widened itself
+                        Some(ns) if a.widened && !isolates_all(ns, opposite, pods) => {
                             problem = Some((
                                 span,
-                                format!("namespace `{n}` does not isolate {}", dir_word(opposite)),
+                                format!(
+                                    "namespace `{n}` does not isolate {} for these pods",
+                                    dir_word(opposite)
+                                ),
                             ))
                         }
-                        Some(_) if inexact.contains(&(n.clone(), opposite)) => {
+                        Some(_) if a.widened && widened.contains(&(n.clone(), opposite)) => {
                             problem = Some((
                                 span,
                                 format!(
@@ -515,15 +532,33 @@ impl<'a> Compiler<'a> {
                         .at(s.span, "no side of it is isolated")
                         .with_help("its pods are in namespaces that are not managed or not isolated in that direction; `default allow` already permits it"),
                 ),
-                Action::Deny if !self.deny_used.contains(&s.id) => self.diags.push(
+                Action::Deny if !self.deny_managed.contains(&s.id) => self.diags.push(
                     Diagnostic::warning("W0602", "this deny has no effect")
-                        .at(s.span, "nothing allows what it denies")
-                        .with_help("isolated pods already refuse these connections; remove it, or keep it as documentation"),
+                        .at(s.span, "no side of it is in a managed namespace")
+                        .with_help("nplc writes policies only for managed namespaces (`namespace N { ... }`); manage the namespace of its pods, or remove it"),
                 ),
                 _ => {}
             }
         }
     }
+}
+
+/// Whether every pod of `ns` matching `pods` is isolated in `dir` (by the
+/// posture, or by `isolate` statements together).
+fn isolates_all(ns: &crate::ir::Namespace, dir: Direction, pods: &LabelSel) -> bool {
+    if ns.posture.get(dir) {
+        return true;
+    }
+    let mut rest = vec![pods.clone()];
+    for sel in ns
+        .isolates
+        .iter()
+        .filter(|i| i.directions.get(dir))
+        .flat_map(|i| i.pods.iter())
+    {
+        rest = rest.iter().flat_map(|r| r.minus(sel)).collect();
+    }
+    rest.iter().all(LabelSel::is_empty)
 }
 
 fn dir_word(d: Direction) -> &'static str {

@@ -241,6 +241,19 @@ impl<'a> Resolver<'_, 'a> {
     }
 }
 
+/// The standard-library module that is named `word` or defines it.
+fn stdlib_module_with(word: &str) -> Option<&'static str> {
+    stdlib::MODULES
+        .iter()
+        .find(|(m, text)| {
+            *m == word
+                || text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&format!("define {word} ")))
+        })
+        .map(|(m, _)| *m)
+}
+
 /// The namespace blocks of a file, in source order.
 fn namespace_blocks(f: &ast::File) -> impl Iterator<Item = &ast::NamespaceBlock> {
     f.items.iter().filter_map(|item| match item {
@@ -322,6 +335,9 @@ fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Re
             stack: Vec::new(),
         };
         let mut fo = FileOut::default();
+        for comma in &f.peer_commas {
+            l.diags.push(crate::syntax::comma_between_peers(*comma));
+        }
         for b in namespace_blocks(f) {
             let ns = &b.name.node;
             for s in &b.statements {
@@ -447,7 +463,11 @@ impl Lowerer<'_> {
             PeerKind::Cluster => mk(RKind::Cluster),
             PeerKind::World => mk(RKind::World),
             PeerKind::Address(a) => mk(RKind::Address(a.clone())),
+            PeerKind::Group(peers) => mk(RKind::Union(
+                peers.iter().map(|q| self.peer(q, ns, file)).collect(),
+            )),
             PeerKind::Selector(sel) => {
+                self.names_in_selector(sel, ns, file);
                 let n = self.bare_ns(ns, span);
                 mk(RKind::Pods {
                     ns: Spanned::new(n, span),
@@ -460,10 +480,13 @@ impl Lowerer<'_> {
                     ns: target.clone(),
                     sel: None,
                 }),
-                PodPart::Selector(sel) => mk(RKind::Pods {
-                    ns: target.clone(),
-                    sel: Some(sel.clone()),
-                }),
+                PodPart::Selector(sel) => {
+                    self.names_in_selector(sel, ns, file);
+                    mk(RKind::Pods {
+                        ns: target.clone(),
+                        sel: Some(sel.clone()),
+                    })
+                }
                 PodPart::Name(n) => self.scoped_name(&target.node, n, span),
             },
             PeerKind::NamespaceLabels { namespaces, pods } => match pods {
@@ -471,10 +494,13 @@ impl Lowerer<'_> {
                     namespaces: namespaces.clone(),
                     pods: None,
                 }),
-                PodPart::Selector(sel) => mk(RKind::NamespaceLabels {
-                    namespaces: namespaces.clone(),
-                    pods: Some(sel.clone()),
-                }),
+                PodPart::Selector(sel) => {
+                    self.names_in_selector(sel, ns, file);
+                    mk(RKind::NamespaceLabels {
+                        namespaces: namespaces.clone(),
+                        pods: Some(sel.clone()),
+                    })
+                }
                 PodPart::Name(n) => {
                     self.diags.push(
                         Diagnostic::error(
@@ -494,6 +520,73 @@ impl Lowerer<'_> {
                 }
             },
         }
+    }
+
+    /// E0111: a bare word among the requirements of a selector reads as
+    /// "has the label key", but it is also a name (`d-a, d-b`, `rfc1918,
+    /// link-local`): whoever wrote it meant a list of peers, which `|` joins.
+    fn names_in_selector(&mut self, sel: &ast::Selector, ns: Option<&str>, file: FileId) {
+        if sel.requirements.len() < 2 {
+            return;
+        }
+        let names: Vec<&Spanned<String>> = sel
+            .requirements
+            .iter()
+            .filter(|r| {
+                r.op == ast::ReqOp::Exists
+                    && r.values.is_empty()
+                    && r.span == r.key.span
+                    && !r.quoted_key
+                    && !r.key.node.contains('/')
+            })
+            .map(|r| &r.key)
+            .filter(|k| self.is_a_name(&k.node, ns, file))
+            .collect();
+        let Some(first) = names.first() else {
+            return;
+        };
+        let words: Vec<&str> = sel
+            .requirements
+            .iter()
+            .map(|q| q.key.node.as_str())
+            .collect();
+        let mut d = Diagnostic::error(
+            "E0111",
+            format!(
+                "`{}` is a name, but here it reads as a label key",
+                first.node
+            ),
+        )
+        .at(first.span, "a name, read as \"has the label key\"");
+        for other in &names[1..] {
+            d = d.with_label(other.span, "also a name");
+        }
+        self.diags.push(
+            d.with_label(
+                sel.span,
+                "one label selector: `,` joins requirements that must all hold",
+            )
+            .with_help(format!(
+                "to list peers, join them with `|`: `{}`; to require the label key, write `{}=*`",
+                words.join(" | "),
+                first.node
+            )),
+        );
+    }
+
+    /// Whether `word` is a name visible here, or a standard-library name.
+    fn is_a_name(&self, word: &str, ns: Option<&str>, file: FileId) -> bool {
+        let t = self.t;
+        ns.is_some_and(|n| {
+            t.defs
+                .contains_key(&(Some(n.to_string()), word.to_string()))
+        }) || t.defs.contains_key(&(None, word.to_string()))
+            || t.uses
+                .get(&file)
+                .into_iter()
+                .flatten()
+                .any(|m| t.std_defs.get(m).is_some_and(|d| d.contains_key(word)))
+            || stdlib_module_with(word).is_some()
     }
 
     /// `ns/name`: a workload or definition of namespace `ns`.
@@ -558,13 +651,7 @@ impl Lowerer<'_> {
         // not visible: say what would have been
         let mut d =
             Diagnostic::error("E0101", format!("unknown name `{name}`")).at(span, "not declared");
-        let module_with = stdlib::MODULES.iter().find(|(m, text)| {
-            *m == name
-                || text
-                    .lines()
-                    .any(|l| l.trim_start().starts_with(&format!("define {name} ")))
-        });
-        if let Some((m, _)) = module_with {
+        if let Some(m) = stdlib_module_with(name) {
             d = d.with_help(format!(
                 "`{name}` is in the standard library: add `use {m}` at the top of this file"
             ));

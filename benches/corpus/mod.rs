@@ -228,7 +228,7 @@ enum Target {
     Range { from: usize, to: usize },
     /// `allow OTHER/* -> W:PORT`
     FromNamespace { other: usize, w: usize },
-    /// `allow 10.0.0.0/8 except (10.A.0.0/16, 10.B.0.0/16) -> W:PORT`
+    /// `allow 10.0.0.0/8 except (10.A.0.0/16 | 10.B.0.0/16) -> W:PORT`
     FromBlock { w: usize, a: u8, b: u8 },
 }
 
@@ -331,7 +331,7 @@ impl<'a> Ns<'a> {
                 }
                 Target::FromBlock { w, a, b } => {
                     format!(
-                        "allow 10.0.0.0/8 except (10.{a}.0.0/16, 10.{b}.0.0/16) -> {}:{}",
+                        "allow 10.0.0.0/8 except (10.{a}.0.0/16 | 10.{b}.0.0/16) -> {}:{}",
                         KINDS[*w].name, KINDS[*w].port
                     )
                 }

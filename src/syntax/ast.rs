@@ -24,6 +24,8 @@ pub struct File {
     pub nodes: Vec<NodesBlock>,
     /// `port NAME = ...` declarations of node component ports, in order.
     pub ports: Vec<PortDecl>,
+    /// Where a `,` stands between peers (an error, E0110: `|` joins peers).
+    pub peer_commas: Vec<Span>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +137,8 @@ pub enum PeerKind {
         namespaces: Selector,
         pods: PodPart,
     },
+    /// `( P | P ... )` used as one peer (nested, or with `except`).
+    Group(Vec<Peer>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +173,8 @@ pub struct Requirement {
     pub values: Vec<Spanned<String>>,
     /// `k=` with nothing after `=`.
     pub missing_value: bool,
+    /// The key was written in quotes (`"team/x"=1`).
+    pub quoted_key: bool,
     pub span: Span,
 }
 

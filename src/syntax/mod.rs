@@ -6,4 +6,4 @@
 pub mod ast;
 mod parser;
 
-pub use parser::{parse_file, parse_side};
+pub use parser::{comma_between_peers, parse_file, parse_side};

@@ -8,6 +8,7 @@ use crate::diag::Diagnostic;
 use crate::source::{FileId, Span};
 use pest::iterators::Pair;
 use pest::Parser;
+use std::cell::RefCell;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/npl.pest"]
@@ -16,7 +17,10 @@ struct NplParser;
 /// Parses one file into its AST, or one syntax error (E0001).
 pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
     let mut pairs = NplParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
-    let lw = Lower { file };
+    let lw = Lower {
+        file,
+        commas: RefCell::new(Vec::new()),
+    };
     let mut items = Vec::new();
     let mut nodes = Vec::new();
     let mut ports = Vec::new();
@@ -42,6 +46,7 @@ pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
         items,
         nodes,
         ports,
+        peer_commas: lw.commas.into_inner(),
     })
 }
 
@@ -50,16 +55,31 @@ pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
 pub fn parse_side(file: FileId, text: &str) -> Result<Side, Diagnostic> {
     let mut pairs =
         NplParser::parse(Rule::side_only, text).map_err(|e| syntax_error(file, text, e))?;
-    let lw = Lower { file };
+    let lw = Lower {
+        file,
+        commas: RefCell::new(Vec::new()),
+    };
     let side = pairs
         .next()
         .and_then(|p| p.into_inner().find(|x| x.as_rule() == Rule::side))
         .map(|p| lw.side(p));
+    if let Some(comma) = lw.commas.into_inner().first() {
+        return Err(comma_between_peers(*comma));
+    }
     side.ok_or_else(|| Diagnostic::error("E0001", "expected a peer"))
 }
 
 struct Lower {
     file: FileId,
+    /// Where a `,` was written between peers (reported as E0110).
+    commas: RefCell<Vec<Span>>,
+}
+
+/// E0110: a `,` where peers are joined (only `|` joins peers).
+pub fn comma_between_peers(span: Span) -> Diagnostic {
+    Diagnostic::error("E0110", "`,` does not join peers")
+        .at(span, "write `|` here")
+        .with_help("peers are joined with `|`, as in `world except (rfc1918 | link-local)`; a `,` only joins the requirements of one label selector (`app=api, tier=web`)")
 }
 
 impl Lower {
@@ -265,15 +285,28 @@ impl Lower {
         let mut ports = None;
         for c in p.into_inner() {
             match c.as_rule() {
-                Rule::paren_peers => {
-                    parenthesized = true;
-                    for x in c.into_inner() {
-                        if x.as_rule() == Rule::peer_list {
-                            peers = self.peer_list(x);
+                Rule::peer_list => {
+                    peers = self.peer_list(c);
+                    // `(a | b):80`: one group is the side's union, written
+                    // in parentheses
+                    if let [Peer {
+                        kind: PeerKind::Group(_),
+                        except,
+                        ..
+                    }] = peers.as_slice()
+                    {
+                        if except.is_empty() {
+                            if let Some(Peer {
+                                kind: PeerKind::Group(inner),
+                                ..
+                            }) = peers.pop()
+                            {
+                                peers = inner;
+                                parenthesized = true;
+                            }
                         }
                     }
                 }
-                Rule::peer_list => peers = self.peer_list(c),
                 Rule::ports => {
                     let pspan = self.span(&c);
                     let mut items = Vec::new();
@@ -296,10 +329,15 @@ impl Lower {
     }
 
     fn peer_list(&self, p: Pair<Rule>) -> Vec<Peer> {
-        p.into_inner()
-            .filter(|x| x.as_rule() == Rule::peer)
-            .map(|x| self.peer(x))
-            .collect()
+        let mut out = Vec::new();
+        for x in p.into_inner() {
+            match x.as_rule() {
+                Rule::peer => out.push(self.peer(x)),
+                Rule::peer_sep if x.as_str() == "," => self.commas.borrow_mut().push(self.span(&x)),
+                _ => {}
+            }
+        }
+        out
     }
 
     fn peer(&self, p: Pair<Rule>) -> Peer {
@@ -315,11 +353,19 @@ impl Lower {
         };
         peer.span = span;
         if let Some(ex) = inner.next() {
-            peer.except = ex
-                .into_inner()
-                .filter(|x| x.as_rule() != Rule::kw_except)
-                .map(|x| self.atom(x))
-                .collect();
+            for x in ex.into_inner() {
+                if x.as_rule() == Rule::kw_except {
+                    continue;
+                }
+                // `except (a | b)`: the parts of the group, each taken out
+                match self.atom(x) {
+                    Peer {
+                        kind: PeerKind::Group(parts),
+                        ..
+                    } => peer.except.extend(parts),
+                    atom => peer.except.push(atom),
+                }
+            }
         }
         peer
     }
@@ -331,6 +377,12 @@ impl Lower {
             Rule::world => PeerKind::World,
             Rule::all_pods => PeerKind::AllPods,
             Rule::address => PeerKind::Address(p.as_str().to_string()),
+            Rule::group => PeerKind::Group(
+                p.into_inner()
+                    .filter(|x| x.as_rule() == Rule::peer_list)
+                    .flat_map(|x| self.peer_list(x))
+                    .collect(),
+            ),
             Rule::selector => return self.selector_peer(p),
             Rule::ns_peer => {
                 let mut ns = Spanned::new(String::new(), span);
@@ -416,14 +468,19 @@ impl Lower {
             op: ReqOp::Exists,
             values: vec![],
             missing_value: false,
+            quoted_key: false,
             span,
         };
         for part in p.into_inner() {
             match part.as_rule() {
-                Rule::label_key => req.key = self.unquote(&part),
+                Rule::label_key => {
+                    req.quoted_key = part.as_str().starts_with('"');
+                    req.key = self.unquote(&part);
+                }
                 Rule::req_absent => {
                     req.op = ReqOp::NotExists;
                     if let Some(k) = part.into_inner().next() {
+                        req.quoted_key = k.as_str().starts_with('"');
                         req.key = self.unquote(&k);
                     }
                 }
@@ -712,7 +769,7 @@ fn describe(rule: &Rule) -> Option<&'static str> {
         Rule::name => "a name",
         Rule::module_name => "a module name",
         Rule::ns_name | Rule::ns_ident => "a namespace name",
-        Rule::side | Rule::peer_list | Rule::peer | Rule::paren_peers => "a peer",
+        Rule::side | Rule::peer_list | Rule::peer | Rule::group => "a peer",
         Rule::cluster | Rule::kw_cluster => "`cluster`",
         Rule::world | Rule::kw_world => "`world`",
         Rule::all_pods => "`*`",
@@ -940,7 +997,7 @@ mod tests {
     fn peers_of_every_kind() {
         let f = parse(
             "namespace a { allow {team=ops}/type=monitoring | kube-system/k8s-app=kube-dns | cluster | world | * \
-             | 10.0.0.0/8 except (10.1.0.0/16, 10.2.0.0/16) | fd00:ec2::254/128 | app.kubernetes.io/name=x, !legacy, tier in (a, b) \
+             | 10.0.0.0/8 except (10.1.0.0/16 | 10.2.0.0/16) | fd00:ec2::254/128 | app.kubernetes.io/name=x, !legacy, tier in (a, b) \
              -> (db | x/*):tcp/5432, udp/53, 8000-8100, http, sctp }",
         );
         let r = &rules(&f)[0];

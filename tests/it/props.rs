@@ -541,7 +541,7 @@ fn except_text(ex: &[Block]) -> String {
         1 => format!(" except {}", ex[0].text()),
         _ => format!(
             " except ({})",
-            ex.iter().map(Block::text).collect::<Vec<_>>().join(", ")
+            ex.iter().map(Block::text).collect::<Vec<_>>().join(" | ")
         ),
     }
 }

@@ -362,7 +362,11 @@ impl Checker {
             .iter()
             .map(|b| (b.set.clone(), b.ports.clone()))
             .collect();
-        for h in &holes {
+        // parts in content order, so that the pieces do not depend on the
+        // order the parts are written in
+        let mut ordered: Vec<&Piece> = holes.iter().collect();
+        ordered.sort_by(|a, b| a.set.cmp(&b.set));
+        for h in ordered {
             let same_kind = |set: &PeerSet| {
                 matches!(
                     (set, &h.set),

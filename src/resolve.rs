@@ -467,7 +467,7 @@ impl Lowerer<'_> {
                 peers.iter().map(|q| self.peer(q, ns, file)).collect(),
             )),
             PeerKind::Selector(sel) => {
-                self.names_in_selector(sel, ns, file);
+                self.names_in_selector(sel, &[ns], file);
                 let n = self.bare_ns(ns, span);
                 mk(RKind::Pods {
                     ns: Spanned::new(n, span),
@@ -481,7 +481,8 @@ impl Lowerer<'_> {
                     sel: None,
                 }),
                 PodPart::Selector(sel) => {
-                    self.names_in_selector(sel, ns, file);
+                    // a name of either namespace reads as a label key here
+                    self.names_in_selector(sel, &[ns, Some(&target.node)], file);
                     mk(RKind::Pods {
                         ns: target.clone(),
                         sel: Some(sel.clone()),
@@ -495,7 +496,7 @@ impl Lowerer<'_> {
                     pods: None,
                 }),
                 PodPart::Selector(sel) => {
-                    self.names_in_selector(sel, ns, file);
+                    self.names_in_selector(sel, &[ns], file);
                     mk(RKind::NamespaceLabels {
                         namespaces: namespaces.clone(),
                         pods: Some(sel.clone()),
@@ -525,11 +526,12 @@ impl Lowerer<'_> {
     /// E0111: a bare word among the requirements of a selector reads as
     /// "has the label key", but it is also a name (`d-a, d-b`, `rfc1918,
     /// link-local`): whoever wrote it meant a list of peers, which `|` joins.
-    fn names_in_selector(&mut self, sel: &ast::Selector, ns: Option<&str>, file: FileId) {
+    fn names_in_selector(&mut self, sel: &ast::Selector, scopes: &[Option<&str>], file: FileId) {
         if sel.requirements.len() < 2 {
             return;
         }
-        let names: Vec<&Spanned<String>> = sel
+        // (the word, "a name" or "an address")
+        let misread: Vec<(&Spanned<String>, &str)> = sel
             .requirements
             .iter()
             .filter(|r| {
@@ -537,12 +539,20 @@ impl Lowerer<'_> {
                     && r.values.is_empty()
                     && r.span == r.key.span
                     && !r.quoted_key
-                    && !r.key.node.contains('/')
             })
-            .map(|r| &r.key)
-            .filter(|k| self.is_a_name(&k.node, ns, file))
+            .filter_map(|r| {
+                let k = &r.key.node;
+                if !k.contains('/') && scopes.iter().any(|ns| self.is_a_name(k, *ns, file)) {
+                    Some((&r.key, "a name"))
+                } else if k.parse::<std::net::IpAddr>().is_ok() || k.parse::<ipnet::IpNet>().is_ok()
+                {
+                    Some((&r.key, "an address"))
+                } else {
+                    None
+                }
+            })
             .collect();
-        let Some(first) = names.first() else {
+        let Some((first, what)) = misread.first() else {
             return;
         };
         let words: Vec<&str> = sel
@@ -553,13 +563,13 @@ impl Lowerer<'_> {
         let mut d = Diagnostic::error(
             "E0111",
             format!(
-                "`{}` is a name, but here it reads as a label key",
+                "`{}` is {what}, but here it reads as a label key",
                 first.node
             ),
         )
-        .at(first.span, "a name, read as \"has the label key\"");
-        for other in &names[1..] {
-            d = d.with_label(other.span, "also a name");
+        .at(first.span, format!("{what}, read as \"has the label key\""));
+        for (other, what) in &misread[1..] {
+            d = d.with_label(other.span, format!("also {what}"));
         }
         self.diags.push(
             d.with_label(

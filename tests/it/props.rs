@@ -7,7 +7,17 @@
 //! intent evaluation of the checked program (docs/semantics.md).
 //!
 //! Programs the compiler rejects are counted: only the two exactness errors
-//! (E0501, E0502) may reject a generated program, and only a small share.
+//! (E0501, E0502) and an emptied side (E0109) may reject a generated
+//! program, and only a small share.
+//!
+//! The generator writes every production of the grammar's peers and
+//! separators, not only the forms the checker expects: each program is
+//! also compiled in another spelling (groups, nested groups, definitions at
+//! the top level and in blocks, definitions carrying ports, IPv6 in
+//! brackets, except lists reordered), which must give the same objects, and
+//! with one `,` where `|` belongs, which must be refused (E0001, E0110,
+//! E0111, E0207), never read as something else. Label keys and values are
+//! YAML 1.1 specials (`on`, `yes`, `y`, `0b1`).
 //! `PROPTEST_CASES` overrides the number of programs (default 1,000).
 
 use nplc::driver::{compile_inputs, Input};
@@ -27,9 +37,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 // ---- the alphabet -----------------------------------------------------------
 
 /// Pod label keys and the values selectors use (`""` is the empty value);
-/// pods may also carry `z`.
-const KEYS: [&str; 2] = ["a", "b"];
-const POD_VALUES: [&str; 4] = ["x", "y", "z", ""];
+/// pods may also carry `1_000`. Keys and values are YAML 1.1 specials (`on`
+/// and `yes` are booleans, `0b1` and `1_000` numbers, to a YAML 1.1 reader
+/// such as kubectl's), so that every emitted document must quote them.
+const KEYS: [&str; 2] = ["on", "b.io/y"];
+const VX: &str = "yes";
+const VY: &str = "0b1";
+const POD_VALUES: [&str; 4] = [VX, VY, "1_000", ""];
+/// The namespace label key the programs select on (`y` is a YAML 1.1 boolean).
+const NS_KEY: &str = "y";
 /// Every namespace name a peer may refer to; `n*` are managed when the
 /// program has a block for them, `u*` never are.
 const NS_POOL: [&str; 5] = ["n0", "n1", "n2", "u0", "u1"];
@@ -94,6 +110,15 @@ impl Block {
     fn text(&self) -> String {
         format!("{}/{}", self.ip(self.addr), self.len)
     }
+    /// The same block spelled otherwise: IPv6 in brackets (`[fd00::/8]`,
+    /// and `[fd00:1::5]` for a /128).
+    fn alt_text(&self) -> String {
+        match (self.v6, self.len) {
+            (true, 128) => format!("[{}]", self.ip(self.addr)),
+            (true, _) => format!("[{}]", self.text()),
+            _ => self.text(),
+        }
+    }
     /// The first and last address, and the neighbours outside.
     fn edges(&self) -> Vec<IpAddr> {
         let max = if self.v6 { u128::MAX } else { u32::MAX as u128 };
@@ -136,6 +161,7 @@ fn base_blocks() -> Vec<Block> {
         v6("::", 0),
         v6("fd00::", 8),
         v6("fd00:1::", 32),
+        v6("fd00:1::5", 128),
     ]
 }
 
@@ -181,26 +207,216 @@ impl PortItem {
 #[derive(Clone, Debug)]
 struct Peer {
     text: String,
+    /// Another spelling with the same meaning (IPv6 in brackets, an except
+    /// list in another order or nested).
+    alt: Option<String>,
+    /// A spelling with a `,` where `|` belongs, which must be refused.
+    comma: Option<String>,
     workload: Option<usize>,
+    /// `nK/wJ`: workload `J` of the block of namespace `nK`.
+    qualified: Option<(usize, usize)>,
     /// Only external addresses (no pods).
     external: bool,
     blocks: Vec<Block>,
+    /// Refers to the current namespace (bare selector, `*`, a workload):
+    /// cannot be defined at the top level.
+    local: bool,
+    /// Ends in a label selector: a `,` after it continues that selector.
+    sel_end: bool,
+    /// A bare list of requirements: after a `,` it joins the selector before.
+    plain: bool,
 }
 
 impl Peer {
-    fn pods(text: String) -> Peer {
+    fn new(text: impl Into<String>) -> Peer {
         Peer {
-            text,
+            text: text.into(),
+            alt: None,
+            comma: None,
             workload: None,
+            qualified: None,
             external: false,
             blocks: vec![],
+            local: false,
+            sel_end: false,
+            plain: false,
         }
     }
-    fn render(&self, workloads: usize) -> String {
-        match self.workload {
-            Some(i) if workloads > 0 => format!("w{}", i % workloads),
-            Some(_) => "*".to_string(),
-            None => self.text.clone(),
+    /// Pods: `local` for the current namespace, `sel_end` when the text
+    /// ends in a label selector.
+    fn pods(text: impl Into<String>, local: bool, sel_end: bool) -> Peer {
+        Peer {
+            local,
+            sel_end,
+            ..Peer::new(text)
+        }
+    }
+    fn selector(text: String) -> Peer {
+        Peer {
+            plain: true,
+            ..Peer::pods(text, true, true)
+        }
+    }
+    fn external(text: String, blocks: Vec<Block>) -> Peer {
+        Peer {
+            external: true,
+            blocks,
+            ..Peer::new(text)
+        }
+    }
+    /// The text in block `me`, given every block's number of workloads.
+    fn render(&self, counts: &[usize], me: usize) -> String {
+        if let Some(i) = self.workload {
+            return match counts.get(me) {
+                Some(&n) if n > 0 => format!("w{}", i % n),
+                _ => "*".to_string(),
+            };
+        }
+        if let Some((k, j)) = self.qualified {
+            return match counts.get(k) {
+                Some(&n) if n > 0 => format!("n{k}/w{}", j % n),
+                _ => format!("n{k}/*"),
+            };
+        }
+        self.text.clone()
+    }
+}
+
+/// Drives the alternative spelling of a program: which peers are wrapped
+/// in parentheses, moved into definitions, spelled otherwise, and where a
+/// `,` replaces a `|` (a deterministic xorshift sequence from a seed).
+struct Spelling {
+    state: u64,
+    /// Definitions for the top level and for the block being written.
+    top: Vec<String>,
+    local: Vec<String>,
+    defined: usize,
+    /// Write one `,` where `|` belongs (at the `target`th place it can go).
+    comma: bool,
+    target: u64,
+    places: u64,
+    /// The `,` was written.
+    mutated: bool,
+}
+
+impl Spelling {
+    fn new(seed: u64, comma: bool) -> Spelling {
+        let mut s = Spelling {
+            state: seed | 1,
+            top: vec![],
+            local: vec![],
+            defined: 0,
+            comma,
+            target: 0,
+            places: 0,
+            mutated: false,
+        };
+        s.target = s.next() % 4;
+        s
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+    /// Whether to write the `,` at this place; the last place takes it if
+    /// the target lies beyond.
+    fn comma_here(&mut self) -> bool {
+        if !self.comma || self.mutated {
+            return false;
+        }
+        let here = self.places >= self.target;
+        self.places += 1;
+        if here {
+            self.mutated = true;
+        }
+        here
+    }
+    /// A peer in another spelling of the same meaning (or, once, with a
+    /// `,` in its except list). Returns the text and whether it still ends
+    /// in a selector / is a plain selector.
+    fn peer(&mut self, p: &Peer, counts: &[usize], me: usize) -> (String, bool, bool) {
+        if let Some(c) = &p.comma {
+            if self.comma_here() {
+                return (c.clone(), false, false);
+            }
+        }
+        let mut t = p.render(counts, me);
+        if p.workload.is_none() && p.qualified.is_none() {
+            if let Some(a) = &p.alt {
+                if self.next().is_multiple_of(2) {
+                    t = a.clone();
+                }
+            }
+        }
+        match self.next() % 8 {
+            0 => (format!("({t})"), false, false),
+            1 => (format!("(({t}))"), false, false),
+            2 | 3 => {
+                let name = format!("d{}", self.defined);
+                self.defined += 1;
+                let def = format!("define {name} = {t}");
+                if p.local {
+                    self.local.push(def);
+                } else {
+                    self.top.push(def);
+                }
+                (name, false, false)
+            }
+            _ => (t, p.sel_end, p.plain),
+        }
+    }
+    /// A union of peers with optional ports, respelled.
+    fn union(&mut self, peers: &[Peer], ports: &[PortItem], counts: &[usize], me: usize) -> String {
+        let ps = ports
+            .iter()
+            .map(PortItem::text)
+            .collect::<Vec<_>>()
+            .join(", ");
+        // one peer with ports may become a definition that carries them
+        if let ([p], false) = (peers, ports.is_empty()) {
+            if self.next().is_multiple_of(4) {
+                let (t, _, _) = self.peer(p, counts, me);
+                let name = format!("d{}", self.defined);
+                self.defined += 1;
+                let def = format!("define {name} = {t}:{ps}");
+                if p.local {
+                    self.local.push(def);
+                } else {
+                    self.top.push(def);
+                }
+                return name;
+            }
+        }
+        let parts: Vec<(String, bool, bool)> =
+            peers.iter().map(|p| self.peer(p, counts, me)).collect();
+        let mut u = String::new();
+        for (i, (t, _, plain)) in parts.iter().enumerate() {
+            if i > 0 {
+                let prev_sel_end = parts[i - 1].1;
+                // a `,` before a plain selector after a selector is the
+                // documented AND, not a misreading: never written there
+                if !(prev_sel_end && *plain) && self.comma_here() {
+                    u.push_str(", ");
+                } else {
+                    u.push_str(" | ");
+                }
+            }
+            u.push_str(t);
+        }
+        // nest the tail: `a | (b | c)`
+        if parts.len() > 1 && self.next().is_multiple_of(3) {
+            u = format!("({u})");
+        }
+        if ports.is_empty() {
+            u
+        } else if parts.len() > 1 {
+            format!("({u}):{ps}")
+        } else {
+            format!("{u}:{ps}")
         }
     }
 }
@@ -222,10 +438,26 @@ struct Rule {
 }
 
 impl Rule {
-    fn render(&self, workloads: usize) -> String {
+    fn render(&self, counts: &[usize], me: usize, sp: Option<&mut Spelling>) -> String {
         let action = if self.allow { "allow" } else { "deny" };
-        let src = union_text(&self.src, &[], workloads);
-        let dst = union_text(&self.dst, &self.ports, workloads);
+        let (src, dst) = match sp {
+            None => (
+                union_text(&self.src, &[], counts, me),
+                union_text(&self.dst, &self.ports, counts, me),
+            ),
+            Some(sp) => {
+                // only the sides the form writes
+                let src = match self.form {
+                    Form::Egress => String::new(),
+                    _ => sp.union(&self.src, &[], counts, me),
+                };
+                let dst = match self.form {
+                    Form::Ingress => String::new(),
+                    _ => sp.union(&self.dst, &self.ports, counts, me),
+                };
+                (src, dst)
+            }
+        };
         match self.form {
             Form::Full => format!("{action} {src} -> {dst}"),
             Form::Egress => format!("{action} egress {dst}"),
@@ -268,27 +500,58 @@ struct Case {
     blocks: Vec<NsBlock>,
     cluster: Cluster,
     externals: Vec<prop::sample::Index>,
+    /// Seed of the alternative spelling ([`Spelling`]).
+    spelling: u64,
 }
 
 impl Case {
     fn source(&self) -> String {
-        let mut s = format!("{STDLIB_MODULES}\n");
+        self.render(None)
+    }
+
+    /// The program spelled otherwise, with the same meaning; with `comma`,
+    /// also one `,` where `|` belongs (when the program has such a place):
+    /// the text, and whether the `,` was written.
+    fn alt_source(&self, comma: bool) -> (String, bool) {
+        let mut sp = Spelling::new(self.spelling, comma);
+        let text = self.render(Some(&mut sp));
+        (text, sp.mutated)
+    }
+
+    fn render(&self, mut sp: Option<&mut Spelling>) -> String {
+        let counts: Vec<usize> = self.blocks.iter().map(|b| b.workloads.len()).collect();
+        let mut body = String::new();
         for (i, b) in self.blocks.iter().enumerate() {
-            s.push_str(&format!("namespace n{i} {{\n"));
+            let mut inner = String::new();
             if let Some(p) = b.posture {
-                s.push_str(&format!("  {p}\n"));
+                inner.push_str(&format!("  {p}\n"));
             }
             for (j, w) in b.workloads.iter().enumerate() {
-                s.push_str(&format!("  workload w{j} = {w}\n"));
+                inner.push_str(&format!("  workload w{j} = {w}\n"));
             }
             for l in &b.isolates {
-                s.push_str(&format!("  {l}\n"));
+                inner.push_str(&format!("  {l}\n"));
             }
             for r in &b.rules {
-                s.push_str(&format!("  {}\n", r.render(b.workloads.len())));
+                let line = r.render(&counts, i, sp.as_deref_mut());
+                inner.push_str(&format!("  {line}\n"));
             }
-            s.push_str("}\n");
+            body.push_str(&format!("namespace n{i} {{\n"));
+            if let Some(sp) = sp.as_deref_mut() {
+                for d in sp.local.drain(..) {
+                    body.push_str(&format!("  {d}\n"));
+                }
+            }
+            body.push_str(&inner);
+            body.push_str("}\n");
         }
+        let mut s = format!("{STDLIB_MODULES}\n");
+        if let Some(sp) = sp {
+            for d in &sp.top {
+                s.push_str(&format!("{d}\n"));
+            }
+        }
+        s.push_str(&body);
         s
     }
 
@@ -308,7 +571,7 @@ impl Case {
             let mut labels = BTreeMap::new();
             labels.insert(NAME_LABEL.to_string(), name.to_string());
             if let Some(v) = t {
-                labels.insert("t".to_string(), v.to_string());
+                labels.insert(NS_KEY.to_string(), v.to_string());
             }
             pop.namespaces.insert(
                 name.to_string(),
@@ -483,18 +746,23 @@ fn describe_endpoint(pop: &Population, e: Endpoint) -> String {
 
 /// A label value as a selector writes it.
 fn value() -> impl Strategy<Value = &'static str> {
-    prop_oneof![3 => Just("x"), 3 => Just("y"), 1 => Just("\"\"")]
+    prop_oneof![3 => Just(VX), 3 => Just(VY), 1 => Just("\"\"")]
 }
 
 /// A namespace's value of the label `t`.
 fn ns_value() -> impl Strategy<Value = &'static str> {
-    prop_oneof![3 => Just("x"), 3 => Just("y"), 1 => Just("")]
+    prop_oneof![3 => Just(VX), 3 => Just(VY), 1 => Just("")]
 }
 
 /// One requirement of any of the six forms on one of `keys`.
 fn requirement(keys: &'static [&'static str]) -> impl Strategy<Value = String> {
     let key = prop::sample::select(keys);
-    let values = prop_oneof![Just("x"), Just("y"), Just("x, y"), Just("y, \"\"")];
+    let values = prop_oneof![
+        Just(VX.to_string()),
+        Just(VY.to_string()),
+        Just(format!("{VX}, {VY}")),
+        Just(format!("{VY}, \"\"")),
+    ];
     (key, 0..6u8, value(), values).prop_map(|(k, form, v, vs)| match form {
         0 => format!("{k}={v}"),
         1 => format!("{k}!={v}"),
@@ -512,11 +780,11 @@ fn selector() -> impl Strategy<Value = String> {
 /// A namespace selector: on the label `t`, on names, or both.
 fn ns_selector() -> impl Strategy<Value = String> {
     prop_oneof![
-        3 => requirement(&["t"]),
+        3 => requirement(&[NS_KEY]),
         1 => (subsequence(NS_POOL.to_vec(), 1..=2), any::<bool>()).prop_map(|(ns, not)| {
             format!("{NAME_LABEL} {} ({})", if not { "notin" } else { "in" }, ns.join(", "))
         }),
-        1 => (requirement(&["t"]), prop::sample::select(&NS_POOL[..])).prop_map(|(r, n)| format!("{r}, {NAME_LABEL}={n}")),
+        1 => (requirement(&[NS_KEY]), prop::sample::select(&NS_POOL[..])).prop_map(|(r, n)| format!("{r}, {NAME_LABEL}={n}")),
     ]
 }
 
@@ -535,14 +803,47 @@ fn block_with_excepts() -> impl Strategy<Value = (Block, Vec<Block>)> {
     })
 }
 
-fn except_text(ex: &[Block]) -> String {
+/// ` except B` or ` except (B | B ...)`, with the blocks spelled by `text`
+/// and joined by `sep`.
+fn except_text(ex: &[Block], text: fn(&Block) -> String, sep: &str) -> String {
     match ex.len() {
         0 => String::new(),
-        1 => format!(" except {}", ex[0].text()),
+        1 => format!(" except {}", text(&ex[0])),
         _ => format!(
             " except ({})",
-            ex.iter().map(Block::text).collect::<Vec<_>>().join(" | ")
+            ex.iter().map(text).collect::<Vec<_>>().join(sep)
         ),
+    }
+}
+
+/// A block with its excepts: canonical, respelled (IPv6 in brackets, the
+/// parts in reverse order, nested in a group), and with `,` (refused).
+fn block_peer(b: Block, ex: &[Block]) -> Peer {
+    let mut blocks = vec![b];
+    blocks.extend(ex.iter().copied());
+    let mut rev = ex.to_vec();
+    rev.reverse();
+    let alt = match rev.len() {
+        2 => format!(
+            "{} except (({}) | {})",
+            b.alt_text(),
+            rev[0].alt_text(),
+            rev[1].alt_text()
+        ),
+        _ => format!(
+            "{}{}",
+            b.alt_text(),
+            except_text(&rev, Block::alt_text, " | ")
+        ),
+    };
+    Peer {
+        alt: Some(alt),
+        comma: (ex.len() > 1)
+            .then(|| format!("{}{}", b.text(), except_text(ex, Block::text, ", "))),
+        ..Peer::external(
+            format!("{}{}", b.text(), except_text(ex, Block::text, " | ")),
+            blocks,
+        )
     }
 }
 
@@ -578,53 +879,55 @@ fn stdlib_peer() -> impl Strategy<Value = Peer> {
             named("metadata-api").1
         )),
     ]
-    .prop_map(|(text, blocks)| Peer {
-        text,
-        workload: None,
-        external: true,
-        blocks,
-    })
+    .prop_map(|(text, blocks)| Peer::external(text, blocks))
 }
 
-/// A peer of any form.
+/// A peer of any form: every production of the grammar's peers (selectors,
+/// names, qualified names, `NS/...`, `{NSSEL}/...`, `cluster`, `world`,
+/// stdlib names, IPv4 and IPv6 blocks), `except` after each kind, with one
+/// part or a list.
 fn peer() -> impl Strategy<Value = Peer> {
-    let external = |text: String, blocks: Vec<Block>| Peer {
-        text,
-        workload: None,
-        external: true,
-        blocks,
-    };
     prop_oneof![
-        2 => Just(Peer::pods("*".into())),
-        4 => selector().prop_map(Peer::pods),
-        2 => (0..2usize).prop_map(|i| Peer { workload: Some(i), ..Peer::pods(String::new()) }),
-        3 => (ns_name(), selector()).prop_map(|(n, s)| Peer::pods(format!("{n}/{s}"))),
-        2 => ns_name().prop_map(|n| Peer::pods(format!("{n}/*"))),
-        1 => (ns_selector(), prop::option::of(selector())).prop_map(|(n, s)| Peer::pods(match s {
-            Some(s) => format!("{{{n}}}/{s}"),
-            None => format!("{{{n}}}"),
-        })),
-        1 => Just(Peer::pods("cluster".into())),
-        1 => stdlib_peer(),
-        1 => Just(external("world".into(), vec![])),
-        3 => block_with_excepts().prop_map(move |(b, ex)| {
-            let mut blocks = vec![b];
-            blocks.extend(ex.iter().copied());
-            external(format!("{}{}", b.text(), except_text(&ex)), blocks)
+        2 => Just(Peer::pods("*", true, false)),
+        4 => selector().prop_map(Peer::selector),
+        2 => (0..2usize).prop_map(|i| Peer { workload: Some(i), ..Peer::pods("", true, false) }),
+        1 => (0..3usize, 0..2usize).prop_map(|(k, j)| Peer { qualified: Some((k, j)), ..Peer::pods("", false, false) }),
+        3 => (ns_name(), selector()).prop_map(|(n, s)| Peer::pods(format!("{n}/{s}"), false, true)),
+        2 => ns_name().prop_map(|n| Peer::pods(format!("{n}/*"), false, false)),
+        1 => (ns_selector(), prop::option::of(selector())).prop_map(|(n, s)| match s {
+            Some(s) => Peer::pods(format!("{{{n}}}/{s}"), false, true),
+            None => Peer::pods(format!("{{{n}}}"), false, false),
         }),
+        1 => Just(Peer::pods("cluster", false, false)),
+        1 => stdlib_peer(),
+        1 => Just(Peer::external("world".into(), vec![])),
+        3 => block_with_excepts().prop_map(|(b, ex)| block_peer(b, &ex)),
         1 => block_with_excepts().prop_map(move |(b, _)| {
             if b.len > 0 {
-                external(format!("world except {}", b.text()), vec![b])
+                Peer {
+                    alt: Some(format!("world except {}", b.alt_text())),
+                    ..Peer::external(format!("world except {}", b.text()), vec![b])
+                }
             } else {
-                external(b.text(), vec![b])
+                Peer { alt: Some(b.alt_text()), ..Peer::external(b.text(), vec![b]) }
             }
         }),
-        1 => prop_oneof![
-            ns_name().prop_map(|n| format!("cluster except {n}/*")),
-            selector().prop_map(|s| format!("* except {s}")),
-            (ns_name(), selector()).prop_map(|(n, s)| format!("{n}/* except {n}/{s}")),
-        ]
-        .prop_map(Peer::pods),
+        2 => prop_oneof![
+            ns_name().prop_map(|n| Peer::pods(format!("cluster except {n}/*"), false, false)),
+            selector().prop_map(|s| Peer::pods(format!("* except {s}"), true, true)),
+            (ns_name(), selector()).prop_map(|(n, s)| Peer::pods(format!("{n}/* except {n}/{s}"), false, true)),
+            (ns_name(), ns_name(), selector()).prop_map(|(n, m, s)| Peer {
+                alt: Some(format!("cluster except (({m}/{s}) | {n}/*)")),
+                comma: Some(format!("cluster except ({n}/*, {m}/{s})")),
+                ..Peer::pods(format!("cluster except ({n}/* | {m}/{s})"), false, false)
+            }),
+            (ns_name(), selector(), selector()).prop_map(|(n, s, t)| Peer {
+                alt: Some(format!("({n}/*) except ({n}/{t} | ({n}/{s}))")),
+                comma: Some(format!("{n}/* except ({n}/{s}, {n}/{t})")),
+                ..Peer::pods(format!("{n}/* except ({n}/{s} | {n}/{t})"), false, false)
+            }),
+            (ns_selector(), ns_name()).prop_map(|(q, n)| Peer::pods(format!("{{{q}}}/* except {n}/*"), false, false)),
+        ],
     ]
 }
 
@@ -650,10 +953,10 @@ fn side() -> impl Strategy<Value = Vec<Peer>> {
     prop::collection::vec(peer(), 1..=2)
 }
 
-fn union_text(peers: &[Peer], ports: &[PortItem], workloads: usize) -> String {
+fn union_text(peers: &[Peer], ports: &[PortItem], counts: &[usize], me: usize) -> String {
     let u = peers
         .iter()
-        .map(|p| p.render(workloads))
+        .map(|p| p.render(counts, me))
         .collect::<Vec<_>>()
         .join(" | ");
     if ports.is_empty() {
@@ -689,7 +992,7 @@ fn rule() -> impl Strategy<Value = Rule> {
             ports.retain(|p| !matches!(p, PortItem::Named(..)));
         }
         if form == Form::Full && src.iter().all(|p| p.external) && dst.iter().all(|p| p.external) {
-            dst.push(Peer::pods("*".into()));
+            dst.push(Peer::pods("*", true, false));
         }
         Rule {
             allow,
@@ -753,11 +1056,13 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(namespace_block(), 1..=3),
         cluster(),
         prop::collection::vec(any::<prop::sample::Index>(), 0..=5),
+        any::<u64>(),
     )
-        .prop_map(|(blocks, cluster, externals)| Case {
+        .prop_map(|(blocks, cluster, externals, spelling)| Case {
             blocks,
             cluster,
             externals,
+            spelling,
         })
 }
 
@@ -769,17 +1074,104 @@ struct Tally {
     rejected_programs: usize,
     rejected: BTreeMap<String, usize>,
     connections: usize,
+    /// Programs compiled again in another spelling, with identical output.
+    respelled: usize,
+    /// Programs with a `,` where `|` belongs, refused (by code).
+    commas_refused: BTreeMap<String, usize>,
 }
 
-/// The codes a generated program may be rejected with.
-const EXPECTED_REJECTIONS: [&str; 2] = ["E0501", "E0502"];
+/// The codes a generated program may be rejected with: the two exactness
+/// limits, and E0109 (no pods on either side) where an except list empties
+/// the pods of a side (`n0/* except (n0/!k | n0/k=*)`).
+const EXPECTED_REJECTIONS: [&str; 3] = ["E0501", "E0502", "E0109"];
+
+/// The codes that refuse a `,` where `|` belongs: a syntax error, E0110 (a
+/// `,` between peers), E0111 (a name or address read as a label key), E0207
+/// (a dot-less `NS/key` read as a label key).
+const COMMA_REFUSALS: [&str; 4] = ["E0001", "E0110", "E0111", "E0207"];
+
+fn compile_text(text: &str) -> nplc::driver::Compilation {
+    compile_inputs(&[Input {
+        name: "prop.npl".into(),
+        text: text.to_string(),
+    }])
+}
+
+fn error_codes(c: &nplc::driver::Compilation) -> BTreeSet<String> {
+    c.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code.to_string())
+        .collect()
+}
+
+/// The emitted objects without their annotations (which name source lines).
+fn objects(c: &nplc::driver::Compilation) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
+    c.manifests
+        .iter()
+        .map(|m| {
+            let mut o = m.object.clone();
+            o.metadata.annotations = None;
+            o
+        })
+        .collect()
+}
+
+/// The same program in another spelling (groups, nested groups,
+/// definitions at the top level and in the block, definitions carrying
+/// ports, IPv6 in brackets, except lists reordered) must mean the same: the
+/// same errors, or the same objects. With one `,` where `|` belongs, it
+/// must be refused, never read as something else.
+fn check_spellings(
+    case: &Case,
+    c: &nplc::driver::Compilation,
+    tally: &RefCell<Tally>,
+) -> Result<(), TestCaseError> {
+    let (alt, _) = case.alt_source(false);
+    let a = compile_text(&alt);
+    let (want, got) = (error_codes(c), error_codes(&a));
+    if want != got {
+        return Err(TestCaseError::fail(format!(
+            "another spelling is judged otherwise: errors {want:?} vs {got:?}\n--- respelled ---\n{alt}\n{}",
+            nplc::diag::render_human(&a.sources, &a.diagnostics)
+        )));
+    }
+    if want.is_empty() {
+        if objects(c) != objects(&a) {
+            return Err(TestCaseError::fail(format!(
+                "another spelling compiles to other policies\n--- respelled ---\n{alt}\n--- its yaml ---\n{}\n--- the program's yaml ---\n{}",
+                nplc::emit::k8s::stream(&a.manifests),
+                nplc::emit::k8s::stream(&c.manifests),
+            )));
+        }
+        tally.borrow_mut().respelled += 1;
+    }
+    let (comma, mutated) = case.alt_source(true);
+    if mutated {
+        let m = compile_text(&comma);
+        let codes = error_codes(&m);
+        let refused: Vec<&String> = codes
+            .iter()
+            .filter(|c| COMMA_REFUSALS.contains(&c.as_str()))
+            .collect();
+        if refused.is_empty() {
+            return Err(TestCaseError::fail(format!(
+                "a `,` where `|` belongs was not refused (errors {codes:?})\n--- with the comma ---\n{comma}\n{}",
+                nplc::diag::render_human(&m.sources, &m.diagnostics)
+            )));
+        }
+        let mut t = tally.borrow_mut();
+        for r in refused {
+            *t.commas_refused.entry(r.clone()).or_default() += 1;
+        }
+    }
+    Ok(())
+}
 
 fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> {
     let src = case.source();
-    let c = compile_inputs(&[Input {
-        name: "prop.npl".into(),
-        text: src.clone(),
-    }]);
+    let c = compile_text(&src);
+    check_spellings(case, &c, tally)?;
     if c.has_errors() {
         let codes: BTreeSet<String> = c
             .diagnostics
@@ -905,11 +1297,13 @@ fn emitted_policies_mean_what_the_program_says() {
     let t = tally.into_inner();
     let rejected = t.rejected_programs;
     eprintln!(
-        "props: {} programs, {} compiled, rejected {:?}, {} connections compared, {:.1?}",
+        "props: {} programs, {} compiled, rejected {:?}, {} connections compared, {} respelled identically, commas refused {:?}, {:.1?}",
         total,
         t.compiled,
         t.rejected,
         t.connections,
+        t.respelled,
+        t.commas_refused,
         started.elapsed()
     );
     assert!(

@@ -511,7 +511,7 @@ impl Checker {
                         .at(r.key.span, "a label key, not a namespace")
                         .with_help(format!(
                             "a namespace is named only where a peer starts; for pods of namespace `{prefix}` as a peer of their own, join peers with `|` (`... | {}`); for a label key whose prefix has no dot, quote it: `\"{}\"`",
-                            requirement_text(r), r.key.node
+                            r.written(), r.key.node
                         )),
                     );
                     continue;
@@ -788,26 +788,6 @@ pub fn address(text: &str, span: Span) -> Result<IpSet, Diagnostic> {
         );
     }
     Ok(IpSet::from_net(&net))
-}
-
-/// A requirement as it would be written (`app=x`, `tier in (a, b)`).
-fn requirement_text(r: &ast::Requirement) -> String {
-    let vals = || {
-        r.values
-            .iter()
-            .map(|v| v.node.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let k = &r.key.node;
-    match r.op {
-        ast::ReqOp::Eq | ast::ReqOp::EqEq => format!("{k}={}", vals()),
-        ast::ReqOp::NotEq => format!("{k}!={}", vals()),
-        ast::ReqOp::In => format!("{k} in ({})", vals()),
-        ast::ReqOp::NotIn => format!("{k} notin ({})", vals()),
-        ast::ReqOp::Exists => k.clone(),
-        ast::ReqOp::NotExists => format!("!{k}"),
-    }
 }
 
 /// An address as written without the brackets of `[2001:db8::1]`.

@@ -555,10 +555,10 @@ impl Lowerer<'_> {
         let Some((first, what)) = misread.first() else {
             return;
         };
-        let words: Vec<&str> = sel
+        let words: Vec<String> = sel
             .requirements
             .iter()
-            .map(|q| q.key.node.as_str())
+            .map(ast::Requirement::written)
             .collect();
         let mut d = Diagnostic::error(
             "E0111",

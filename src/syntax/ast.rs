@@ -178,6 +178,28 @@ pub struct Requirement {
     pub span: Span,
 }
 
+impl Requirement {
+    /// The requirement as it would be written (`app=x`, `tier in (a, b)`).
+    pub fn written(&self) -> String {
+        let vals = || {
+            self.values
+                .iter()
+                .map(|v| v.node.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let k = &self.key.node;
+        match self.op {
+            ReqOp::Eq | ReqOp::EqEq => format!("{k}={}", vals()),
+            ReqOp::NotEq => format!("{k}!={}", vals()),
+            ReqOp::In => format!("{k} in ({})", vals()),
+            ReqOp::NotIn => format!("{k} notin ({})", vals()),
+            ReqOp::Exists => k.clone(),
+            ReqOp::NotExists => format!("!{k}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortItem {
     pub protocol: Option<Spanned<String>>,

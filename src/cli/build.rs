@@ -1,6 +1,6 @@
 //! `nplc build PATH... (-o DIR | --stdout)`: compile and write the manifests.
 
-use super::{report, Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use super::{report_then, Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use nplc::driver;
 use nplc::emit::k8s;
 use nplc::outdir::{self, OutFile};
@@ -75,7 +75,7 @@ pub fn run(a: Args) -> i32 {
     let mut t = driver::Timer::new();
     let inputs = match driver::read_inputs(&a.common.paths) {
         Ok(i) => i,
-        Err(e) => return super::fail_io(fmt, e.0),
+        Err(e) => return super::fail_io_then(fmt, e.0, NOTHING_WRITTEN),
     };
     t.lap("read");
     let c = driver::compile_inputs(&inputs);
@@ -83,9 +83,12 @@ pub fn run(a: Args) -> i32 {
     super::exit_without_freeing(c, code)
 }
 
+/// What a failed build adds to its count of errors.
+const NOTHING_WRITTEN: &str = "; nothing was written";
+
 fn write(a: &Args, c: &driver::Compilation) -> i32 {
     let fmt = a.common.error_format;
-    report(fmt, &c.sources, &c.diagnostics);
+    report_then(fmt, &c.sources, &c.diagnostics, NOTHING_WRITTEN);
     if c.has_errors() {
         return EXIT_ERRORS;
     }
@@ -107,6 +110,6 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
     t.lap("write");
     match written {
         Ok(()) => EXIT_OK,
-        Err(e) => super::fail_io(fmt, e),
+        Err(e) => super::fail_io_then(fmt, e, NOTHING_WRITTEN),
     }
 }

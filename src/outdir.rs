@@ -1160,6 +1160,15 @@ mod tests {
         let _ = fs::remove_dir_all(&root);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn refuses_the_root_directory() {
+        // `refuse` only looks: this writes nothing anywhere
+        let e = refuse(Path::new("/")).unwrap_err();
+        assert!(e.contains("root directory"), "{e}");
+        assert!(refuse(Path::new("/no/such/nplc/dir")).is_ok());
+    }
+
     #[test]
     fn a_second_writer_waits_for_the_lock() {
         let root = tmp("lock");

@@ -14,8 +14,9 @@
 //!   holding `.git`, the root directory and the home directory are refused
 //!   unless nplc made them its own before (they hold `.nplc-owned`).
 //! - **Lock.** A build holds an advisory lock (`flock`) on `DIR/.nplc-lock`
-//!   from before it reads `DIR` until it is done; a second build into the
-//!   same directory waits for it (and says so).
+//!   from before it reads `DIR` until it is done, and removes the file
+//!   last; a second build into the same directory waits for it (and says
+//!   so), then takes the lock on a file of its own.
 //! - **Staging.** Changed files are written to `DIR/.nplc-stage-PID/new`,
 //!   inside `DIR` so that moving them into place is a rename on one file
 //!   system even when `DIR` is a mount point of its own.
@@ -212,9 +213,7 @@ pub fn write<T: Tree + ?Sized>(
     refuse(dir)?;
     let lock = Lock::take(dir, on_wait)?;
     let result = locked(dir, tree);
-    if result.as_ref().is_err_and(|e| e.intact) {
-        lock.undo();
-    }
+    lock.release(result.as_ref().is_err_and(|e| e.intact));
     result
 }
 
@@ -253,13 +252,13 @@ fn refuse(dir: &Path) -> Result<(), String> {
     ))
 }
 
-/// The lock on `DIR/.nplc-lock`, held until dropped; what taking it
-/// created, so that a failed build can remove it.
+/// The lock on `DIR/.nplc-lock`, and the directories taking it created.
+/// The lock file exists only while a build holds it (or after a build was
+/// killed): the build removes it last, while it still holds the lock.
 struct Lock {
     // held for its lock, released when the file is closed
     _file: File,
     path: PathBuf,
-    made_file: bool,
     made_dirs: Vec<PathBuf>,
 }
 
@@ -271,26 +270,22 @@ impl Lock {
         let mut waited = false;
         loop {
             let made_dirs = make_dirs(dir)?;
-            let opened = fs::OpenOptions::new()
+            let fail = |e: std::io::Error| {
+                remove_dirs(&made_dirs);
+                io(&path, e)
+            };
+            step();
+            let file = match fs::OpenOptions::new()
                 .read(true)
                 .write(true)
-                .create_new(true)
-                .open(&path);
-            if opened.is_ok() {
-                step();
-            }
-            let (file, made_file) = match opened {
-                Ok(f) => (f, cfg!(unix)),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => match File::open(&path) {
-                    Ok(f) => (f, false),
-                    // removed by a build that failed: try again
-                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io(&path, e)),
-                },
-                Err(e) => {
-                    remove_dirs(&made_dirs);
-                    return Err(io(&path, e));
-                }
+                .create(true)
+                .truncate(false)
+                .open(&path)
+            {
+                Ok(f) => f,
+                // a failed build removed the directory it had created
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(fail(e)),
             };
             let locked = match file.try_lock() {
                 Ok(()) => Ok(()),
@@ -304,33 +299,30 @@ impl Lock {
                 Err(std::fs::TryLockError::Error(e)) => Err(e),
             };
             if let Err(e) = locked {
-                if made_file {
-                    let _ = fs::remove_file(&path);
-                }
-                remove_dirs(&made_dirs);
-                return Err(io(&path, e));
+                return Err(fail(e));
             }
-            // a failed build removes the lock file it created (and the
-            // directory): the lock is good only if its file is still there
+            // the build that held the lock removed its file when done: the
+            // lock is good only if its file is still the one at `path`
             if same_file(&file, &path) {
                 return Ok(Lock {
                     _file: file,
                     path,
-                    made_file,
                     made_dirs,
                 });
             }
         }
     }
 
-    /// Removes what taking the lock created (the lock file, the
-    /// directory), before the lock is released.
-    fn undo(self) {
-        if self.made_file {
+    /// Removes the lock file (and, after a failed build, the directories
+    /// taking the lock created), then releases the lock.
+    fn release(self, failed: bool) {
+        if cfg!(unix) {
             step();
             let _ = fs::remove_file(&self.path);
         }
-        remove_dirs(&self.made_dirs);
+        if failed {
+            remove_dirs(&self.made_dirs);
+        }
     }
 }
 
@@ -377,9 +369,9 @@ fn same_file(f: &File, path: &Path) -> bool {
 }
 
 #[cfg(not(unix))]
-fn same_file(_: &File, path: &Path) -> bool {
-    // lock files are never removed here (`made_file` is false)
-    path.exists()
+fn same_file(_: &File, _: &Path) -> bool {
+    // lock files are not removed here (`Lock::release`)
+    true
 }
 
 /// One move of a switch.
@@ -1014,10 +1006,10 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            [".nplc-lock", ".nplc-owned", "b", "k.yaml", "user.txt"]
+            [".nplc-owned", "b", "k.yaml", "user.txt"]
                 .map(String::from)
                 .into(),
-            "no journal, no staging left"
+            "no lock, journal or staging left"
         );
         let _ = fs::remove_dir_all(&root);
     }
@@ -1174,7 +1166,7 @@ mod tests {
         let root = tmp("lock");
         let out = root.join("out");
         write_tree(&out, &[f("k.yaml", "1")]).unwrap();
-        let held = File::open(out.join(LOCK)).unwrap();
+        let held = File::create(out.join(LOCK)).unwrap();
         held.lock().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = {

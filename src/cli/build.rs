@@ -1,6 +1,11 @@
 //! `nplc build PATH... (-o DIR | --stdout)`: compile and write the manifests.
+//! On success it says on standard error what it did to DIR (one line: files
+//! written, changed, unchanged, removed); a build that fails says that
+//! nothing was written, which the output directory's writer guarantees
+//! (`nplc::outdir`). With `--error-format json` standard error holds only
+//! the diagnostics.
 
-use super::{report, Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use super::{report_then, Common, ErrorFormat, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use nplc::driver;
 use nplc::emit::k8s;
 use nplc::outdir::{self, OutFile};
@@ -75,7 +80,7 @@ pub fn run(a: Args) -> i32 {
     let mut t = driver::Timer::new();
     let inputs = match driver::read_inputs(&a.common.paths) {
         Ok(i) => i,
-        Err(e) => return super::fail_io(fmt, e.0),
+        Err(e) => return super::fail_io_then(fmt, e.0, NOTHING_WRITTEN),
     };
     t.lap("read");
     let c = driver::compile_inputs(&inputs);
@@ -83,9 +88,12 @@ pub fn run(a: Args) -> i32 {
     super::exit_without_freeing(c, code)
 }
 
+/// What a failed build adds to its count of errors.
+const NOTHING_WRITTEN: &str = "; nothing was written";
+
 fn write(a: &Args, c: &driver::Compilation) -> i32 {
     let fmt = a.common.error_format;
-    report(fmt, &c.sources, &c.diagnostics);
+    report_then(fmt, &c.sources, &c.diagnostics, NOTHING_WRITTEN);
     if c.has_errors() {
         return EXIT_ERRORS;
     }
@@ -101,12 +109,30 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
         return EXIT_OK;
     }
     let Some(dir) = &a.out else { return EXIT_USAGE };
+    let human = fmt == ErrorFormat::Human;
     let mut t = driver::Timer::new();
     // serialized and written together, on every core
-    let written = outdir::write(dir, &Files::new(c));
+    let written = outdir::write(dir, &Files::new(c), &mut || {
+        if human {
+            eprintln!(
+                "waiting for another nplc build to finish writing {} (it holds `{}`)",
+                outdir::shown(dir),
+                dir.join(outdir::LOCK).display()
+            );
+        }
+    });
     t.lap("write");
     match written {
-        Ok(()) => EXIT_OK,
-        Err(e) => super::fail_io(fmt, e),
+        Ok(s) => {
+            if human {
+                if let Some(r) = s.repairs(dir) {
+                    eprintln!("note: {r}");
+                }
+                eprintln!("{}", s.line(dir));
+            }
+            EXIT_OK
+        }
+        Err(e) if e.intact => super::fail_io_then(fmt, e.message, NOTHING_WRITTEN),
+        Err(e) => super::fail_io(fmt, e.message),
     }
 }

@@ -60,6 +60,12 @@ pub struct Common {
 
 /// Prints diagnostics to standard error in the chosen format.
 pub fn report(format: ErrorFormat, sources: &SourceMap, diags: &[Diagnostic]) {
+    report_then(format, sources, diags, "")
+}
+
+/// As [`report`], with `trailer` after the count of errors (`nplc build`
+/// adds that it wrote nothing; only a command that writes may say so).
+pub fn report_then(format: ErrorFormat, sources: &SourceMap, diags: &[Diagnostic], trailer: &str) {
     match format {
         ErrorFormat::Human => {
             if !diags.is_empty() {
@@ -70,9 +76,7 @@ pub fn report(format: ErrorFormat, sources: &SourceMap, diags: &[Diagnostic]) {
                     .filter(|d| d.severity == diag::Severity::Warning)
                     .count();
                 if errors > 0 {
-                    eprintln!(
-                        "error: {errors} error(s), {warnings} warning(s); nothing was written"
-                    );
+                    eprintln!("error: {errors} error(s), {warnings} warning(s){trailer}");
                 }
             }
         }
@@ -104,8 +108,13 @@ pub fn compile_for_query(common: &Common) -> Result<nplc::driver::Compilation, i
 
 /// Reports an input or output problem (exit code 2).
 pub fn fail_io(format: ErrorFormat, message: String) -> i32 {
+    fail_io_then(format, message, "")
+}
+
+/// As [`fail_io`], with `trailer` after the count of errors ([`report_then`]).
+pub fn fail_io_then(format: ErrorFormat, message: String, trailer: &str) -> i32 {
     let d = Diagnostic::error("E0002", message);
-    report(format, &SourceMap::new(), &[d]);
+    report_then(format, &SourceMap::new(), &[d], trailer);
     EXIT_USAGE
 }
 

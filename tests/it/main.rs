@@ -8,5 +8,6 @@ mod examples;
 mod explain_matrix;
 mod firewall;
 mod k8s_e2e;
+mod outdir;
 mod props;
 mod shuffle;

@@ -75,6 +75,22 @@ pub struct PolicySet {
 /// exactly (E0502), and namespace label selectors on a side nplc must
 /// write policies for but cannot condition (E0501).
 pub fn compile(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagnostic>> {
+    compile_with(prog, true)
+}
+
+/// The documented construction without its two refusals (E0501, E0502),
+/// for the tests that show each refusal necessary: a side that cannot see
+/// its namespace's labels is widened (allow) or left alone (deny) whatever
+/// the other side, and a deny overlapping a named port is not subtracted.
+/// Never for output: what it returns may permit more or less than written.
+pub fn compile_inexact(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagnostic>> {
+    compile_with(prog, false)
+}
+
+fn compile_with(
+    prog: &Program,
+    refuse_inexact: bool,
+) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagnostic>> {
     let index = StatementIndex::new(prog);
     let namespaces: Vec<&crate::ir::Namespace> = prog.namespaces.values().collect();
     // namespaces are independent: compile them in parallel, in order
@@ -95,9 +111,13 @@ pub fn compile(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagn
         c.allow_used.extend(w.allow_used);
         c.deny_managed.extend(w.deny_managed);
         c.approx.extend(w.approx);
+        c.conflicts.extend(w.conflicts);
         policies.extend(p);
     }
-    c.check_approximations();
+    if refuse_inexact {
+        c.check_approximations();
+        c.check_conflicts();
+    }
     c.effect_warnings();
     if c.diags.iter().any(Diagnostic::is_error) {
         return Err(c.diags);
@@ -106,6 +126,7 @@ pub fn compile(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagn
 }
 
 /// A place where a side had to approximate a namespace label selector.
+#[derive(Clone)]
 struct Approx {
     stmt: usize,
     ns: String,
@@ -113,6 +134,24 @@ struct Approx {
     /// The allow was widened (true) or the deny skipped (false).
     widened: bool,
     term_span: Span,
+    /// The other side of the connections where the approximation changes
+    /// what this side permits: that side must decide them exactly.
+    region: Vec<PeerSet>,
+    /// For a widened allow: this side's pods it covers, and the condition
+    /// on the namespace's own labels under which it truly applies.
+    subject: LabelSel,
+    cond: LabelSel,
+}
+
+/// A deny that a side cannot subtract from an allowed named port.
+struct Conflict {
+    deny: usize,
+    allow: Option<usize>,
+    name: String,
+    ns: String,
+    dir: Direction,
+    /// The other side of the connections the side then permits.
+    region: PeerSet,
 }
 
 /// Which statements can have subjects in which namespace, per direction, so
@@ -176,6 +215,7 @@ struct Compiler<'a> {
     /// as defence in depth, even where nothing allows what they deny).
     deny_managed: BTreeSet<usize>,
     approx: Vec<Approx>,
+    conflicts: Vec<Conflict>,
 }
 
 /// (subject term set, peer set, ports) of a statement seen from one side.
@@ -201,6 +241,7 @@ impl<'a> Compiler<'a> {
             allow_used: BTreeSet::new(),
             deny_managed: BTreeSet::new(),
             approx: Vec::new(),
+            conflicts: Vec::new(),
         }
     }
 
@@ -225,6 +266,13 @@ impl<'a> Compiler<'a> {
         }
         let mut cells: Vec<Cell> = Vec::new();
         let mut denies: Vec<(Cell, usize)> = Vec::new();
+        // cells of allows widened past a namespace label selector, and deny
+        // boxes left out for one: each with its approximation, kept only
+        // if it changes what the side permits
+        // (the cell, its approximation, the condition on the namespace's
+        // own labels under which the statement applies here)
+        let mut widened: Vec<(Cell, Approx, LabelSel)> = Vec::new();
+        let mut skipped: Vec<(Vec<Cell>, Approx)> = Vec::new();
         for id in self.index.candidates(ns, dir) {
             let Some(s) = self.prog.statements.get(id) else {
                 continue;
@@ -240,57 +288,52 @@ impl<'a> Compiler<'a> {
                 if s.action == Action::Deny {
                     self.deny_managed.insert(s.id);
                 }
-                if m == Tri::Unknown {
-                    let widened = s.action == Action::Allow;
-                    let matters = !widened || !iso.is_empty();
-                    if matters {
-                        self.approx.push(Approx {
-                            stmt: s.id,
-                            ns: ns.to_string(),
-                            dir,
-                            widened,
-                            term_span: subj_span,
-                        });
-                    }
-                    if !widened {
-                        continue;
-                    }
-                }
-                match s.action {
-                    Action::Allow => {
-                        for i in &iso {
-                            if let Some(subject) = pods.intersect(i) {
-                                for subject in subject.expressible() {
-                                    cells.push(Cell {
-                                        subject,
-                                        peer: peer.clone(),
-                                        ports: ports.clone(),
-                                        allows: [s.id].into(),
-                                        denies: BTreeSet::new(),
-                                    });
-                                }
+                let approx = (m == Tri::Unknown).then(|| Approx {
+                    stmt: s.id,
+                    ns: ns.to_string(),
+                    dir,
+                    widened: s.action == Action::Allow,
+                    term_span: subj_span,
+                    region: vec![],
+                    subject: pods.clone(),
+                    cond: own_labels(namespaces),
+                });
+                let boxes = |subjects: Vec<LabelSel>, allows: BTreeSet<usize>| {
+                    subjects
+                        .into_iter()
+                        .map(|subject| Cell {
+                            subject,
+                            peer: peer.clone(),
+                            ports: ports.clone(),
+                            allows: allows.clone(),
+                            denies: BTreeSet::new(),
+                        })
+                        .collect::<Vec<Cell>>()
+                };
+                match (s.action, approx) {
+                    (Action::Allow, approx) => {
+                        let subjects: Vec<LabelSel> = iso
+                            .iter()
+                            .filter_map(|i| pods.intersect(i))
+                            .flat_map(|x| x.expressible())
+                            .collect();
+                        for cell in boxes(subjects, [s.id].into()) {
+                            match &approx {
+                                Some(a) => widened.push((cell, a.clone(), own_labels(namespaces))),
+                                None => cells.push(cell),
                             }
                         }
                     }
-                    Action::Deny => {
-                        for subject in pods.expressible() {
-                            denies.push((
-                                Cell {
-                                    subject,
-                                    peer: peer.clone(),
-                                    ports: ports.clone(),
-                                    allows: BTreeSet::new(),
-                                    denies: BTreeSet::new(),
-                                },
-                                s.id,
-                            ));
+                    (Action::Deny, None) => {
+                        for cell in boxes(pods.expressible(), BTreeSet::new()) {
+                            denies.push((cell, s.id));
                         }
+                    }
+                    (Action::Deny, Some(a)) => {
+                        skipped.push((boxes(pods.expressible(), BTreeSet::new()), a));
                     }
                 }
             }
-        }
-        for s in cells.iter().flat_map(|c| c.allows.iter()) {
-            self.allow_used.insert(*s);
         }
         for subject in non_iso {
             for peer in [PeerSet::cluster(), PeerSet::External(IpSet::world())] {
@@ -302,6 +345,48 @@ impl<'a> Compiler<'a> {
                     denies: BTreeSet::new(),
                 });
             }
+        }
+        // a widened cell changes nothing where denies take it out or the
+        // exact cells already hold it
+        let exact = cells.clone();
+        let deny_boxes: Vec<Cell> = denies.iter().map(|(d, _)| d.clone()).collect();
+        // Where its own condition fails, the cell is still harmless if the
+        // exact cells and the widened cells whose conditions hold there
+        // cover it (`{t=a}/* | {t notin (a)}/*` covers every namespace).
+        for (cell, a, cond) in &widened {
+            self.allow_used.extend(cell.allows.iter().copied());
+            let rest = subtract_all(vec![cell.clone()], &deny_boxes);
+            let harmless = cond.complement().iter().all(|elsewhere| {
+                let holding: Vec<Cell> = exact
+                    .iter()
+                    .chain(
+                        widened
+                            .iter()
+                            .filter(|(_, _, c)| elsewhere.is_subset(c))
+                            .map(|(w, _, _)| w),
+                    )
+                    .cloned()
+                    .collect();
+                rest.clone()
+                    .and_then(|r| subtract_all(r, &holding))
+                    .is_some_and(|r| r.is_empty())
+            });
+            // emitted either way: where its condition holds it is allowed
+            cells.push(cell.clone());
+            if harmless {
+                continue;
+            }
+            let region = match rest.clone().and_then(|r| subtract_all(r, &exact)) {
+                Some(r) => r.into_iter().map(|c| c.peer).collect(),
+                None => vec![cell.peer.clone()],
+            };
+            self.approx.push(Approx {
+                region,
+                ..a.clone()
+            });
+        }
+        for s in cells.iter().flat_map(|c| c.allows.iter()) {
+            self.allow_used.insert(*s);
         }
         cells.sort();
         cells.dedup_by(|b, a| {
@@ -316,7 +401,7 @@ impl<'a> Compiler<'a> {
         for (d, id) in &denies {
             let mut next = Vec::with_capacity(cells.len());
             for cell in cells {
-                match self.minus(&cell, d, *id) {
+                match self.minus(&cell, d, *id, ns, dir) {
                     Some(parts) => next.extend(parts),
                     None => next.push(cell),
                 }
@@ -324,12 +409,34 @@ impl<'a> Compiler<'a> {
             cells = next;
         }
         cells.retain(|c| !c.ports.is_empty() && !c.peer.is_empty() && !c.subject.is_empty());
+        // a deny left out changes nothing where the side permits none of it
+        for (boxes, a) in skipped {
+            let region: Vec<PeerSet> = boxes
+                .iter()
+                .flat_map(|d| {
+                    cells
+                        .iter()
+                        .filter(|c| meets(c, d))
+                        .filter_map(|c| c.peer.intersect(&d.peer))
+                })
+                .collect();
+            if !region.is_empty() {
+                self.approx.push(Approx { region, ..a });
+            }
+        }
         cells.sort();
         cells
     }
 
     /// `cell \ d`, or `None` when they do not meet.
-    fn minus(&mut self, cell: &Cell, d: &Cell, deny_id: usize) -> Option<Vec<Cell>> {
+    fn minus(
+        &mut self,
+        cell: &Cell,
+        d: &Cell,
+        deny_id: usize,
+        ns: &str,
+        dir: Direction,
+    ) -> Option<Vec<Cell>> {
         let both_subject = cell.subject.intersect(&d.subject)?;
         let both_peer = cell.peer.intersect(&d.peer)?;
         if !cell.ports.may_intersect(&d.ports) {
@@ -358,29 +465,16 @@ impl<'a> Compiler<'a> {
                 }
             }
             Err(conflict) => {
-                let deny_span = self.prog.statements.get(deny_id).map(|s| s.span);
-                let allow_span = cell
-                    .allows
-                    .iter()
-                    .next()
-                    .and_then(|a| self.prog.statements.get(*a))
-                    .map(|s| s.span);
-                let mut diag = Diagnostic::error(
-                    "E0502",
-                    format!(
-                        "this deny overlaps the named port `{}` of an allow",
-                        conflict.name
-                    ),
-                );
-                if let Some(sp) = deny_span {
-                    diag = diag.at(sp, "denies port numbers that the named port may resolve to");
-                }
-                if let Some(sp) = allow_span {
-                    diag = diag.with_label(sp, "allows a named port");
-                }
-                self.diags.push(diag.with_help(
-                    "a named port resolves per pod, so NetworkPolicy cannot take numbers out of it; allow port numbers instead of the name, or deny every port of the protocol",
-                ));
+                // the deny is not subtracted here; the other side of these
+                // connections may still enforce it (check_conflicts)
+                self.conflicts.push(Conflict {
+                    deny: deny_id,
+                    allow: cell.allows.iter().next().copied(),
+                    name: conflict.name,
+                    ns: ns.to_string(),
+                    dir,
+                    region: both_peer.clone(),
+                });
                 out.push(mk(both_subject, both_peer, cell.ports.clone()));
             }
         }
@@ -395,12 +489,13 @@ impl<'a> Compiler<'a> {
         // (A deny skipped on a side is enforced by the other side of its
         // connections, which names its namespaces; it does not make that
         // other side permit more.)
-        let widened: BTreeSet<(String, Direction)> = self
-            .approx
-            .iter()
-            .filter(|a| a.widened)
-            .map(|a| (a.ns.clone(), a.dir))
-            .collect();
+        let mut widened: BTreeMap<(&str, Direction), Vec<&PeerSet>> = BTreeMap::new();
+        for a in self.approx.iter().filter(|a| a.widened) {
+            widened
+                .entry((a.ns.as_str(), a.dir))
+                .or_default()
+                .extend(a.region.iter());
+        }
         let mut reported = BTreeSet::new();
         for a in &self.approx {
             let Some(s) = self.prog.statements.get(a.stmt) else {
@@ -410,10 +505,23 @@ impl<'a> Compiler<'a> {
                 Direction::Egress => Direction::Ingress,
                 Direction::Ingress => Direction::Egress,
             };
-            let others: Vec<(&PeerSet, Span)> = match a.dir {
+            let terms: Vec<(&PeerSet, Span)> = match a.dir {
                 Direction::Egress => s.dst.iter().map(|d| (&d.set, d.span)).collect(),
                 Direction::Ingress => s.src.iter().map(|t| (&t.set, t.span)).collect(),
             };
+            // each part of the region, with the term of the statement it lies in
+            let others: Vec<(&PeerSet, Span)> = a
+                .region
+                .iter()
+                .map(|r| {
+                    let span = terms
+                        .iter()
+                        .find(|(t, _)| t.intersect(r).is_some())
+                        .map(|(_, sp)| *sp)
+                        .unwrap_or(s.span);
+                    (r, span)
+                })
+                .collect();
             let mut problem: Option<(Span, String)> = None;
             for (set, span) in others {
                 let named = match set {
@@ -446,7 +554,7 @@ impl<'a> Compiler<'a> {
                                 ),
                             ))
                         }
-                        Some(_) if a.widened && widened.contains(&(n.clone(), opposite)) => {
+                        Some(_) if a.widened && admits(&widened, &n, opposite, a) => {
                             problem = Some((
                                 span,
                                 format!(
@@ -479,6 +587,68 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
+    }
+
+    /// E0502: a deny that a side could not subtract from a named port is
+    /// exact only if the other side of those connections enforces it: pods
+    /// of named, managed namespaces whose side neither left the deny out
+    /// (a namespace label selector) nor met the same conflict.
+    fn check_conflicts(&mut self) {
+        let skipped: BTreeSet<(usize, &str, Direction)> = self
+            .approx
+            .iter()
+            .filter(|a| !a.widened)
+            .map(|a| (a.stmt, a.ns.as_str(), a.dir))
+            .collect();
+        let conflicted: BTreeSet<(usize, &str, Direction)> = self
+            .conflicts
+            .iter()
+            .map(|c| (c.deny, c.ns.as_str(), c.dir))
+            .collect();
+        let mut reported = BTreeSet::new();
+        let mut diags = Vec::new();
+        for c in &self.conflicts {
+            let opposite = match c.dir {
+                Direction::Egress => Direction::Ingress,
+                Direction::Ingress => Direction::Egress,
+            };
+            let names = match &c.region {
+                PeerSet::Pods { namespaces, .. } => {
+                    namespaces.get(NAME_LABEL).and_then(|k| match &k.values {
+                        crate::ir::ValSet::Finite(v) if !k.absent => Some(v.clone()),
+                        _ => None,
+                    })
+                }
+                PeerSet::External(_) => None,
+            };
+            let decided = names.is_some_and(|names| {
+                names.iter().all(|n| {
+                    self.prog.namespaces.contains_key(n)
+                        && !skipped.contains(&(c.deny, n.as_str(), opposite))
+                        && !conflicted.contains(&(c.deny, n.as_str(), opposite))
+                })
+            });
+            if decided || !reported.insert((c.deny, c.allow)) {
+                continue;
+            }
+            let mut diag = Diagnostic::error(
+                "E0502",
+                format!("this deny overlaps the named port `{}` of an allow", c.name),
+            );
+            if let Some(s) = self.prog.statements.get(c.deny) {
+                diag = diag.at(
+                    s.span,
+                    "denies port numbers that the named port may resolve to",
+                );
+            }
+            if let Some(s) = c.allow.and_then(|a| self.prog.statements.get(a)) {
+                diag = diag.with_label(s.span, "allows a named port");
+            }
+            diags.push(diag.with_help(
+                "a named port resolves per pod, so NetworkPolicy cannot take numbers out of it; allow port numbers instead of the name, or deny every port of the protocol",
+            ).with_note("the other side of these connections does not enforce the deny either (it is not pods of named, managed namespaces that decide it)"));
+        }
+        self.diags.extend(diags);
     }
 
     fn effect_warnings(&mut self) {
@@ -541,6 +711,98 @@ impl<'a> Compiler<'a> {
             }
         }
     }
+}
+
+/// Whether the widened allows of namespace `n`'s `dir` side admit some
+/// connection that the widened allow `a` adds on its own side: from (or to)
+/// `a`'s pods in its namespace where `a`'s condition fails.
+fn admits(
+    widened: &BTreeMap<(&str, Direction), Vec<&PeerSet>>,
+    n: &str,
+    dir: Direction,
+    a: &Approx,
+) -> bool {
+    let Some(regions) = widened.get(&(n, dir)) else {
+        return false;
+    };
+    let failing: Vec<PeerSet> = a
+        .cond
+        .complement()
+        .into_iter()
+        .filter_map(|c| match PeerSet::in_namespace(&a.ns, a.subject.clone()) {
+            PeerSet::Pods { namespaces, pods } => Some(PeerSet::Pods {
+                namespaces: namespaces.intersect(&c)?,
+                pods,
+            }),
+            external => Some(external),
+        })
+        .collect();
+    regions
+        .iter()
+        .any(|r| failing.iter().any(|f| r.intersect(f).is_some()))
+}
+
+/// A namespace selector without its name constraint: the condition on a
+/// namespace's own labels once its name has matched.
+fn own_labels(namespaces: &LabelSel) -> LabelSel {
+    let mut out = LabelSel::any();
+    for (k, c) in namespaces.0.iter() {
+        if k != NAME_LABEL {
+            out = out.with(k, c.clone());
+        }
+    }
+    out
+}
+
+/// Whether two boxes share a connection (for some cluster).
+fn meets(a: &Cell, b: &Cell) -> bool {
+    a.subject.intersect(&b.subject).is_some()
+        && a.peer.intersect(&b.peer).is_some()
+        && a.ports.may_intersect(&b.ports)
+}
+
+/// What is left of `rest` once every box of `others` is taken out, for
+/// every cluster. `None` when that cannot be followed exactly (a named port
+/// that numbers cannot be taken out of, or too many pieces): the caller
+/// then assumes something is left, which can only refuse, never
+/// mis-compile.
+fn subtract_all(mut rest: Vec<Cell>, others: &[Cell]) -> Option<Vec<Cell>> {
+    let mk = |subject: LabelSel, peer: PeerSet, ports: PortSet| Cell {
+        subject,
+        peer,
+        ports,
+        allows: BTreeSet::new(),
+        denies: BTreeSet::new(),
+    };
+    for c in others {
+        let mut next = Vec::new();
+        for r in rest {
+            let (Some(both_subject), Some(both_peer), true) = (
+                r.subject.intersect(&c.subject),
+                r.peer.intersect(&c.peer),
+                r.ports.may_intersect(&c.ports),
+            ) else {
+                next.push(r);
+                continue;
+            };
+            let ports = r.ports.minus(&c.ports).ok()?;
+            for s in r.subject.minus(&c.subject) {
+                next.push(mk(s, r.peer.clone(), r.ports.clone()));
+            }
+            for p in r.peer.minus(&c.peer) {
+                next.push(mk(both_subject.clone(), p, r.ports.clone()));
+            }
+            if !ports.is_empty() {
+                next.push(mk(both_subject, both_peer, ports));
+            }
+        }
+        rest = next;
+        rest.retain(|c| !c.ports.is_empty() && !c.peer.is_empty() && !c.subject.is_empty());
+        if rest.is_empty() || rest.len() > 4096 {
+            break;
+        }
+    }
+    (rest.len() <= 4096).then_some(rest)
 }
 
 /// Whether every pod of `ns` matching `pods` is isolated in `dir` (by the

@@ -60,16 +60,20 @@ const PORT_RANGES: [(u16, u16); 6] = [
 ];
 const PORT_NAMES: [&str; 3] = ["http", "dns", "metrics"];
 /// Container ports a pod may declare: (name, number, protocol).
-const CONTAINER_PORTS: [(&str, u16, Protocol); 9] = [
+/// Four of each name (indices 0-3, 4-7, 8-11), on every protocol.
+const CONTAINER_PORTS: [(&str, u16, Protocol); 12] = [
     ("http", 8080, Protocol::Tcp),
     ("http", 80, Protocol::Tcp),
     ("http", 8080, Protocol::Udp),
+    ("http", 443, Protocol::Sctp),
     ("dns", 53, Protocol::Udp),
     ("dns", 5353, Protocol::Udp),
     ("dns", 53, Protocol::Tcp),
+    ("dns", 53, Protocol::Sctp),
     ("metrics", 9090, Protocol::Tcp),
     ("metrics", 5432, Protocol::Tcp),
     ("metrics", 9090, Protocol::Sctp),
+    ("metrics", 80, Protocol::Udp),
 ];
 /// A port no program writes, probed on every protocol.
 const OTHER_PORT: u16 = 7;
@@ -502,6 +506,9 @@ struct Case {
     externals: Vec<prop::sample::Index>,
     /// Seed of the alternative spelling ([`Spelling`]).
     spelling: u64,
+    /// Probe every candidate external address, not a sample of them, and
+    /// put every namespace of the pool in the cluster.
+    all_externals: bool,
 }
 
 impl Case {
@@ -557,7 +564,11 @@ impl Case {
 
     /// The namespaces of the cluster: the managed ones, then `u0`, `u1`.
     fn namespaces(&self) -> Vec<(&'static str, Option<&'static str>)> {
-        let m = self.blocks.len();
+        let m = if self.all_externals {
+            3
+        } else {
+            self.blocks.len()
+        };
         (0..m)
             .chain(3..NS_POOL.len())
             .map(|i| (NS_POOL[i], self.cluster.ns_labels.get(i).copied().flatten()))
@@ -669,6 +680,9 @@ impl Case {
 
     fn external_addresses(&self) -> Vec<IpAddr> {
         let edges = self.edges();
+        if self.all_externals {
+            return edges;
+        }
         let mut out: Vec<IpAddr> = self
             .externals
             .iter()
@@ -1063,6 +1077,7 @@ fn case() -> impl Strategy<Value = Case> {
             cluster,
             externals,
             spelling,
+            all_externals: false,
         })
 }
 
@@ -1078,6 +1093,10 @@ struct Tally {
     respelled: usize,
     /// Programs with a `,` where `|` belongs, refused (by code).
     commas_refused: BTreeMap<String, usize>,
+    /// Refused programs (E0501, E0502) whose construction without the
+    /// refusal is shown wrong on some cluster, and those it is not.
+    refusals_shown: usize,
+    refusals_unshown: Vec<String>,
 }
 
 /// The codes a generated program may be rejected with: the two exactness
@@ -1189,6 +1208,18 @@ fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> 
                 "unexpected rejection {unexpected:?}:\n{rendered}"
             )));
         }
+        if codes.iter().all(|c| c == "E0501" || c == "E0502") {
+            match refusal_witness(case, &c) {
+                Some(_) => tally.borrow_mut().refusals_shown += 1,
+                None => {
+                    let rendered = nplc::diag::render_human(&c.sources, &c.diagnostics);
+                    tally
+                        .borrow_mut()
+                        .refusals_unshown
+                        .push(format!("{src}\n{rendered}"));
+                }
+            }
+        }
         let mut t = tally.borrow_mut();
         t.rejected_programs += 1;
         for code in codes {
@@ -1210,17 +1241,77 @@ fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> 
         prop_assert_eq!(&back, &m.object);
         policies.push(back);
     }
+    let mut n = 0usize;
+    if let Some(why) = first_mismatch(case, prog, &policies, &mut n) {
+        return Err(TestCaseError::fail(format!(
+            "{why}\n--- yaml ---\n{}",
+            nplc::emit::k8s::stream(&c.manifests),
+        )));
+    }
+    let mut t = tally.borrow_mut();
+    t.compiled += 1;
+    t.connections += n;
+    Ok(())
+}
+
+/// The first connection of the case's cluster on which the Kubernetes
+/// evaluation of `policies` and the intent evaluation of `prog` disagree.
+/// `n` counts the connections compared.
+fn first_mismatch(
+    case: &Case,
+    prog: &nplc::ir::Program,
+    policies: &[k8s_openapi::api::networking::v1::NetworkPolicy],
+    n: &mut usize,
+) -> Option<String> {
+    first_mismatch_on(case, prog, policies, n, None)
+}
+
+/// [`first_mismatch`], only on connections from (`egress`) or to the pods
+/// of namespace `focus.0` when `focus` is given.
+fn first_mismatch_on(
+    case: &Case,
+    prog: &nplc::ir::Program,
+    policies: &[k8s_openapi::api::networking::v1::NetworkPolicy],
+    n: &mut usize,
+    focus: Option<(&str, bool)>,
+) -> Option<String> {
     let pop = case.population();
-    let ports = case.probe_ports(&pop);
+    first_mismatch_in(case, &pop, prog, policies, n, focus, None)
+}
+
+/// [`first_mismatch_on`] over a given population; with `port`, only on
+/// that protocol and port.
+fn first_mismatch_in(
+    case: &Case,
+    pop: &Population,
+    prog: &nplc::ir::Program,
+    policies: &[k8s_openapi::api::networking::v1::NetworkPolicy],
+    n: &mut usize,
+    focus: Option<(&str, bool)>,
+    port: Option<(Protocol, u16)>,
+) -> Option<String> {
+    let mut ports = case.probe_ports(pop);
+    if let Some((proto, number)) = port {
+        ports = [(proto, [number].into())].into();
+    }
     let mut endpoints: Vec<Endpoint> = (0..pop.pods.len()).map(Endpoint::Pod).collect();
     endpoints.extend(
         case.external_addresses()
             .into_iter()
             .map(Endpoint::External),
     );
-    let mut n = 0usize;
+    let in_focus = |src: Endpoint, dst: Endpoint| match focus {
+        None => true,
+        Some((ns, egress)) => {
+            let e = if egress { src } else { dst };
+            matches!(e, Endpoint::Pod(i) if pop.pods.get(i).is_some_and(|p| p.namespace == ns))
+        }
+    };
     for &src in &endpoints {
         for &dst in &endpoints {
+            if !in_focus(src, dst) {
+                continue;
+            }
             let both_external =
                 matches!((src, dst), (Endpoint::External(_), Endpoint::External(_)));
             for (proto, nums) in &ports {
@@ -1234,29 +1325,162 @@ fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> 
                         protocol: *proto,
                         port,
                     };
-                    let want = intent::evaluate(prog, &pop, &conn);
-                    let got = k8s::evaluate(&policies, &pop, &conn);
-                    n += 1;
+                    let want = intent::evaluate(prog, pop, &conn);
+                    let got = k8s::evaluate(policies, pop, &conn);
+                    *n += 1;
                     if want.allowed != got.allowed {
-                        return Err(TestCaseError::fail(format!(
-                            "connection {} -> {} on {}/{}: the program says {}, the emitted policies say {}\nintent: {want:?}\nkubernetes: {got:?}\n--- yaml ---\n{}",
-                            describe_endpoint(&pop, src),
-                            describe_endpoint(&pop, dst),
+                        return Some(format!(
+                            "connection {} -> {} on {}/{}: the program says {}, the emitted policies say {}\nintent: {want:?}\nkubernetes: {got:?}",
+                            describe_endpoint(pop, src),
+                            describe_endpoint(pop, dst),
                             proto.k8s_name(),
                             port,
                             verdict_word(want.allowed),
                             verdict_word(got.allowed),
-                            nplc::emit::k8s::stream(&c.manifests),
-                        )));
+                        ));
                     }
                 }
             }
         }
     }
-    let mut t = tally.borrow_mut();
-    t.compiled += 1;
-    t.connections += n;
-    Ok(())
+    None
+}
+
+/// A program refused with E0501 or E0502 only: the documented construction
+/// without the refusal (`compile_inexact`) must permit more or less than
+/// the program says on some cluster: the case's own, or the same with the
+/// namespace labels of one managed namespace changed. `None`: no such
+/// cluster found (the refusal is not shown necessary).
+fn refusal_witness(case: &Case, c: &nplc::driver::Compilation) -> Option<String> {
+    let prog = c.program.as_ref()?;
+    let (set, _) = nplc::compile::compile_inexact(prog).ok()?;
+    let policies: Vec<_> = nplc::emit::k8s::manifests(&set, prog, &c.sources)
+        .into_iter()
+        .map(|m| m.object)
+        .collect();
+    let mut n = 0;
+    let mut variants = vec![case.clone()];
+    for i in 0..case.blocks.len() {
+        for v in [None, Some(VX), Some(VY), Some("")] {
+            let mut other = case.clone();
+            if let Some(l) = other.cluster.ns_labels.get_mut(i) {
+                *l = v;
+            }
+            variants.push(other);
+        }
+    }
+    if let Some(w) = variants
+        .iter()
+        .find_map(|v| first_mismatch(v, prog, &policies, &mut n))
+    {
+        return Some(w);
+    }
+    // a richer cluster: in every namespace, a pod for every combination of
+    // label values (and named ports of every numbering), every candidate
+    // address; only the connections of the side each E0501 names
+    let focus: Vec<(String, bool)> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "E0501")
+        .filter_map(|d| {
+            let egress = d.message.starts_with("the egress side");
+            let ns = d.message.split('`').nth(1)?;
+            Some((ns.to_string(), egress))
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let values = [None, Some(VX), Some(VY), Some("")];
+    let mut pods: Vec<GenPod> = Vec::new();
+    for ns in 0..NS_POOL.len() {
+        for (i, (a, b)) in values
+            .iter()
+            .flat_map(|a| values.iter().map(move |b| (*a, *b)))
+            .enumerate()
+        {
+            let ports = vec![i % 4, 4 + (i + 1) % 4, 8 + (i + 2) % 4];
+            pods.push((ns, [a, b], ports));
+        }
+    }
+    let mut rich = case.clone();
+    rich.all_externals = true;
+    rich.cluster.pods = pods;
+    // every namespace with the same labels, each way
+    let same: Vec<Case> = [None, Some(VX), Some(VY), Some("")]
+        .into_iter()
+        .map(|v| {
+            let mut r = rich.clone();
+            r.cluster.ns_labels = vec![v; NS_POOL.len()];
+            r
+        })
+        .collect();
+    if focus.is_empty() {
+        if let Some(w) = std::iter::once(&rich)
+            .chain(same.iter())
+            .find_map(|r| first_mismatch(r, prog, &policies, &mut n))
+        {
+            return Some(w);
+        }
+    }
+    // E0502: every pod's named port of the refused name on each protocol
+    // and probe port in turn, probed on that port only
+    let names: BTreeSet<&str> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "E0502")
+        .filter_map(|d| d.message.split('`').nth(1))
+        .collect();
+    for name in names {
+        for r in std::iter::once(&rich).chain(same.iter()) {
+            let base = r.population();
+            for (proto, numbers) in r.probe_ports(&base) {
+                for number in numbers {
+                    let mut pop = base.clone();
+                    for pod in &mut pop.pods {
+                        pod.ports = vec![NamedPort {
+                            name: name.to_string(),
+                            port: number,
+                            protocol: proto,
+                        }];
+                    }
+                    let found = first_mismatch_in(
+                        r,
+                        &pop,
+                        prog,
+                        &policies,
+                        &mut n,
+                        None,
+                        Some((proto, number)),
+                    );
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+            }
+        }
+    }
+    if focus.is_empty() {
+        return None;
+    }
+    // the labels of the namespace whose side is approximate, each way
+    focus.iter().find_map(|(ns, egress)| {
+        let i = rich.namespaces().iter().position(|(name, _)| name == ns)?;
+        // the other namespaces as in the case, or all with one value
+        let values = [None, Some(VX), Some(VY), Some("")];
+        let others = std::iter::once(None).chain(values.into_iter().map(Some));
+        others
+            .flat_map(|o| values.into_iter().map(move |v| (o, v)))
+            .find_map(|(o, v)| {
+                let mut r = rich.clone();
+                if let Some(o) = o {
+                    r.cluster.ns_labels = vec![o; NS_POOL.len()];
+                }
+                if let Some(l) = r.cluster.ns_labels.get_mut(i) {
+                    *l = v;
+                }
+                first_mismatch_on(&r, prog, &policies, &mut n, Some((ns, *egress)))
+            })
+    })
 }
 
 fn verdict_word(allowed: bool) -> &'static str {
@@ -1295,15 +1519,20 @@ fn emitted_policies_mean_what_the_program_says() {
         Err(TestError::Abort(why)) => panic!("property test aborted: {why}"),
     }
     let t = tally.into_inner();
+    for u in t.refusals_unshown.iter().take(4) {
+        eprintln!("UNSHOWN\n{u}");
+    }
     let rejected = t.rejected_programs;
     eprintln!(
-        "props: {} programs, {} compiled, rejected {:?}, {} connections compared, {} respelled identically, commas refused {:?}, {:.1?}",
+        "props: {} programs, {} compiled, rejected {:?}, {} connections compared, {} respelled identically, commas refused {:?}, refusals shown necessary {} (not shown {}), {:.1?}",
         total,
         t.compiled,
         t.rejected,
         t.connections,
         t.respelled,
         t.commas_refused,
+        t.refusals_shown,
+        t.refusals_unshown.len(),
         started.elapsed()
     );
     assert!(

@@ -319,7 +319,9 @@ fn write_map(out: &mut String, entries: &[(&str, Node)], col: usize, inline: boo
         if i > 0 || !inline {
             indent(out, col);
         }
-        if k.len() <= SIMPLE_KEY_MAX && !k.contains(is_break) {
+        let multi_line =
+            k.bytes().any(|c| c == b'\n' || c == b'\r' || c >= 0x80) && k.contains(is_break);
+        if k.len() <= SIMPLE_KEY_MAX && !multi_line {
             write_str(out, k, col + 2);
         } else {
             out.push_str("? ");
@@ -468,22 +470,32 @@ fn plain_char(c: char) -> bool {
 }
 
 /// Whether `s` can be a plain scalar in block context at all (the first
-/// half of the rule: characters, spaces, indicators).
+/// half of the rule: characters, spaces, indicators). One pass over the
+/// bytes of an ASCII string: this runs for every key and value.
 fn plain_form(s: &str) -> bool {
     let b = s.as_bytes();
     let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
         return false;
     };
-    let printable = b.iter().all(|c| (0x20..=0x7e).contains(c)) || s.chars().all(plain_char);
-    if !printable
-        || first == b' '
-        || last == b' '
-        || last == b':'
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.starts_with("---")
-        || s.starts_with("...")
-    {
+    if first == b' ' || last == b' ' || last == b':' {
+        return false;
+    }
+    let mut prev = 0;
+    for &c in b {
+        if !(0x20..=0x7e).contains(&c) {
+            // not ASCII, or a control character
+            if !s.chars().all(plain_char) || s.contains(": ") || s.contains(" #") {
+                return false;
+            }
+            break;
+        }
+        // `: ` would end a key, ` #` start a comment
+        if (c == b' ' && prev == b':') || (c == b'#' && prev == b' ') {
+            return false;
+        }
+        prev = c;
+    }
+    if s.starts_with("---") || s.starts_with("...") {
         return false;
     }
     match first {
@@ -495,16 +507,25 @@ fn plain_form(s: &str) -> bool {
 }
 
 /// Whether some YAML 1.1 or 1.2 reader could resolve the plain scalar `s`
-/// to something other than a string (the second half of the rule).
+/// to something other than a string (the second half of the rule). The
+/// first byte rules out most strings at once.
 fn resolves_elsewhere(s: &str) -> bool {
-    const WORDS: [&str; 10] = [
-        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~",
-    ];
-    if s.len() <= 5 && WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) {
+    const WORDS: [&str; 9] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else {
         return true;
-    }
-    if s == "<<" || s == "=" {
-        return true;
+    };
+    match first {
+        b'~' => return s == "~",
+        b'<' => return s == "<<",
+        b'=' => return s == "=",
+        b'y' | b'Y' | b'n' | b'N' | b'o' | b'O' | b't' | b'T' | b'f' | b'F'
+            if b.len() <= 5 && WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) =>
+        {
+            return true
+        }
+        b'+' | b'-' | b'_' | b'.' | b'0'..=b'9' | b'i' | b'I' | b'n' | b'N' => {}
+        _ => return false,
     }
     let t = s.trim_start_matches(['+', '-', '_']);
     let u = t.strip_prefix('.').unwrap_or(t);
@@ -520,7 +541,7 @@ fn resolves_elsewhere(s: &str) -> bool {
         _ => false,
     };
     number_start
-        && s.bytes().all(|c| {
+        && b.iter().all(|&c| {
             c.is_ascii_hexdigit()
                 || matches!(
                     c,

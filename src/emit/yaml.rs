@@ -22,11 +22,11 @@
 //!   ``#,[]{}&*!|>'"%@` ``, or `-`, `?`, `:` not followed by a non-space);
 //! - or some YAML 1.1 or 1.2 reader could resolve it to something other than
 //!   a string: `y n yes no on off true false null` in any case, `~`, `=`,
-//!   `<<`; `inf`, `nan` or `infinity` in any case, after any `+`/`-` and an
-//!   optional `.`; and every string that, after its leading `+`, `-` and
-//!   `_`, starts with a digit or with `.` and a digit, and is made only of
-//!   digits, `a`-`f`, `o`, `t`, `x`, `z` (either case), `_ . , : + -` and
-//!   spaces. That last class holds every integer (any base, `_`,
+//!   `<<`; `inf`, `nan` or `infinity` in any case, after any leading `+`,
+//!   `-`, `_` and an optional `.`; and every string that, after those
+//!   leading characters, starts with a digit or with `.` and a digit, and
+//!   is made only of digits, `a`-`f`, `o`, `t`, `x`, `z` (either case),
+//!   `_ . , : + -` and spaces. That last class holds every integer (any base, `_`,
 //!   sexagesimal), float and timestamp of go-yaml v2, PyYAML and the YAML
 //!   1.2 core schema. It is wider than they are (`1.2.3` or `1-2` is quoted,
 //!   which is safe); `10.0.0.0/8`, `1team` and `fd00::/8` stay plain.
@@ -52,9 +52,10 @@
 //! several lines) as an explicit `? key` / `: value` pair, as libyaml does.
 //! An object with a field nplc never sets takes [`reference`] instead:
 //! k8s-openapi's own serializer into a `serde_yaml::Value`, written by the
-//! same writer. Tests check that both give the same text on every example,
-//! on generated corpora and on the property-test programs, read the text
-//! back with `serde_yaml`, check every plain scalar in it against models of
+//! same writer. Tests check that both give the same text on generated
+//! corpora (the corpus tool's self-test), on the property-test programs
+//! (tests/it/props.rs) and on the unit tests' objects, read the text back
+//! with `serde_yaml`, check every plain scalar in it against models of
 //! the YAML 1.1 and 1.2 resolvers, and compare it with `serde_yaml`'s own
 //! text where no YAML 1.1 lookalike is involved; scripts/crosscheck reads
 //! it with PyYAML.
@@ -1692,6 +1693,8 @@ mod tests {
             out,
             "- a/b.yaml\n- 'yes'\n- '1e3'\n- 'a: b'\n- |-\n  x\n  y\n"
         );
+        let k = crate::emit::k8s::kustomization(&["yes/a.yaml".into(), "on".into()]);
+        assert!(k.ends_with("resources:\n- yes/a.yaml\n- 'on'\n"), "{k}");
     }
 
     proptest! {

@@ -367,9 +367,18 @@ impl<'a> Compiler<'a> {
                     )
                     .cloned()
                     .collect();
-                rest.clone()
-                    .and_then(|r| subtract_all(r, &holding))
-                    .is_some_and(|r| r.is_empty())
+                // where the namespace's labels are `elsewhere`, so are the
+                // labels of its own pods as peers
+                let assumed: Vec<Cell> = rest
+                    .iter()
+                    .flatten()
+                    .flat_map(|c| {
+                        assume(&c.peer, ns, elsewhere)
+                            .into_iter()
+                            .map(move |peer| Cell { peer, ..c.clone() })
+                    })
+                    .collect();
+                rest.is_some() && subtract_all(assumed, &holding).is_some_and(|r| r.is_empty())
             });
             // emitted either way: where its condition holds it is allowed
             cells.push(cell.clone());
@@ -713,6 +722,33 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// A peer set where namespace `ns` is known to carry labels matching
+/// `labels`: its part in `ns` narrowed to them, its part elsewhere as is.
+fn assume(peer: &PeerSet, ns: &str, labels: &LabelSel) -> Vec<PeerSet> {
+    let PeerSet::Pods { namespaces, pods } = peer else {
+        return vec![peer.clone()];
+    };
+    let here = crate::ir::ns_named(ns);
+    let mut out: Vec<PeerSet> = namespaces
+        .minus(&here)
+        .into_iter()
+        .map(|n| PeerSet::Pods {
+            namespaces: n,
+            pods: pods.clone(),
+        })
+        .collect();
+    if let Some(n) = namespaces
+        .intersect(&here)
+        .and_then(|n| n.intersect(labels))
+    {
+        out.push(PeerSet::Pods {
+            namespaces: n,
+            pods: pods.clone(),
+        });
+    }
+    out
+}
+
 /// Whether the widened allows of namespace `n`'s `dir` side admit some
 /// connection that the widened allow `a` adds on its own side: from (or to)
 /// `a`'s pods in its namespace where `a`'s condition fails.
@@ -762,10 +798,10 @@ fn meets(a: &Cell, b: &Cell) -> bool {
 }
 
 /// What is left of `rest` once every box of `others` is taken out, for
-/// every cluster. `None` when that cannot be followed exactly (a named port
-/// that numbers cannot be taken out of, or too many pieces): the caller
-/// then assumes something is left, which can only refuse, never
-/// mis-compile.
+/// every cluster, or more (a box whose ports cannot be taken out exactly,
+/// because of a named port, is not taken out). `None` when there are too
+/// many pieces to follow: the caller then assumes something is left. Both
+/// can only refuse, never mis-compile.
 fn subtract_all(mut rest: Vec<Cell>, others: &[Cell]) -> Option<Vec<Cell>> {
     let mk = |subject: LabelSel, peer: PeerSet, ports: PortSet| Cell {
         subject,
@@ -785,7 +821,12 @@ fn subtract_all(mut rest: Vec<Cell>, others: &[Cell]) -> Option<Vec<Cell>> {
                 next.push(r);
                 continue;
             };
-            let ports = r.ports.minus(&c.ports).ok()?;
+            // a named port cannot be taken out of numbers exactly: leave
+            // the piece whole (what is left can only be larger)
+            let Ok(ports) = r.ports.minus(&c.ports) else {
+                next.push(r);
+                continue;
+            };
             for s in r.subject.minus(&c.subject) {
                 next.push(mk(s, r.peer.clone(), r.ports.clone()));
             }

@@ -1390,6 +1390,27 @@ fn refusal_witness(case: &Case, c: &nplc::driver::Compilation) -> Option<String>
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    // named ports numbered each way in turn, where the program has any
+    let named = prog
+        .statements
+        .iter()
+        .any(|st| st.dst.iter().any(|d| d.ports.has_named()));
+    let rotations = if named { 4 } else { 1 };
+    (0..rotations).find_map(|rotation| rich_witness(case, c, prog, &policies, &focus, rotation))
+}
+
+/// The search of [`refusal_witness`] on a richer cluster: in every
+/// namespace, a pod for every combination of label values, with named
+/// ports numbered by `rotation`, and every candidate address.
+fn rich_witness(
+    case: &Case,
+    c: &nplc::driver::Compilation,
+    prog: &nplc::ir::Program,
+    policies: &[k8s_openapi::api::networking::v1::NetworkPolicy],
+    focus: &[(String, bool)],
+    rotation: usize,
+) -> Option<String> {
+    let mut n = 0;
     let values = [None, Some(VX), Some(VY), Some("")];
     let mut pods: Vec<GenPod> = Vec::new();
     for ns in 0..NS_POOL.len() {
@@ -1398,7 +1419,11 @@ fn refusal_witness(case: &Case, c: &nplc::driver::Compilation) -> Option<String>
             .flat_map(|a| values.iter().map(move |b| (*a, *b)))
             .enumerate()
         {
-            let ports = vec![i % 4, 4 + (i + 1) % 4, 8 + (i + 2) % 4];
+            let ports = vec![
+                (i + rotation) % 4,
+                4 + (i + 1 + rotation) % 4,
+                8 + (i + 2 + rotation) % 4,
+            ];
             pods.push((ns, [a, b], ports));
         }
     }
@@ -1417,7 +1442,7 @@ fn refusal_witness(case: &Case, c: &nplc::driver::Compilation) -> Option<String>
     if focus.is_empty() {
         if let Some(w) = std::iter::once(&rich)
             .chain(same.iter())
-            .find_map(|r| first_mismatch(r, prog, &policies, &mut n))
+            .find_map(|r| first_mismatch(r, prog, policies, &mut n))
         {
             return Some(w);
         }
@@ -1447,7 +1472,7 @@ fn refusal_witness(case: &Case, c: &nplc::driver::Compilation) -> Option<String>
                         r,
                         &pop,
                         prog,
-                        &policies,
+                        policies,
                         &mut n,
                         None,
                         Some((proto, number)),
@@ -1478,7 +1503,7 @@ fn refusal_witness(case: &Case, c: &nplc::driver::Compilation) -> Option<String>
                 if let Some(l) = r.cluster.ns_labels.get_mut(i) {
                     *l = v;
                 }
-                first_mismatch_on(&r, prog, &policies, &mut n, Some((ns, *egress)))
+                first_mismatch_on(&r, prog, policies, &mut n, Some((ns, *egress)))
             })
     })
 }
@@ -1519,9 +1544,6 @@ fn emitted_policies_mean_what_the_program_says() {
         Err(TestError::Abort(why)) => panic!("property test aborted: {why}"),
     }
     let t = tally.into_inner();
-    for u in t.refusals_unshown.iter().take(4) {
-        eprintln!("UNSHOWN\n{u}");
-    }
     let rejected = t.rejected_programs;
     eprintln!(
         "props: {} programs, {} compiled, rejected {:?}, {} connections compared, {} respelled identically, commas refused {:?}, refusals shown necessary {} (not shown {}), {:.1?}",
@@ -1538,6 +1560,19 @@ fn emitted_policies_mean_what_the_program_says() {
     assert!(
         t.compiled + rejected >= total as usize,
         "every case ran: {t:?}"
+    );
+    // The witness search tries a family of clusters, not every cluster: the
+    // rare refusal it cannot show necessary is printed; many would mean
+    // refusals that nothing justifies (before the refusals were narrowed to
+    // where an approximation changes a side, three in four were).
+    for u in &t.refusals_unshown {
+        eprintln!("props: a refusal not shown necessary by the search:\n{u}");
+    }
+    let refused = t.refusals_shown + t.refusals_unshown.len();
+    assert!(
+        t.refusals_unshown.len() * 100 <= refused * 3,
+        "more than 3% of the refused programs were not shown wrong without the refusal on any cluster tried: {} of {refused}",
+        t.refusals_unshown.len()
     );
     assert!(
         rejected * 100 <= total as usize * 20,

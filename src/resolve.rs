@@ -241,6 +241,11 @@ impl<'a> Resolver<'_, 'a> {
     }
 }
 
+/// How many definitions a name may pass through before it denotes peers:
+/// names expand on the stack, and a chain of 100,000 definitions would
+/// overflow it (the check for a cycle is linear in this depth too).
+const MAX_DEFINITION_DEPTH: usize = 256;
+
 /// The standard-library module that is named `word` or defines it.
 fn stdlib_module_with(word: &str) -> Option<&'static str> {
     stdlib::MODULES
@@ -699,6 +704,25 @@ impl Lowerer<'_> {
                 )
                 .at(def.def.name.span, "this definition refers back to itself")
                 .with_help("definitions must not form a cycle"),
+            );
+            return RPeer {
+                kind: RKind::Union(vec![]),
+                except: vec![],
+                span: use_span,
+                ports: None,
+            };
+        }
+        if self.stack.len() >= MAX_DEFINITION_DEPTH {
+            self.diags.push(
+                Diagnostic::error(
+                    "E0105",
+                    format!(
+                        "`{}` is defined through more than {MAX_DEFINITION_DEPTH} other definitions",
+                        key.1
+                    ),
+                )
+                .at(def.def.name.span, "too deep")
+                .with_help("name what it denotes in fewer steps"),
             );
             return RPeer {
                 kind: RKind::Union(vec![]),

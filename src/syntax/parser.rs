@@ -16,6 +16,7 @@ struct NplParser;
 
 /// Parses one file into its AST, or one syntax error (E0001).
 pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
+    too_deep(file, text)?;
     let mut pairs = NplParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
     let lw = Lower {
         file,
@@ -53,6 +54,7 @@ pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
 /// Parses a single side (`kube-system/k8s-app=kube-dns:udp/53`): used by tests
 /// and by the command line for `--from`/`--to` arguments.
 pub fn parse_side(file: FileId, text: &str) -> Result<Side, Diagnostic> {
+    too_deep(file, text)?;
     let mut pairs =
         NplParser::parse(Rule::side_only, text).map_err(|e| syntax_error(file, text, e))?;
     let lw = Lower {
@@ -67,6 +69,52 @@ pub fn parse_side(file: FileId, text: &str) -> Result<Side, Diagnostic> {
         return Err(comma_between_peers(*comma));
     }
     side.ok_or_else(|| Diagnostic::error("E0001", "expected a peer"))
+}
+
+/// How deep parentheses may nest. Groups are the grammar's only recursion;
+/// the parser and the later stages descend them on the stack, so a limit
+/// keeps `((((…))))` from overflowing it (docs/language.md).
+pub const MAX_NESTING: usize = 64;
+
+/// E0001 where parentheses (outside comments and quotes) nest deeper than
+/// [`MAX_NESTING`], before the parser descends into them.
+fn too_deep(file: FileId, text: &str) -> Result<(), Diagnostic> {
+    let mut depth = 0usize;
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '"' || c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(Diagnostic::error(
+                        "E0001",
+                        format!("parentheses nested more than {MAX_NESTING} deep"),
+                    )
+                    .at(Span::new(file, i, i + 1), "too deep")
+                    .with_help(
+                        "write the group with fewer parentheses: `((a | b))` is `(a | b)`",
+                    ));
+                }
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 struct Lower {

@@ -1,5 +1,5 @@
 //! Stage 5, deny compilation: from the IR's statements to allow-only
-//! policies, by exact set difference. Input: an [`ir::Program`]. Output: a
+//! policies, by exact set difference. Input: an [`crate::ir::Program`]. Output: a
 //! [`PolicySet`], the per-namespace NetworkPolicies as exact sets, plus
 //! warnings about statements without effect.
 //!

@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod check;
+pub mod codes;
 pub mod compile;
 pub mod diag;
 pub mod driver;

@@ -7,7 +7,7 @@
 //! [`Summary`] of what changed.
 //!
 //! - **Refusals.** Every path nplc writes or removes is relative and inside
-//!   `DIR` ([`safe`]), and no directory on the way is a symbolic link. The
+//!   `DIR` (`safe`), and no directory on the way is a symbolic link. The
 //!   ownership list is input like any other: a line that fails the same
 //!   check is an error naming `file:line`, and nothing is changed. A file
 //!   in `DIR` that nplc did not write is never overwritten. A directory

@@ -50,7 +50,7 @@
 //! sequences in a mapping not indented, `[]` and `{}` for empty
 //! collections, no line width, and a key longer than 128 bytes (or of
 //! several lines) as an explicit `? key` / `: value` pair, as libyaml does.
-//! An object with a field nplc never sets takes [`reference`] instead:
+//! An object with a field nplc never sets takes [`reference()`] instead:
 //! k8s-openapi's own serializer into a `serde_yaml::Value`, written by the
 //! same writer. Tests check that both give the same text on generated
 //! corpora (the corpus tool's self-test), on the property-test programs
@@ -85,6 +85,7 @@ pub fn write_yaml(np: &net::NetworkPolicy, out: &mut String) {
 /// The slow path, and the reference the fast path must equal: the object
 /// as k8s-openapi serializes it (field names, order, omitted fields) into a
 /// `serde_yaml::Value`, written by the same writer and quoting rule.
+#[allow(clippy::expect_used)] // see the INVARIANT comments
 pub fn reference(np: &net::NetworkPolicy) -> String {
     // INVARIANT: a NetworkPolicy is plain data (strings, integers, lists,
     // maps with string keys), so serializing it into a Value cannot fail.

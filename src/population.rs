@@ -9,15 +9,13 @@
 //! `kubernetes.io/metadata.name` label the API server sets), and pods sorted
 //! by (namespace, name) with their labels and named container ports.
 
+use crate::ir::NAME_LABEL;
 use crate::net::Protocol;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
-
-/// The label the API server puts on every namespace, holding its name.
-pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// The namespace a pod without `metadata.namespace` lives in.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -126,7 +124,7 @@ impl Population {
     pub fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
         match self.namespaces.get(ns) {
             Some(info) => info.labels.clone(),
-            None => BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), ns.to_string())]),
+            None => BTreeMap::from([(NAME_LABEL.to_string(), ns.to_string())]),
         }
     }
 
@@ -143,7 +141,7 @@ impl Population {
     /// its name, as the API server does), replacing one of the same name.
     pub fn insert_namespace(&mut self, name: &str, labels: BTreeMap<String, String>) {
         let mut labels = labels;
-        labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.to_string());
+        labels.insert(NAME_LABEL.to_string(), name.to_string());
         self.namespaces.insert(
             name.to_string(),
             NamespaceInfo {
@@ -299,7 +297,7 @@ fn namespace_from(obj: &Value) -> Result<NamespaceInfo, String> {
     let name = metadata_name(obj, "Namespace")?;
     let mut labels = metadata_labels(obj, &format!("namespace `{name}`"))?;
     // the API server always sets this label to the name, whatever a file says
-    labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.clone());
+    labels.insert(NAME_LABEL.to_string(), name.clone());
     Ok(NamespaceInfo { name, labels })
 }
 
@@ -539,7 +537,7 @@ metadata:
         // The implicit namespace still gets the name label.
         assert_eq!(
             pop.namespaces["batch"].labels,
-            BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), "batch".to_string())])
+            BTreeMap::from([(NAME_LABEL.to_string(), "batch".to_string())])
         );
         let refs: Vec<String> = (0..pop.pods.len())
             .map(|i| pop.pod_ref(i).unwrap())
@@ -618,7 +616,7 @@ metadata: {name: a, namespace: default}
         assert_eq!(pop.namespaces.len(), 1);
         let labels = &pop.namespaces["default"].labels;
         assert_eq!(labels["env"], "dev");
-        assert_eq!(labels[NAMESPACE_NAME_LABEL], "default");
+        assert_eq!(labels[NAME_LABEL], "default");
     }
 
     #[test]
@@ -731,13 +729,13 @@ items:
         assert_eq!(pop.insert_pod(pod("x", "a")), Some(0));
         assert_eq!(pop.insert_pod(pod("x", "a")), None);
         assert_eq!(pop.pod_by_ref("y/b"), Some(1));
-        assert_eq!(pop.namespaces["x"].labels[NAMESPACE_NAME_LABEL], "x");
+        assert_eq!(pop.namespaces["x"].labels[NAME_LABEL], "x");
         assert_eq!(pop.pods_in_namespace("y").collect::<Vec<_>>(), vec![1]);
         assert_eq!(pop.endpoint_name(&Endpoint::Pod(1)), "y/b");
         assert_eq!(
             pop.endpoint_name(&Endpoint::External("192.0.2.1".parse().unwrap())),
             "192.0.2.1"
         );
-        assert_eq!(pop.namespace_labels("nope")[NAMESPACE_NAME_LABEL], "nope");
+        assert_eq!(pop.namespace_labels("nope")[NAME_LABEL], "nope");
     }
 }

@@ -229,7 +229,8 @@ pub fn json(rows: &[Row], pop: &Population) -> String {
         .collect();
     // INVARIANT: a vector of plain structs of strings, numbers and booleans
     // always serializes.
-    let mut s = serde_json::to_string_pretty(&v).unwrap_or_else(|_| "[]".to_string());
+    #[allow(clippy::expect_used)]
+    let mut s = serde_json::to_string_pretty(&v).expect("matrix rows serialize");
     s.push('\n');
     s
 }

@@ -693,11 +693,24 @@ type Rule_ = super::ast::Rule;
 /// Where the text of a pair's last leaf ends (a leaf: a rule without inner
 /// pairs), minus trailing blanks: so neither the whitespace and comments
 /// pest skips after a rule's last token, nor a closing literal such as `}`,
-/// belong to the span. Read from the pair's tokens backwards (its own end,
-/// then the ends of its last child, that child's last child, ... down to
-/// the leaf, whose start comes next): constant work per level, and no
-/// inner pairs built.
+/// belong to the span. Found by descending through the last inner pair of
+/// each level. (Reading the pair's tokens backwards costs fewer
+/// instructions in a release build, but in a debug build pest checks every
+/// token of the file each time a pair's tokens are read, which made parsing
+/// a file of many namespace blocks quadratic: docs/performance.md.)
 fn last_end(p: &Pair<Rule>) -> usize {
+    let mut p = p.clone();
+    while let Some(c) = p.clone().into_inner().next_back() {
+        p = c;
+    }
+    p.as_span().start() + p.as_str().trim_end().len()
+}
+
+/// [`last_end`] read from the pair's tokens backwards (its own end, then
+/// the ends of its last child, that child's last child, ... down to the
+/// leaf, whose start comes next): the test's second opinion.
+#[cfg(test)]
+fn last_end_by_tokens(p: &Pair<Rule>) -> usize {
     let base = p.as_span().start();
     let text = p.as_str();
     let mut toks = p.clone().tokens().rev();
@@ -717,14 +730,6 @@ fn last_end(p: &Pair<Rule>) -> usize {
         }
     }
     base + text.trim_end().len()
-}
-
-#[cfg(test)]
-fn last_end_by_pairs(p: &Pair<Rule>) -> usize {
-    match p.clone().into_inner().next_back() {
-        Some(c) => last_end_by_pairs(&c),
-        None => p.as_span().start() + p.as_str().trim_end().len(),
-    }
 }
 
 fn empty_side(span: Span) -> Side {
@@ -909,11 +914,11 @@ fn syntax_help(text: &str, pos: usize) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// The token walk in `last_end` equals descending through the last
-    /// inner pairs, on every pair of every example, stdlib module and test
-    /// case that parses (comments, closing braces and blank lines included).
+    /// Descending through the last inner pairs (`last_end`) equals reading
+    /// the tokens backwards, on every pair of every example, stdlib module
+    /// and test case that parses (comments, closing braces and blank lines included).
     #[test]
-    fn last_end_equals_the_last_leaf_by_pairs() {
+    fn last_end_equals_the_last_leaf_by_tokens() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut texts = vec![
             "namespace a { # c\n  allow x -> y:80 # t\n\n  deny egress (1.2.3.4 | w) # z\n}\n# end\n"
@@ -942,7 +947,7 @@ mod tests {
             for p in pairs.flatten() {
                 assert_eq!(
                     last_end(&p),
-                    last_end_by_pairs(&p),
+                    last_end_by_tokens(&p),
                     "{:?} {:?}",
                     p.as_rule(),
                     p.as_str()

@@ -822,7 +822,7 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
     let found = if pos >= text.len() {
         "end of file".to_string()
     } else {
-        format!("`{}`", &text[pos..end])
+        describe_found(&text[pos..end])
     };
     let mut expected: Vec<&str> = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
@@ -843,6 +843,21 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         d = d.with_help(h);
     }
     d
+}
+
+/// What a syntax error found, in words when its text would not show:
+/// a NUL byte, another control character, a byte order mark.
+fn describe_found(found: &str) -> String {
+    match found.chars().next() {
+        Some('\0') => "a NUL byte".into(),
+        Some(crate::source::BOM) => {
+            "a byte order mark (U+FEFF) that does not start the file".into()
+        }
+        Some(c) if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => {
+            format!("the control character U+{:04X}", c as u32)
+        }
+        _ => format!("`{found}`"),
+    }
 }
 
 fn next_token_end(text: &str, pos: usize) -> usize {
@@ -1075,5 +1090,30 @@ mod tests {
         let e = parse_file(FileId(0), "namespace a { allow app=api => db }").unwrap_err();
         assert_eq!(e.code, "E0001");
         assert!(e.help.unwrap().contains("->"));
+    }
+
+    #[test]
+    fn odd_bytes_are_named() {
+        let e = parse_file(FileId(0), "namespace a {\n  allow x -> \0y\n}\n").unwrap_err();
+        assert!(e.message.ends_with("found a NUL byte"), "{}", e.message);
+        assert_eq!(e.primary.map(|s| (s.start, s.end)), Some((27, 28)));
+        let e = parse_file(FileId(0), "namespace a {\u{7} }").unwrap_err();
+        assert!(
+            e.message.ends_with("found the control character U+0007"),
+            "{}",
+            e.message
+        );
+        let e = parse_file(FileId(0), "namespace a { }\u{feff}").unwrap_err();
+        assert!(e.message.contains("byte order mark"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_byte_order_mark_starts_a_file() {
+        let text = "\u{feff}namespace a { allow x -> y:80 }";
+        let f = parse(text);
+        let r = &rules(&f)[0];
+        // spans are offsets into the file as it is, mark included
+        assert_eq!(&text[r.span.start..r.span.end], "allow x -> y:80");
+        assert_eq!(r.span.start, 17);
     }
 }

@@ -306,6 +306,28 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Edit distance that also counts swapping two neighbouring characters as
+/// one edit (`shpo` is one edit from `shop`), the commonest typo.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // three rows: i-2, i-1, i
+    let mut two: Vec<usize> = vec![0; b.len() + 1];
+    let mut one: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (one[j - 1] + cost).min(one[j] + 1).min(cur[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(two[j - 2] + 1);
+            }
+        }
+        two = std::mem::replace(&mut one, cur);
+    }
+    one[b.len()]
+}
+
 /// The closest candidate within a distance that scales with the word's length.
 pub fn did_you_mean<'a>(
     word: &str,
@@ -318,7 +340,7 @@ pub fn did_you_mean<'a>(
         // the distance is at least the difference in length: a name of
         // megabytes is not compared character by character with each
         .filter(|c| c.chars().count().abs_diff(len) <= limit)
-        .map(|c| (levenshtein(word, c), c))
+        .map(|c| (edit_distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, c)| c)
@@ -333,6 +355,11 @@ mod tests {
         assert_eq!(did_you_mean("dbb", ["db", "api"]), Some("db"));
         assert_eq!(did_you_mean("zzz", ["db", "api"]), None);
         assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("shpo", "shop"), 1);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(did_you_mean("shpo", ["shop", "payments"]), Some("shop"));
     }
 
     #[test]

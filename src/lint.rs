@@ -1,8 +1,11 @@
 //! Security lints: the seeds' advice made checkable. Input: the checked
 //! [`Program`] and, when the build has `nodes` blocks, the [`FirewallSpec`].
-//! Output: warnings W0701-W0706 (docs/diagnostics.md), each
+//! Output: warnings W0609 and W0701-W0706 (docs/diagnostics.md), each
 //! pointing at the statement that causes it so that `@silence(CODE)` there
 //! silences it.
+//!
+//! W0609 reads the namespaces the peers name: one that is not managed but
+//! is a typo away from one that is.
 //!
 //! Firewall lints (W0701-W0703) read the port table, so they see the ports
 //! as finally open (allows minus denies), whether written by component name
@@ -33,6 +36,7 @@ pub const NODELOCAL_DNS: &str = "169.254.20.10";
 /// Every security lint of a build.
 pub fn lint(prog: &Program, fw: Option<&FirewallSpec>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    misspelt_namespaces(prog, &mut out);
     let relevant = statements_by_namespace(prog);
     let none = Vec::new();
     for ns in prog.namespaces.values() {
@@ -84,6 +88,62 @@ fn statements_by_namespace(
         }
     }
     out
+}
+
+/// Namespaces that clusters have without a `namespace` block: never taken
+/// for a misspelling of a managed one.
+const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
+
+/// W0609: a peer names a namespace that is not managed, but is one typo
+/// away from one that is (`shpo/app=api` beside `namespace shop`). It
+/// compiles into policies for pods of a namespace that may not exist, and
+/// says nothing.
+fn misspelt_namespaces(prog: &Program, out: &mut Vec<Diagnostic>) {
+    let managed: Vec<&str> = prog.namespaces.keys().map(String::as_str).collect();
+    if managed.is_empty() {
+        return;
+    }
+    let mut guess: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+    for s in &prog.statements {
+        let terms = s
+            .src
+            .iter()
+            .map(|t| (&t.set, t.span))
+            .chain(s.dst.iter().map(|t| (&t.set, t.span)));
+        let mut reported = std::collections::BTreeSet::new();
+        for (set, span) in terms {
+            let PeerSet::Pods { namespaces, .. } = set else {
+                continue;
+            };
+            let Some(c) = namespaces.get(crate::ir::NAME_LABEL) else {
+                continue;
+            };
+            let (crate::ir::ValSet::Finite(names) | crate::ir::ValSet::Cofinite(names)) = &c.values;
+            for n in names.iter() {
+                if prog.namespaces.contains_key(n) || SYSTEM_NAMESPACES.contains(&n.as_str()) {
+                    continue;
+                }
+                let close = *guess
+                    .entry(n.as_str())
+                    .or_insert_with(|| crate::diag::did_you_mean(n, managed.iter().copied()));
+                let Some(close) = close else {
+                    continue;
+                };
+                if !reported.insert(n.as_str()) {
+                    continue;
+                }
+                out.push(
+                    Diagnostic::warning(
+                        "W0609",
+                        format!("namespace `{n}` is not managed; did you mean `{close}`?"),
+                    )
+                    .at(span, format!("pods of namespace `{n}`, which no `namespace` block declares"))
+                    .with_help(format!("write `{close}/...` if that is meant; if `{n}` is another namespace (one nplc writes no policies for), write `@silence(W0609)` before the statement"))
+                    .with_note(format!("a peer in a namespace that is not managed compiles as written, and matches nothing if the cluster has no namespace `{n}`")),
+                );
+            }
+        }
+    }
 }
 
 // ---- the node firewall ---------------------------------------------------

@@ -819,6 +819,9 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         InputLocation::Span((s, _)) => s,
     };
     let end = next_token_end(text, pos);
+    if let Some(d) = outside_namespace(file, text, pos, end) {
+        return d;
+    }
     let found = if pos >= text.len() {
         "end of file".to_string()
     } else {
@@ -843,6 +846,74 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         d = d.with_help(h);
     }
     d
+}
+
+/// A statement of a namespace block (`allow`, `deny`, `isolate`,
+/// `workload`, `default`) at the top level: which block it belongs in,
+/// and, when a block closed before it, where.
+fn outside_namespace(file: FileId, text: &str, pos: usize, end: usize) -> Option<Diagnostic> {
+    let word = text.get(pos..end)?;
+    if !matches!(word, "allow" | "deny" | "isolate" | "workload" | "default") {
+        return None;
+    }
+    // the braces before it, outside comments and quotes
+    let mut depth = 0usize;
+    let mut last_close = None;
+    let mut chars = text[..pos].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '"' || c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '{' => depth += 1,
+            '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    last_close = Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return None;
+    }
+    let example = match word {
+        "default" => "default deny",
+        "workload" => "workload NAME = app=x",
+        "isolate" => "isolate app=x",
+        w => {
+            if w == "allow" {
+                "allow SRC -> DST:PORTS"
+            } else {
+                "deny SRC -> DST:PORTS"
+            }
+        }
+    };
+    let mut d = Diagnostic::error("E0001", format!("`{word}` must be inside a `namespace` block"))
+        .at(Span::new(file, pos, end), "outside every block")
+        .with_help(format!(
+            "{} `{word}` is about the pods of one namespace: write it in that namespace's block, `namespace NAME {{ {example} }}`",
+            if matches!(word, "allow" | "isolate") { "an" } else { "a" }
+        ));
+    if let Some(close) = last_close {
+        d = d.with_label(
+            Span::new(file, close, close + 1),
+            "the last block ends here",
+        );
+    }
+    Some(d)
 }
 
 /// What a syntax error found, in words when its text would not show:
@@ -1090,6 +1161,38 @@ mod tests {
         let e = parse_file(FileId(0), "namespace a { allow app=api => db }").unwrap_err();
         assert_eq!(e.code, "E0001");
         assert!(e.help.unwrap().contains("->"));
+    }
+
+    #[test]
+    fn a_namespace_statement_at_the_top_level_says_where_it_belongs() {
+        for (text, word) in [
+            ("allow app=api -> db:5432\n", "allow"),
+            ("namespace a { default deny }\n# }\ndeny x -> y\n", "deny"),
+            ("define x = \"}\"=1\nisolate app=x\n", "isolate"),
+            ("workload db = app=db\n", "workload"),
+            ("default deny\n", "default"),
+        ] {
+            let e = parse_file(FileId(0), text).unwrap_err();
+            assert_eq!(e.code, "E0001");
+            assert_eq!(
+                e.message,
+                format!("`{word}` must be inside a `namespace` block"),
+                "{text}"
+            );
+            assert!(e.help.unwrap().contains("namespace NAME {"));
+            let at = e.primary.unwrap();
+            assert_eq!(&text[at.start..at.end], word);
+        }
+        // the block that closed before it
+        let e = parse_file(
+            FileId(0),
+            "namespace a {\n  allow x=y -> *:80 }\n  allow x=z -> *:80\n}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.labels[0].span.start, 34);
+        // inside a block, a syntax error stays one
+        let e = parse_file(FileId(0), "namespace a { allow allow }").unwrap_err();
+        assert!(!e.message.contains("must be inside"), "{}", e.message);
     }
 
     #[test]

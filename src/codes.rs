@@ -28,12 +28,12 @@ pub const CODES: &[Code] = &[
     Code {
         code: "E0001",
         severity: Severity::Error,
-        summary: "syntax error: what was expected, what was found, and a hint for common slips (`=>`, a missing `}`); parentheses nested more than 64 deep",
+        summary: "syntax error: what was expected, what was found, and a hint for common slips (`=>`, a missing `}`; `allow`, `deny`, `isolate`, `workload` or `default` outside a namespace block: \"`allow` must be inside a `namespace` block\", with the block that closed before it); what was found is named when it would not show (`a NUL byte`, `the control character U+0007`, a byte order mark that does not start the file); parentheses nested more than 64 deep",
     },
     Code {
         code: "E0002",
         severity: Severity::Error,
-        summary: "a file or directory cannot be read or written (exit code 2)",
+        summary: "a file or directory cannot be read or written (exit code 2); a file that is not UTF-8 is named with the offset, line and column of its first invalid byte",
     },
     Code {
         code: "E0101",
@@ -206,6 +206,11 @@ pub const CODES: &[Code] = &[
         summary: "a deny of port numbers overlapping an allowed named port, where neither side of those connections can enforce it (see language.md)",
     },
     Code {
+        code: "W0002",
+        severity: Severity::Note,
+        summary: "a symbolic link in an input directory leads back into a directory being searched (a loop): it is not followed. Every file is read once, however many links lead to it, by its own path (one without a link) when it has one. No fixture can hold a loop: `tests/it/cli.rs` (`w0002_...`) builds one",
+    },
+    Code {
         code: "W0601",
         severity: Severity::Warning,
         summary: "an allow with no effect: no side of it is isolated",
@@ -239,6 +244,11 @@ pub const CODES: &[Code] = &[
         code: "W0608",
         severity: Severity::Warning,
         summary: "an `except` repeated, or several excepts that name one block once their host bits are cleared",
+    },
+    Code {
+        code: "W0609",
+        severity: Severity::Warning,
+        summary: "a peer names a namespace that is not managed but is one typo away from one that is (`shpo/app=api` beside `namespace shop`; `did_you_mean`, a swap of two letters counting as one edit); `default`, the `kube-*` namespaces and names shorter than three characters are never taken for typos. Silence it on the statement when the other namespace is meant",
     },
     Code {
         code: "E0701",
@@ -329,6 +339,16 @@ pub const CODES: &[Code] = &[
         code: "W0709",
         severity: Severity::Warning,
         summary: "an allow that opens nothing on any port: denies take out all of its sources",
+    },
+    Code {
+        code: "W0710",
+        severity: Severity::Warning,
+        summary: "the kubelet API (tcp/10250, seed 000: \"full node access\") or a control-plane component's port (kube-controller-manager tcp/10257, cloud-controller-manager tcp/10258, kube-scheduler tcp/10259) is open to `world`, measured as W0703 does (the API server is W0703, etcd W0702)",
+    },
+    Code {
+        code: "W0711",
+        severity: Severity::Warning,
+        summary: "the dashboard's NodePort (tcp/30000, seed 000) is open to `world`: typically `allow world -> worker:nodeport` without a deny that closes `dashboard`",
     },
 ];
 

@@ -407,16 +407,49 @@ impl<'a> Compiler<'a> {
             }
         });
         denies.sort();
-        for (d, id) in &denies {
-            let mut next = Vec::with_capacity(cells.len());
-            for cell in cells {
-                match self.minus(&cell, d, *id, ns, dir) {
-                    Some(parts) => next.extend(parts),
-                    None => next.push(cell),
+        // Each cell is cut by the denies in order, its pieces by the next
+        // ones (the same pieces as cutting every cell by one deny after the
+        // other). A piece lies inside its cell, so only denies whose subject
+        // meets the cell's can cut it: those are found once per distinct
+        // subject (a namespace has few), not per cell and deny.
+        let mut meeting: BTreeMap<LabelSel, Vec<usize>> = BTreeMap::new();
+        let mut out = Vec::with_capacity(cells.len());
+        for cell in cells {
+            if !meeting.contains_key(&cell.subject) {
+                let ds = (0..denies.len())
+                    .filter(|&k| cell.subject.intersect(&denies[k].0.subject).is_some())
+                    .collect();
+                meeting.insert(cell.subject.clone(), ds);
+            }
+            let ks = meeting.get(&cell.subject).map(Vec::as_slice).unwrap_or(&[]);
+            // (piece, where in `ks` its cutting resumes), depth first
+            let mut stack = vec![(cell, 0)];
+            'piece: while let Some((mut p, mut at)) = stack.pop() {
+                let mut holes = Holes::default();
+                while let Some(&k) = ks.get(at) {
+                    at += 1;
+                    let (d, id) = &denies[k];
+                    if !may_meet(&p, d) {
+                        continue;
+                    }
+                    if let Some(dp) = cuts_only_addresses(&p, d) {
+                        holes.cut(&p.peer, dp, *id);
+                        continue;
+                    }
+                    if !holes.apply(&mut p) {
+                        continue 'piece;
+                    }
+                    if let Some(parts) = self.minus(&p, d, *id, ns, dir) {
+                        stack.extend(parts.into_iter().rev().map(|part| (part, at)));
+                        continue 'piece;
+                    }
+                }
+                if holes.apply(&mut p) {
+                    out.push(p);
                 }
             }
-            cells = next;
         }
+        let mut cells = out;
         cells.retain(|c| !c.ports.is_empty() && !c.peer.is_empty() && !c.subject.is_empty());
         // a deny left out changes nothing where the side permits none of it
         for (boxes, a) in skipped {
@@ -846,6 +879,92 @@ fn subtract_all(mut rest: Vec<Cell>, others: &[Cell]) -> Option<Vec<Cell>> {
     (rest.len() <= 4096).then_some(rest)
 }
 
+/// The addresses that denies took out of one piece and have not been
+/// applied yet. A deny that cuts only a piece's addresses (its subject and
+/// ports hold the piece's) leaves one piece, the same with fewer addresses;
+/// a run of such cuts is applied at once, since each alone would copy every
+/// hole cut before it (thousands, when many denies cut one allow).
+#[derive(Default)]
+struct Holes {
+    v4: crate::ir::ranges::RangeUnion,
+    v6: crate::ir::ranges::RangeUnion,
+    ids: Vec<usize>,
+}
+
+impl Holes {
+    /// Cuts `deny` out of the piece whose addresses are `peer` minus the
+    /// holes so far; the deny is recorded if it takes something out.
+    fn cut(&mut self, peer: &PeerSet, deny: &IpSet, id: usize) {
+        let PeerSet::External(have) = peer else {
+            return;
+        };
+        let left = |u: &crate::ir::ranges::RangeUnion,
+                    d: &crate::ir::ranges::RangeSet,
+                    h: &crate::ir::ranges::RangeSet| {
+            d.ranges().iter().any(|&(lo, hi)| {
+                u.uncovered(lo, hi)
+                    .into_iter()
+                    .any(|(a, b)| crate::ir::ranges::RangeSet::range(a, b).meets(h))
+            })
+        };
+        if left(&self.v4, &deny.v4, &have.v4) || left(&self.v6, &deny.v6, &have.v6) {
+            for &(lo, hi) in deny.v4.ranges() {
+                self.v4.insert(lo, hi);
+            }
+            for &(lo, hi) in deny.v6.ranges() {
+                self.v6.insert(lo, hi);
+            }
+            self.ids.push(id);
+        }
+    }
+    /// Applies the holes to the piece; false when no address is left.
+    fn apply(&mut self, p: &mut Cell) -> bool {
+        if self.ids.is_empty() {
+            return true;
+        }
+        if let PeerSet::External(have) = &p.peer {
+            let holes = IpSet {
+                v4: self.v4.to_set(),
+                v6: self.v6.to_set(),
+            };
+            p.peer = PeerSet::External(have.minus(&holes));
+        }
+        p.denies.extend(self.ids.drain(..));
+        *self = Holes::default();
+        !p.peer.is_empty()
+    }
+}
+
+/// The deny's addresses when cutting `d` out of piece `p` only takes
+/// addresses out of it: both are addresses, and the deny's subject and
+/// ports hold the piece's.
+fn cuts_only_addresses<'c>(p: &Cell, d: &'c Cell) -> Option<&'c IpSet> {
+    let (PeerSet::External(_), PeerSet::External(dp)) = (&p.peer, &d.peer) else {
+        return None;
+    };
+    (!p.subject.is_empty() && p.subject.is_subset(&d.subject) && p.ports.is_subset_of(&d.ports))
+        .then_some(dp)
+}
+
+/// A quick test, without allocating, that fails only when a cell and a deny
+/// cannot meet: by their peers' kinds and addresses and their port numbers
+/// (named ports may meet anything of their protocol).
+fn may_meet(cell: &Cell, d: &Cell) -> bool {
+    let peers = match (&cell.peer, &d.peer) {
+        (PeerSet::External(a), PeerSet::External(b)) => a.meets(b),
+        (PeerSet::Pods { .. }, PeerSet::Pods { .. }) => true,
+        _ => false,
+    };
+    let ports = !cell.ports.named.is_empty()
+        || !d.ports.named.is_empty()
+        || cell
+            .ports
+            .numbers
+            .iter()
+            .any(|(p, r)| d.ports.numbers.get(p).is_some_and(|q| r.meets(q)));
+    peers && ports
+}
+
 /// Whether every pod of `ns` matching `pods` is isolated in `dir` (by the
 /// posture, or by `isolate` statements together).
 fn isolates_all(ns: &crate::ir::Namespace, dir: Direction, pods: &LabelSel) -> bool {
@@ -874,22 +993,44 @@ fn dir_word(d: Direction) -> &'static str {
 /// Merges one direction's cells into rules: same peer → union of ports,
 /// then same ports → union of peers; cells covered by another are dropped.
 fn merge_rules(cells: Vec<Cell>) -> Vec<PolicyRule> {
-    // drop cells inside another (same subject already)
-    let mut kept: Vec<Cell> = Vec::new();
-    for c in cells {
-        if let Some(k) = kept.iter_mut().find(|k| k.peer == c.peer) {
-            k.ports = k.ports.union(&c.ports);
-            k.allows.extend(c.allows);
-            k.denies.extend(c.denies);
-        } else {
-            kept.push(c);
+    // cells of one peer join the first of them (a map, not a search of
+    // the kept cells: a policy may have thousands of peers)
+    let mut group: Vec<usize> = Vec::with_capacity(cells.len());
+    let mut groups = 0;
+    {
+        let mut first: std::collections::HashMap<&PeerSet, usize> =
+            std::collections::HashMap::new();
+        for c in &cells {
+            group.push(*first.entry(&c.peer).or_insert_with(|| {
+                groups += 1;
+                groups - 1
+            }));
         }
     }
+    let mut slots: Vec<Option<Cell>> = Vec::new();
+    slots.resize_with(groups, || None);
+    for (c, g) in cells.into_iter().zip(group) {
+        match &mut slots[g] {
+            Some(k) => {
+                k.ports = k.ports.union(&c.ports);
+                k.allows.extend(c.allows);
+                k.denies.extend(c.denies);
+            }
+            slot => *slot = Some(c),
+        }
+    }
+    let mut kept: Vec<Cell> = slots.into_iter().flatten().collect();
+    // drop cells inside another (same subject already); only peers that
+    // may contain a cell's peer are compared with it
     let within = |a: &Cell, b: &Cell| a.peer.is_subset(&b.peer) && a.ports.is_subset_of(&b.ports);
-    let redundant: Vec<bool> = (0..kept.len())
-        .map(|i| {
-            (0..kept.len())
-                .any(|j| i != j && within(&kept[i], &kept[j]) && !within(&kept[j], &kept[i]))
+    let peers: Vec<&PeerSet> = kept.iter().map(|c| &c.peer).collect();
+    let candidates = crate::ir::superset_candidates(&peers);
+    let redundant: Vec<bool> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, js)| {
+            js.iter()
+                .any(|&j| within(&kept[i], &kept[j]) && !within(&kept[j], &kept[i]))
         })
         .collect();
     let mut flags = redundant.into_iter();

@@ -54,7 +54,7 @@ impl Diagnostic {
         Diagnostic {
             severity,
             code,
-            message: message.into(),
+            message: clip(message.into()),
             primary: None,
             primary_label: String::new(),
             labels: Vec::new(),
@@ -65,22 +65,22 @@ impl Diagnostic {
     /// Sets the primary span and the label shown under it.
     pub fn at(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
         self.primary = Some(span);
-        self.primary_label = label.into();
+        self.primary_label = clip(label.into());
         self
     }
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
         self.labels.push(SecondaryLabel {
             span,
-            message: message.into(),
+            message: clip(message.into()),
         });
         self
     }
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
-        self.help = Some(help.into());
+        self.help = Some(clip(help.into()));
         self
     }
     pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
-        self.notes.push(note.into());
+        self.notes.push(clip(note.into()));
         self
     }
     pub fn is_error(&self) -> bool {
@@ -95,6 +95,43 @@ impl Diagnostic {
         (f, s, e, self.severity, self.code, &self.message)
     }
 }
+
+/// How many characters of user input a diagnostic quotes between
+/// backticks; longer input is cut, and `…` says so.
+pub const QUOTE_LIMIT: usize = 60;
+
+/// `text` with every backtick-quoted part longer than [`QUOTE_LIMIT`]
+/// characters cut to that length, ending in `…`. Every message, label,
+/// help and note passes through it, so that a name of ten megabytes is not
+/// quoted whole.
+pub fn clip(text: String) -> String {
+    let too_long = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .any(|q| q.chars().nth(QUOTE_LIMIT).is_some());
+    if !too_long {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len().min(4 * QUOTE_LIMIT + 256));
+    for (i, part) in text.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        match part.char_indices().nth(QUOTE_LIMIT - 1) {
+            Some((cut, _)) if i % 2 == 1 && part.chars().nth(QUOTE_LIMIT).is_some() => {
+                out.push_str(&part[..cut]);
+                out.push('…');
+            }
+            _ => out.push_str(part),
+        }
+    }
+    out
+}
+
+/// Lines longer than this are not shown under a diagnostic; it says where
+/// it points instead.
+pub const LINE_LIMIT: usize = 400;
 
 /// Sorts diagnostics by position, then severity and code, and drops exact duplicates.
 pub fn sort_diagnostics(diags: &mut Vec<Diagnostic>) {
@@ -138,6 +175,31 @@ pub fn render_human(sources: &SourceMap, diags: &[Diagnostic]) -> String {
     let mut buf = NoColor::new(Vec::new());
     let config = term::Config::default();
     for d in diags {
+        // a line too long to show (a name of megabytes): where it points
+        let long = d
+            .primary
+            .iter()
+            .chain(d.labels.iter().map(|l| &l.span))
+            .any(|s| line_len(sources, *s) > LINE_LIMIT);
+        let shown;
+        let d = if long {
+            let mut plain = d.clone();
+            plain.primary = None;
+            plain.labels.clear();
+            for s in d.primary.iter().chain(d.labels.iter().map(|l| &l.span)) {
+                plain.notes.push(format!(
+                    "at {}:{}:{} (line of {} bytes, not shown)",
+                    sources.name(s.file),
+                    sources.line(s.file, s.start),
+                    sources.column(s.file, s.start),
+                    line_len(sources, *s)
+                ));
+            }
+            shown = plain;
+            &shown
+        } else {
+            d
+        };
         // Rendering into a Vec cannot fail for I/O reasons; a span outside its
         // file (a bug) falls back to the message alone.
         if term::emit(&mut buf, &config, sources, &to_codespan(d)).is_err() {
@@ -148,6 +210,28 @@ pub fn render_human(sources: &SourceMap, diags: &[Diagnostic]) -> String {
         }
     }
     String::from_utf8_lossy(&buf.into_inner()).into_owned()
+}
+
+/// The length in bytes of the longest line a span touches.
+fn line_len(sources: &SourceMap, span: Span) -> usize {
+    let text = sources.text(span.file).as_bytes();
+    let start = span.start.min(text.len());
+    let end = span.end.clamp(start, text.len());
+    let from = text[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let to = text[end..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| end + i)
+        .unwrap_or(text.len());
+    text[from..to]
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0)
 }
 
 #[derive(Serialize)]
@@ -174,18 +258,12 @@ struct JsonDiag {
 }
 
 fn json_span(sources: &SourceMap, span: Span, label: &str) -> JsonSpan {
-    let text = sources.text(span.file);
-    let col = |off: usize| {
-        let off = off.min(text.len());
-        let line_start = text[..off].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        text[line_start..off].chars().count() + 1
-    };
     JsonSpan {
         file: sources.name(span.file).to_string(),
         line: sources.line(span.file, span.start),
-        column: col(span.start),
+        column: sources.column(span.file, span.start),
         end_line: sources.line(span.file, span.end),
-        end_column: col(span.end),
+        end_column: sources.column(span.file, span.end),
         start: span.start,
         end: span.end,
         label: label.to_string(),
@@ -231,15 +309,41 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Edit distance that also counts swapping two neighbouring characters as
+/// one edit (`shpo` is one edit from `shop`), the commonest typo.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // three rows: i-2, i-1, i
+    let mut two: Vec<usize> = vec![0; b.len() + 1];
+    let mut one: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (one[j - 1] + cost).min(one[j] + 1).min(cur[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(two[j - 2] + 1);
+            }
+        }
+        two = std::mem::replace(&mut one, cur);
+    }
+    one[b.len()]
+}
+
 /// The closest candidate within a distance that scales with the word's length.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
+    let len = word.chars().count();
+    let limit = (len / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (levenshtein(word, c), c))
+        // the distance is at least the difference in length: a name of
+        // megabytes is not compared character by character with each
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
+        .map(|c| (edit_distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, c)| c)
@@ -254,6 +358,51 @@ mod tests {
         assert_eq!(did_you_mean("dbb", ["db", "api"]), Some("db"));
         assert_eq!(did_you_mean("zzz", ["db", "api"]), None);
         assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("shpo", "shop"), 1);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(did_you_mean("shpo", ["shop", "payments"]), Some("shop"));
+    }
+
+    #[test]
+    fn long_quotes_are_cut() {
+        let long = "x".repeat(10_000);
+        let d = Diagnostic::error("E0101", format!("unknown name `{long}`")).with_help(format!(
+            "declare it with `workload {long} = app=x`, or fix `ab`"
+        ));
+        let cut = format!("`{}…`", "x".repeat(QUOTE_LIMIT - 1));
+        assert_eq!(d.message, format!("unknown name {cut}"));
+        let h = d.help.unwrap();
+        assert!(
+            h.starts_with("declare it with `workload xxx") && h.ends_with("…`, or fix `ab`"),
+            "{h}"
+        );
+        assert_eq!(h.chars().filter(|c| *c == '…').count(), 1);
+        // exactly the limit is kept whole; multi-byte characters are cut on a boundary
+        let edge = "é".repeat(QUOTE_LIMIT);
+        assert_eq!(clip(format!("`{edge}`")), format!("`{edge}`"));
+        let over = "é".repeat(QUOTE_LIMIT + 1);
+        assert_eq!(
+            clip(format!("`{over}`")),
+            format!("`{}…`", "é".repeat(QUOTE_LIMIT - 1))
+        );
+        assert_eq!(did_you_mean(&long, ["xx", "db"]), None);
+    }
+
+    #[test]
+    fn a_long_line_is_not_shown() {
+        let mut sm = SourceMap::new();
+        let text = format!("allow {} -> b\n", "y".repeat(1_000_000));
+        let f = sm.add("x.npl", text);
+        let d =
+            Diagnostic::error("E0101", "unknown name `b`").at(Span::new(f, 6, 1_000_006), "here");
+        let out = render_human(&sm, &[d]);
+        assert!(out.len() < 1_000, "{}", out.len());
+        assert!(
+            out.contains("at x.npl:1:7 (line of 1000011 bytes, not shown)"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -225,16 +225,32 @@ fn run(inputs: &[Input], emit: bool) -> Compilation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputError(pub String);
 
+/// The files a build reads, and notes on how they were found (W0002: a
+/// directory that leads back into itself).
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub files: Vec<Input>,
+    pub notes: Vec<Diagnostic>,
+}
+
 /// Reads the `.npl` files named by `paths`: files as given, directories
 /// searched recursively for `*.npl` (sorted; hidden directories skipped).
+/// Each file is read once, however many paths or links lead to it.
 pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
+    read_inputs_noting(paths).map(|i| i.files)
+}
+
+/// [`read_inputs`], with the notes the command line prints beside the
+/// diagnostics.
+pub fn read_inputs_noting(paths: &[PathBuf]) -> Result<Inputs, InputError> {
+    let mut w = Walk::default();
     let mut files = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p)
             .map_err(|e| InputError(format!("cannot read `{}`: {}", p.display(), io_msg(&e))))?;
         if meta.is_dir() {
             let before = files.len();
-            walk(p, &mut files)?;
+            w.dir(p, identity(p, &meta), false, &mut files)?;
             if files.len() == before {
                 return Err(InputError(format!(
                     "no `.npl` files under `{}`",
@@ -242,22 +258,52 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
                 )));
             }
         } else {
-            files.push(p.clone());
+            files.push((false, p.clone(), identity(p, &meta)));
         }
     }
+    // one path per file: the first without a link, in path order, else the
+    // first
     files.sort();
-    files.dedup();
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|(_, _, id)| seen.insert(id.clone()));
+    let mut files: Vec<PathBuf> = files.into_iter().map(|(_, p, _)| p).collect();
+    files.sort();
     // read on every core; the first error in path order is the one reported
-    crate::par::map(&files, |f| {
-        let text = std::fs::read_to_string(f)
+    let files = crate::par::map(&files, |f| {
+        let bytes = std::fs::read(f)
             .map_err(|e| InputError(format!("cannot read `{}`: {}", f.display(), io_msg(&e))))?;
         Ok(Input {
             name: display_name(f),
-            text,
+            text: utf8(f, bytes)?,
         })
     })
     .into_iter()
-    .collect()
+    .collect::<Result<Vec<Input>, InputError>>()?;
+    Ok(Inputs {
+        files,
+        notes: w.notes,
+    })
+}
+
+/// The text of a file, or an error that says where its first byte that is
+/// not UTF-8 is.
+fn utf8(f: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let column = String::from_utf8_lossy(&bytes[line_start..at]).chars().count() + 1;
+        InputError(format!(
+            "cannot read `{}`: it is not UTF-8: byte {at} (line {line}, column {column}) is 0x{:02x}; save the file as UTF-8",
+            f.display(),
+            bytes[at]
+        ))
+    })
 }
 
 fn display_name(p: &Path) -> String {
@@ -265,31 +311,99 @@ fn display_name(p: &Path) -> String {
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
-    let mut entries: Vec<PathBuf> = Vec::new();
-    for e in rd {
-        let e =
-            e.map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
-        entries.push(e.path());
-    }
-    entries.sort();
-    for p in entries {
-        let hidden = p
-            .file_name()
-            .map(|n| n.to_string_lossy().starts_with('.'))
-            .unwrap_or(false);
-        if hidden {
-            continue;
+/// What makes two paths the same file or directory: the device and inode
+/// (on Unix), else the canonical path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Identity {
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+#[cfg(unix)]
+fn identity(_: &Path, meta: &std::fs::Metadata) -> Identity {
+    use std::os::unix::fs::MetadataExt;
+    Identity::Inode(meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(p: &Path, _: &std::fs::Metadata) -> Identity {
+    Identity::Path(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+/// The directory walk: every directory is entered once, whatever links
+/// lead to it; a link back into a directory being walked is a loop, noted
+/// once per link.
+#[derive(Default)]
+struct Walk {
+    /// The directories being walked, from the root down.
+    path: Vec<(Identity, PathBuf)>,
+    /// Every directory entered.
+    entered: std::collections::HashSet<Identity>,
+    notes: Vec<Diagnostic>,
+}
+
+impl Walk {
+    /// Walks `dir` (reached through a symbolic link when `linked`), adding
+    /// `(linked, path, identity)` for each `.npl` file. Entries that are
+    /// not links come first, so that a directory reached both ways is
+    /// entered by its own path.
+    fn dir(
+        &mut self,
+        dir: &Path,
+        id: Identity,
+        linked: bool,
+        out: &mut Vec<(bool, PathBuf, Identity)>,
+    ) -> Result<(), InputError> {
+        if let Some((_, ancestor)) = self.path.iter().find(|(a, _)| *a == id) {
+            self.notes.push(
+                Diagnostic::note(
+                    "W0002",
+                    format!(
+                        "`{}` leads back to `{}`: a loop of symbolic links, not followed",
+                        display_name(dir),
+                        display_name(ancestor)
+                    ),
+                )
+                .with_help("every file under it is read once, through the path without the loop"),
+            );
+            return Ok(());
         }
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p.extension().map(|x| x == "npl").unwrap_or(false) {
-            out.push(p);
+        if !self.entered.insert(id.clone()) {
+            // reached before through another link: its files are read already
+            return Ok(());
         }
+        let rd = std::fs::read_dir(dir)
+            .map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
+        let mut entries: Vec<(bool, PathBuf)> = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| {
+                InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e)))
+            })?;
+            let link = e.file_type().map(|t| t.is_symlink()).unwrap_or(false);
+            entries.push((linked || link, e.path()));
+        }
+        entries.sort();
+        self.path.push((id, dir.to_path_buf()));
+        for (linked, p) in entries {
+            let hidden = p
+                .file_name()
+                .map(|n| n.to_string_lossy().starts_with('.'))
+                .unwrap_or(false);
+            if hidden {
+                continue;
+            }
+            let npl = p.extension().map(|x| x == "npl").unwrap_or(false);
+            match std::fs::metadata(&p) {
+                Ok(meta) if meta.is_dir() => self.dir(&p, identity(&p, &meta), linked, out)?,
+                Ok(meta) if npl => out.push((linked, p.clone(), identity(&p, &meta))),
+                // a dangling link named `*.npl`: reading it says why
+                Err(_) if npl => out.push((linked, p.clone(), Identity::Path(p.clone()))),
+                _ => {}
+            }
+        }
+        self.path.pop();
+        Ok(())
     }
-    Ok(())
 }
 
 /// An I/O error in plain lowercase words.

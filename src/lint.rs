@@ -1,10 +1,13 @@
 //! Security lints: the seeds' advice made checkable. Input: the checked
 //! [`Program`] and, when the build has `nodes` blocks, the [`FirewallSpec`].
-//! Output: warnings W0701-W0706 (docs/diagnostics.md), each
+//! Output: warnings W0609, W0701-W0706, W0710 and W0711 (docs/diagnostics.md), each
 //! pointing at the statement that causes it so that `@silence(CODE)` there
 //! silences it.
 //!
-//! Firewall lints (W0701-W0703) read the port table, so they see the ports
+//! W0609 reads the namespaces the peers name: one that is not managed but
+//! is a typo away from one that is.
+//!
+//! Firewall lints (W0701-W0703, W0710, W0711) read the port table, so they see the ports
 //! as finally open (allows minus denies), whether written by component name
 //! or by number. Namespace lints (W0704-W0706) point at the namespace's
 //! `default` statement, or at its name when no posture is written.
@@ -25,6 +28,17 @@ pub const KUBELET_READONLY: (u16, u16) = (10255, 10255);
 pub const ETCD: (u16, u16) = (2379, 2380);
 /// The Kubernetes API server (seeds 000, 002).
 pub const APISERVER: (u16, u16) = (6443, 6443);
+/// The kubelet API (seed 000: "allows full node access"; seed 002).
+pub const KUBELET: (u16, u16) = (10250, 10250);
+/// The control plane's components besides the API server and etcd, with
+/// their ports (seeds 000, 002): what W0710 looks at with the kubelet.
+pub const CONTROL_PLANE_COMPONENTS: [(&str, (u16, u16)); 3] = [
+    ("kube-controller-manager", (10257, 10257)),
+    ("cloud-controller-manager", (10258, 10258)),
+    ("kube-scheduler", (10259, 10259)),
+];
+/// The dashboard's NodePort (seed 000), inside the NodePort range.
+pub const DASHBOARD: (u16, u16) = (30000, 30000);
 /// The cloud instance metadata API (`metadata-api` in the stdlib).
 pub const METADATA_V4: &str = "169.254.169.254";
 /// NodeLocal DNSCache's default listen address.
@@ -33,6 +47,7 @@ pub const NODELOCAL_DNS: &str = "169.254.20.10";
 /// Every security lint of a build.
 pub fn lint(prog: &Program, fw: Option<&FirewallSpec>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    misspelt_namespaces(prog, &mut out);
     let relevant = statements_by_namespace(prog);
     let none = Vec::new();
     for ns in prog.namespaces.values() {
@@ -84,6 +99,67 @@ fn statements_by_namespace(
         }
     }
     out
+}
+
+/// Namespaces that clusters have without a `namespace` block: never taken
+/// for a misspelling of a managed one.
+const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
+
+/// W0609: a peer names a namespace that is not managed, but is one typo
+/// away from one that is (`shpo/app=api` beside `namespace shop`). It
+/// compiles into policies for pods of a namespace that may not exist, and
+/// says nothing.
+fn misspelt_namespaces(prog: &Program, out: &mut Vec<Diagnostic>) {
+    let managed: Vec<&str> = prog.namespaces.keys().map(String::as_str).collect();
+    if managed.is_empty() {
+        return;
+    }
+    let mut guess: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+    for s in &prog.statements {
+        let terms = s
+            .src
+            .iter()
+            .map(|t| (&t.set, t.span))
+            .chain(s.dst.iter().map(|t| (&t.set, t.span)));
+        let mut reported = std::collections::BTreeSet::new();
+        for (set, span) in terms {
+            let PeerSet::Pods { namespaces, .. } = set else {
+                continue;
+            };
+            let Some(c) = namespaces.get(crate::ir::NAME_LABEL) else {
+                continue;
+            };
+            let (crate::ir::ValSet::Finite(names) | crate::ir::ValSet::Cofinite(names)) = &c.values;
+            for n in names.iter() {
+                // a name of one or two letters is one edit from every other
+                // such name: too short to call a misspelling
+                if prog.namespaces.contains_key(n)
+                    || SYSTEM_NAMESPACES.contains(&n.as_str())
+                    || n.chars().count() < 3
+                {
+                    continue;
+                }
+                let close = *guess
+                    .entry(n.as_str())
+                    .or_insert_with(|| crate::diag::did_you_mean(n, managed.iter().copied()));
+                let Some(close) = close else {
+                    continue;
+                };
+                if !reported.insert(n.as_str()) {
+                    continue;
+                }
+                out.push(
+                    Diagnostic::warning(
+                        "W0609",
+                        format!("namespace `{n}` is not managed; did you mean `{close}`?"),
+                    )
+                    .at(span, format!("pods of namespace `{n}`, which no `namespace` block declares"))
+                    .with_help(format!("write `{close}/...` if that is meant; if `{n}` is another namespace (one nplc writes no policies for), write `@silence(W0609)` before the statement"))
+                    .with_note(format!("a peer in a namespace that is not managed compiles as written, and matches nothing if the cluster has no namespace `{n}`")),
+                );
+            }
+        }
+    }
 }
 
 // ---- the node firewall ---------------------------------------------------
@@ -189,6 +265,59 @@ fn firewall(fw: &FirewallSpec, out: &mut Vec<Diagnostic>) {
                 .at(rule.span, "opens tcp/6443 to most public addresses")
                 .with_help("allow the networks that need the API server (admin networks, the nodes, the pod network) rather than `world`")
                 .with_note("counted as open to `world`: the sources hold at least half of the public IPv4 or IPv6 addresses"),
+        );
+    }
+    open_to_world(fw, &rows, out);
+}
+
+/// W0710 and W0711: node ports that must not face the internet, open to
+/// `world` (the same measure as W0703).
+fn open_to_world(fw: &FirewallSpec, rows: &[PortRow], out: &mut Vec<Diagnostic>) {
+    let mut components = vec![("the kubelet API", "kubelet", KUBELET)];
+    components.extend(
+        CONTROL_PLANE_COMPONENTS
+            .iter()
+            .map(|&(name, ports)| (name, name, ports)),
+    );
+    for (what, component, (lo, hi)) in components {
+        for ((id, role), set) in opened(fw, rows, Protocol::Tcp, lo, hi) {
+            if !covers_public_half(&set) {
+                continue;
+            }
+            let Some(rule) = rule_of(fw, id) else {
+                continue;
+            };
+            let help = if component == "kubelet" {
+                "the kubelet API gives full access to the node and its pods (seed 000); open it to the control plane (and monitoring) only".to_string()
+            } else {
+                format!("`{component}` serves the control plane; open it to the control plane and monitoring networks only")
+            };
+            out.push(
+                Diagnostic::warning(
+                    "W0710",
+                    format!("{what} (tcp/{lo}) on role `{role}` is open to `world`"),
+                )
+                .at(rule.span, format!("opens tcp/{lo} to most public addresses"))
+                .with_help(help)
+                .with_note("counted as open to `world`: the sources hold at least half of the public IPv4 or IPv6 addresses"),
+            );
+        }
+    }
+    for ((id, role), set) in opened(fw, rows, Protocol::Tcp, DASHBOARD.0, DASHBOARD.1) {
+        if !covers_public_half(&set) {
+            continue;
+        }
+        let Some(rule) = rule_of(fw, id) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::warning(
+                "W0711",
+                format!("the dashboard's NodePort (tcp/30000) on role `{role}` is open to `world`"),
+            )
+            .at(rule.span, "opens tcp/30000 to most public addresses")
+            .with_help("seed 000 lists tcp/30000 as the Kubernetes dashboard; close it to the internet, e.g. `deny world except admin-net -> worker:dashboard` beside the NodePort allow")
+            .with_note("counted as open to `world`: the sources hold at least half of the public IPv4 or IPv6 addresses"),
         );
     }
 }

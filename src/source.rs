@@ -6,6 +6,10 @@
 use codespan_reporting::files::{self, SimpleFiles};
 use std::ops::Range;
 
+/// The byte order mark some editors write at the start of a UTF-8 file;
+/// the grammar skips it there.
+pub const BOM: char = '\u{feff}';
+
 /// Index of a file in the [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct FileId(pub usize);
@@ -95,6 +99,23 @@ impl SourceMap {
             .unwrap_or("")
     }
 
+    /// 1-based column (in characters) of a byte offset, as the renderer
+    /// counts it: from the start of its line, or after a byte order mark
+    /// that starts the file.
+    pub fn column(&self, id: FileId, offset: usize) -> usize {
+        let text = self.text(id);
+        let off = offset.min(text.len());
+        let mut start = text.as_bytes()[..off]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        if start == 0 && text.starts_with(BOM) {
+            start = BOM.len_utf8().min(off);
+        }
+        text.get(start..off).map(|t| t.chars().count()).unwrap_or(0) + 1
+    }
+
     /// 1-based line of a byte offset.
     pub fn line(&self, id: FileId, offset: usize) -> usize {
         match self.meta.get(id.0) {
@@ -140,8 +161,14 @@ impl<'a> files::Files<'a> for SourceMap {
     fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, files::Error> {
         self.files.line_index(id.0, byte_index)
     }
+    /// A byte order mark that starts a file is not part of its first line,
+    /// so columns there count from after it (offsets stay the file's).
     fn line_range(&'a self, id: FileId, line_index: usize) -> Result<Range<usize>, files::Error> {
-        self.files.line_range(id.0, line_index)
+        let r = self.files.line_range(id.0, line_index)?;
+        if line_index == 0 && self.text(id).starts_with(BOM) {
+            return Ok(BOM.len_utf8().min(r.end)..r.end);
+        }
+        Ok(r)
     }
 }
 

@@ -78,12 +78,13 @@ impl outdir::Tree for Files<'_> {
 pub fn run(a: Args) -> i32 {
     let fmt = a.common.error_format;
     let mut t = driver::Timer::new();
-    let inputs = match driver::read_inputs(&a.common.paths) {
+    let inputs = match driver::read_inputs_noting(&a.common.paths) {
         Ok(i) => i,
         Err(e) => return super::fail_io_then(fmt, e.0, NOTHING_WRITTEN),
     };
     t.lap("read");
-    let c = driver::compile_inputs(&inputs);
+    let mut c = driver::compile_inputs(&inputs.files);
+    c.diagnostics.extend(inputs.notes);
     let code = write(&a, &c);
     super::exit_without_freeing(c, code)
 }

@@ -11,12 +11,13 @@ pub struct Args {
 
 pub fn run(a: Args) -> i32 {
     let mut t = driver::Timer::new();
-    let inputs = match driver::read_inputs(&a.common.paths) {
+    let inputs = match driver::read_inputs_noting(&a.common.paths) {
         Ok(i) => i,
         Err(e) => return super::fail_io(a.common.error_format, e.0),
     };
     t.lap("read");
-    let c = driver::check_inputs(&inputs);
+    let mut c = driver::check_inputs(&inputs.files);
+    c.diagnostics.extend(inputs.notes);
     report(a.common.error_format, &c.sources, &c.diagnostics);
     let code = if c.has_errors() { EXIT_ERRORS } else { EXIT_OK };
     super::exit_without_freeing(c, code)

@@ -217,6 +217,30 @@ fn add_made_up(pop: &mut Population, arg: &EndpointArg) {
     }
 }
 
+/// The pod of the population whose name is closest to `namespace/name`: in
+/// that namespace first, else in any.
+fn closest_pod(pop: &Population, namespace: &str, name: &str) -> Option<String> {
+    let here: Vec<&str> = pop
+        .pods
+        .iter()
+        .filter(|p| p.namespace == namespace)
+        .map(|p| p.name.as_str())
+        .collect();
+    if let Some(n) = crate::diag::did_you_mean(name, here) {
+        return Some(format!("{namespace}/{n}"));
+    }
+    let all: Vec<String> = pop
+        .pods
+        .iter()
+        .map(|p| format!("{}/{}", p.namespace, p.name))
+        .collect();
+    crate::diag::did_you_mean(
+        &format!("{namespace}/{name}"),
+        all.iter().map(String::as_str),
+    )
+    .map(str::to_string)
+}
+
 /// The endpoint an argument names, once every made-up pod is in `pop`.
 fn resolve(
     pop: &Population,
@@ -228,9 +252,14 @@ fn resolve(
         EndpointArg::Pod { namespace, name } => {
             match pop.pod_index(namespace, name) {
                 Some(i) => Ok((Endpoint::Pod(i), format!("{namespace}/{name}"))),
-                None if have_pods => Err(ExplainError(format!(
-                    "no pod `{namespace}/{name}` in the population; name a pod of the file, or give labels: `{namespace}/app=NAME`"
-                ))),
+                None if have_pods => Err(ExplainError(match closest_pod(pop, namespace, name) {
+                    Some(close) => format!(
+                        "no pod `{namespace}/{name}` in the population; did you mean `{close}`? (or give labels: `{namespace}/app=NAME`)"
+                    ),
+                    None => format!(
+                        "no pod `{namespace}/{name}` in the population; name a pod of the file, or give labels: `{namespace}/app=NAME`"
+                    ),
+                })),
                 None => Err(ExplainError(format!(
                     "`{namespace}/{name}` names a pod, but no population was given; add `--pods FILE`, or give labels: `{namespace}/app=NAME`"
                 ))),
@@ -680,6 +709,12 @@ mod tests {
         assert!(render(&c, &e).contains("no allow statement matches"));
         let err = explain(&c, &pop, true, "shop/nope", "shop/web-0:80").unwrap_err();
         assert!(err.0.contains("no pod `shop/nope`"), "{err:?}");
+        assert!(!err.0.contains("did you mean"), "{err:?}");
+        // a typo of a pod's name: the closest pod, in its namespace first
+        let err = explain(&c, &pop, true, "shop/web-9", "shop/db-0:80").unwrap_err();
+        assert!(err.0.contains("did you mean `shop/web-0`?"), "{err:?}");
+        let err = explain(&c, &pop, true, "shpo/db-0", "shop/web-0:80").unwrap_err();
+        assert!(err.0.contains("did you mean `shop/db-0`?"), "{err:?}");
         let err = explain(
             &c,
             &Population::default(),

@@ -410,9 +410,12 @@ pub fn all_cidrs(set: &IpSet) -> Vec<ipnet::IpNet> {
     v
 }
 
-/// A set of addresses as a person reads it: `world`; its CIDR blocks when
-/// there are at most four; else its blocks with their exceptions
-/// (`0.0.0.0/0 except 10.9.0.0/16, ::/0`); `nobody` when empty.
+/// A set of addresses as a person writes it in a source: `world`; its
+/// CIDR blocks when there are at most four; else its blocks with their
+/// exceptions; `nobody` when empty. Blocks are joined with `|` and several
+/// exceptions grouped, as peers are (`10.0.1.8/29 except (10.0.1.8/31 |
+/// 10.0.1.15/32) | ::/0`), so the text reads as one peer and could be
+/// pasted into a rule.
 pub fn describe_set(set: &IpSet) -> String {
     if set.is_world() {
         return "world".to_string();
@@ -426,27 +429,25 @@ pub fn describe_set(set: &IpSet) -> String {
             .iter()
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
-            .join(", ");
+            .join(" | ");
     }
     set.ip_blocks()
         .iter()
-        .map(|b| {
-            if b.except.is_empty() {
-                b.cidr.to_string()
-            } else {
-                format!(
-                    "{} except {}",
-                    b.cidr,
-                    b.except
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )
-            }
+        .map(|b| match b.except.as_slice() {
+            [] => b.cidr.to_string(),
+            [one] => format!("{} except {one}", b.cidr),
+            several => format!(
+                "{} except ({})",
+                b.cidr,
+                several
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(" | ")
 }
 
 #[cfg(test)]
@@ -498,8 +499,50 @@ mod tests {
         assert_eq!(describe_set(&IpSet::empty()), "nobody");
         assert_eq!(
             describe_set(&IpSet::world().minus(&set(&["10.9.0.0/16"]))),
-            "0.0.0.0/0 except 10.9.0.0/16, ::/0"
+            "0.0.0.0/0 except 10.9.0.0/16 | ::/0"
         );
+        assert_eq!(
+            describe_set(&set(&["10.0.1.0/24"]).minus(&set(&["10.0.1.8/31", "10.0.1.15/32"]))),
+            "10.0.1.0/24 except (10.0.1.8/31 | 10.0.1.15/32)"
+        );
+        assert_eq!(
+            describe_set(&set(&["10.0.0.0/24", "192.168.1.0/24", "2001:db8::/64"])),
+            "10.0.0.0/24 | 192.168.1.0/24 | 2001:db8::/64"
+        );
+    }
+
+    /// What `describe_set` writes reads back as the same set of addresses.
+    #[test]
+    fn described_sets_parse_back_as_one_peer() {
+        let sets = [
+            set(&["10.0.1.8/29"]).minus(&set(&["10.0.1.8/31", "10.0.1.15/32"])),
+            set(&["10.0.1.0/24"]).minus(&set(&["10.0.1.8/31", "10.0.1.15/32"])),
+            IpSet::world().minus(&set(&["10.9.0.0/16", "2001:db8::/32"])),
+            set(&["10.0.0.0/24", "192.168.1.0/24", "2001:db8::/64"]),
+            set(&["10.0.0.0/8", "172.16.0.0/12"]).minus(&set(&[
+                "10.1.0.0/16",
+                "172.16.5.0/24",
+                "10.2.0.0/16",
+            ])),
+        ];
+        for s in sets {
+            let text = describe_set(&s);
+            let program = format!("namespace a {{ allow egress {text} }}\n");
+            let c = crate::driver::compile_inputs(&[crate::driver::Input {
+                name: "a.npl".into(),
+                text: program.clone(),
+            }]);
+            assert!(!c.has_errors(), "{program}: {:?}", c.diagnostics);
+            let prog = c.program.unwrap();
+            let got = prog.statements[0]
+                .dst
+                .iter()
+                .fold(IpSet::empty(), |acc, t| match &t.set {
+                    crate::ir::PeerSet::External(x) => acc.union(x),
+                    _ => acc,
+                });
+            assert_eq!(got, s, "{text}");
+        }
     }
 
     fn spec() -> FirewallSpec {

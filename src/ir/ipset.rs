@@ -78,7 +78,12 @@ impl IpSet {
         }
     }
     pub fn is_subset(&self, o: &IpSet) -> bool {
-        self.minus(o).is_empty()
+        self.v4.is_subset(&o.v4) && self.v6.is_subset(&o.v6)
+    }
+    /// Whether the two sets share an address, without building the
+    /// intersection.
+    pub fn meets(&self, o: &IpSet) -> bool {
+        self.v4.meets(&o.v4) || self.v6.meets(&o.v6)
     }
 
     /// The fewest lines (`cidr` plus `except` entries) that write this set
@@ -88,6 +93,122 @@ impl IpSet {
         out.extend(blocks(self.v6.ranges(), 0, 0, 128, Fam::V6).blocks);
         out
     }
+}
+
+/// A point of the address space, every IPv4 address before every IPv6
+/// one: `(0, v4)` or `(1, v6)`.
+type Point = (u8, u128);
+
+/// The set's ranges in the order of points, a last IPv4 range that ends
+/// at 255.255.255.255 joined with a first IPv6 range that starts at `::`.
+fn point_ranges(s: &IpSet) -> Vec<(Point, Point)> {
+    let mut out: Vec<(Point, Point)> =
+        s.v4.ranges()
+            .iter()
+            .map(|&(a, b)| ((0, a), (0, b)))
+            .collect();
+    for &(a, b) in s.v6.ranges() {
+        match out.last_mut() {
+            Some(last) if a == 0 && last.1 == (0, V4_MAX) => last.1 = (1, b),
+            _ => out.push(((1, a), (1, b))),
+        }
+    }
+    out
+}
+
+/// For each set, the indices of the other sets that may contain it: every
+/// `j != i` with `sets[i] ⊆ sets[j]` is listed (sorted), and usually few
+/// others, so that finding the sets inside another costs far less than
+/// comparing every pair (a policy with thousands of distinct address
+/// blocks with excepts). The caller tests each candidate. Two indexes, both
+/// complete:
+///
+/// - a set lies only in sets that hold its first point: the ranges that
+///   hold it, found by a sweep in the order of points (used when they
+///   belong to few sets);
+/// - else, with `A` the union of all the sets and `D(s) = A \ s`, `i ⊆ j`
+///   exactly when `D(j) ⊆ D(i)`: then `D(j)` is empty or its first point
+///   lies in `D(i)`, found by a binary search among those first points.
+///   Holes that every set shares (a deny cut out of each of them) are not
+///   in any `D`, so they do not make every set a candidate.
+pub fn superset_candidates(sets: &[&IpSet]) -> Vec<Vec<usize>> {
+    // enough candidates by the first index to try the second
+    candidates_by(sets, 32)
+}
+
+/// [`superset_candidates`], using the second index when the first finds
+/// more than `crowded` candidates.
+fn candidates_by(sets: &[&IpSet], crowded_at: usize) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); sets.len()];
+    let mut ranges: Vec<(Point, Point, usize)> = Vec::new();
+    let mut firsts: Vec<(Point, usize)> = Vec::new();
+    for (i, s) in sets.iter().enumerate() {
+        let r = point_ranges(s);
+        match r.first() {
+            Some(f) => firsts.push((f.0, i)),
+            // the empty set is inside every set
+            None => out[i].extend(0..sets.len()),
+        }
+        ranges.extend(r.into_iter().map(|(lo, hi)| (lo, hi, i)));
+    }
+    ranges.sort_unstable();
+    firsts.sort_unstable();
+    // the sweep: ranges that start at or before the point, by their end
+    let mut open: std::collections::BTreeSet<(Point, usize)> = std::collections::BTreeSet::new();
+    let mut next = 0;
+    let mut crowded = Vec::new();
+    for &(q, i) in &firsts {
+        while next < ranges.len() && ranges[next].0 <= q {
+            open.insert((ranges[next].1, ranges[next].2));
+            next += 1;
+        }
+        let holding: Vec<usize> = open
+            .range((q, 0)..)
+            .map(|&(_, j)| j)
+            .take(crowded_at + 1)
+            .collect();
+        if holding.len() <= crowded_at {
+            out[i] = holding;
+        } else {
+            crowded.push(i);
+        }
+    }
+    if !crowded.is_empty() {
+        let mut all = IpSet::empty();
+        for s in sets {
+            all = all.union(s);
+        }
+        // the first point of each D(j); D(j) empty: j holds every set
+        let mut first_missing: Vec<(Point, usize)> = Vec::new();
+        let mut whole: Vec<usize> = Vec::new();
+        for (j, s) in sets.iter().enumerate() {
+            let p = all
+                .v4
+                .first_outside(&s.v4)
+                .map(|x| (0, x))
+                .or_else(|| all.v6.first_outside(&s.v6).map(|x| (1, x)));
+            match p {
+                Some(p) => first_missing.push((p, j)),
+                None => whole.push(j),
+            }
+        }
+        first_missing.sort_unstable();
+        for i in crowded {
+            let d = all.minus(sets[i]);
+            out[i].extend(&whole);
+            for (lo, hi) in point_ranges(&d) {
+                let from = first_missing.partition_point(|&(p, _)| p < lo);
+                let to = first_missing.partition_point(|&(p, _)| p <= hi);
+                out[i].extend(first_missing[from..to].iter().map(|&(_, j)| j));
+            }
+        }
+    }
+    for (i, c) in out.iter_mut().enumerate() {
+        c.retain(|&j| j != i);
+        c.sort_unstable();
+        c.dedup();
+    }
+    out
 }
 
 #[derive(Clone, Copy)]
@@ -228,7 +349,75 @@ mod tests {
         );
     }
 
+    /// Small sets of IPv4 and IPv6 addresses near the ends of both
+    /// families, so that ranges touch the boundary between them.
+    fn arb_set() -> impl Strategy<Value = IpSet> {
+        let r = || {
+            prop::collection::vec((0u128..12, 0u128..4), 0..4).prop_map(|v| {
+                v.into_iter().fold(RangeSet::empty(), |s, (a, l)| {
+                    s.union(&RangeSet::range(a, a + l))
+                })
+            })
+        };
+        (r(), r(), any::<bool>(), any::<bool>()).prop_map(|(a, b, top4, top6)| {
+            // mirror some sets to the top of their family
+            let flip = |r: RangeSet, max: u128, on: bool| {
+                if !on {
+                    return r;
+                }
+                r.ranges().iter().fold(RangeSet::empty(), |s, &(lo, hi)| {
+                    s.union(&RangeSet::range(max - hi, max - lo))
+                })
+            };
+            IpSet {
+                v4: flip(a, V4_MAX, top4),
+                v6: flip(b, u128::MAX, top6),
+            }
+        })
+    }
+
+    #[test]
+    fn superset_candidates_across_the_family_boundary() {
+        let w = IpSet::world();
+        let two = IpSet::from_net(&n("1.2.3.4/32")).union(&IpSet::from_net(&n("2001:db8::1/128")));
+        for crowded_at in [0, 32] {
+            let c = candidates_by(&[&two, &w], crowded_at);
+            assert_eq!(c[0], vec![1]);
+        }
+        // holes every set shares do not make every set a candidate
+        let base = IpSet::from_net(&n("10.0.0.0/8")).minus(&IpSet::from_net(&n("10.9.9.0/24")));
+        let sets: Vec<IpSet> = (0..40)
+            .map(|k| base.minus(&IpSet::from_net(&n(&format!("10.{k}.0.0/16")))))
+            .collect();
+        let refs: Vec<&IpSet> = sets.iter().collect();
+        let c = superset_candidates(&refs);
+        assert!(c.iter().all(|c| c.len() <= 1), "{c:?}");
+    }
+
     proptest! {
+        #[test]
+        fn superset_candidates_hold_every_superset(sets in prop::collection::vec(arb_set(), 1..8)) {
+            let refs: Vec<&IpSet> = sets.iter().collect();
+            // each index alone (0: always the second), and both
+            for crowded_at in [0, 1, 3, usize::MAX - 1] {
+                let c = candidates_by(&refs, crowded_at);
+                for i in 0..sets.len() {
+                    for j in 0..sets.len() {
+                        if i != j && sets[i].is_subset(&sets[j]) {
+                            prop_assert!(c[i].contains(&j), "{i} in {j}: {:?}", c[i]);
+                        }
+                    }
+                    prop_assert!(!c[i].contains(&i));
+                }
+            }
+        }
+
+        #[test]
+        fn subset_and_meets_are_exact(a in arb_set(), b in arb_set()) {
+            prop_assert_eq!(a.is_subset(&b), a.minus(&b).is_empty());
+            prop_assert_eq!(a.meets(&b), !a.intersect(&b).is_empty());
+        }
+
         #[test]
         fn blocks_are_exact(nets in prop::collection::vec((0u32..=255, 0u8..=8, any::<bool>()), 1..5), probe in any::<u32>()) {
             // sets built from /24../32 blocks inside 10.0.0.0/16, added or removed

@@ -137,6 +137,81 @@ impl PeerSet {
     }
 }
 
+/// For each peer set, the indices of the others that may contain it: every
+/// `j != i` with `peers[i].is_subset(peers[j])` is listed (sorted), and
+/// usually few others, so that a policy with many distinct peers does not
+/// compare every pair. Address sets are indexed by their ranges and gaps
+/// ([`ipset::superset_candidates`]); pods of named namespaces by name (a
+/// set of pods in namespace `n` lies only in sets that admit `n`).
+pub fn superset_candidates(peers: &[&PeerSet]) -> Vec<Vec<usize>> {
+    let everyone = |i: usize| (0..peers.len()).filter(|&j| j != i).collect::<Vec<_>>();
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); peers.len()];
+    // addresses
+    let ext: Vec<(usize, &IpSet)> = peers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| match p {
+            PeerSet::External(s) => Some((i, s)),
+            PeerSet::Pods { .. } => None,
+        })
+        .collect();
+    let sets: Vec<&IpSet> = ext.iter().map(|(_, s)| *s).collect();
+    for ((i, _), c) in ext.iter().zip(ipset::superset_candidates(&sets)) {
+        out[*i] = c.into_iter().map(|k| ext[k].0).collect();
+    }
+    // pods: by the names their namespaces are limited to, if any
+    let names = |p: &PeerSet| match p {
+        PeerSet::Pods { namespaces, .. } => match namespaces.get(NAME_LABEL) {
+            Some(KeyC {
+                values: ValSet::Finite(v),
+                ..
+            }) => Some(v.iter().cloned().collect::<Vec<String>>()),
+            _ => None,
+        },
+        PeerSet::External(_) => None,
+    };
+    let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut unnamed: Vec<usize> = Vec::new();
+    for (j, p) in peers.iter().enumerate() {
+        if let PeerSet::Pods { .. } = p {
+            match names(p) {
+                Some(v) => v
+                    .into_iter()
+                    .for_each(|n| by_name.entry(n).or_default().push(j)),
+                None => unnamed.push(j),
+            }
+        }
+    }
+    for (i, p) in peers.iter().enumerate() {
+        // an empty set lies in every set, of either kind
+        if p.is_empty() {
+            out[i] = everyone(i);
+            continue;
+        }
+        if let PeerSet::Pods { .. } = p {
+            let first = names(p).and_then(|v| v.into_iter().next());
+            let mut c: Vec<usize> = match first {
+                Some(n) => by_name
+                    .get(&n)
+                    .into_iter()
+                    .flatten()
+                    .chain(&unnamed)
+                    .copied()
+                    .filter(|&j| j != i)
+                    .collect(),
+                None => everyone(i)
+                    .into_iter()
+                    .filter(|&j| matches!(peers[j], PeerSet::Pods { .. }))
+                    .collect(),
+            };
+            c.sort_unstable();
+            c.dedup();
+            out[i] = c;
+        }
+    }
+    out
+}
+
 /// The selector of one namespace by name.
 pub fn ns_named(ns: &str) -> LabelSel {
     LabelSel::any().with(NAME_LABEL, KeyC::eq(ns))
@@ -254,5 +329,67 @@ pub struct Program {
 impl Program {
     pub fn is_managed(&self, ns: &str) -> bool {
         self.namespaces.contains_key(ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn superset_candidates_hold_every_superset() {
+        let names = |v: &[&str]| {
+            LabelSel::any().with(
+                NAME_LABEL,
+                KeyC::one_of(v.iter().map(|s| s.to_string()).collect()),
+            )
+        };
+        let app = |a: &str| LabelSel::any().with("app", KeyC::eq(a));
+        let net = |s: &str| PeerSet::External(IpSet::from_net(&s.parse().unwrap()));
+        let peers = [
+            PeerSet::cluster(),
+            PeerSet::in_namespace("a", LabelSel::any()),
+            PeerSet::in_namespace("a", app("x")),
+            PeerSet::in_namespace("b", app("x")),
+            PeerSet::Pods {
+                namespaces: names(&["a", "b"]),
+                pods: app("x"),
+            },
+            PeerSet::Pods {
+                namespaces: LabelSel::any().with("team", KeyC::eq("ops")),
+                pods: LabelSel::any(),
+            },
+            PeerSet::Pods {
+                namespaces: LabelSel::any().with(NAME_LABEL, KeyC::none_of(["c".into()].into())),
+                pods: LabelSel::any(),
+            },
+            PeerSet::Pods {
+                namespaces: names(&[]),
+                pods: LabelSel::any(),
+            },
+            PeerSet::External(IpSet::world()),
+            net("10.0.0.0/8"),
+            net("10.1.0.0/16"),
+            PeerSet::External(
+                IpSet::from_net(&"10.0.0.0/8".parse().unwrap())
+                    .minus(&IpSet::from_net(&"10.1.0.0/16".parse().unwrap())),
+            ),
+            PeerSet::External(IpSet::empty()),
+        ];
+        let refs: Vec<&PeerSet> = peers.iter().collect();
+        let c = superset_candidates(&refs);
+        let mut pairs = 0;
+        for i in 0..peers.len() {
+            for j in 0..peers.len() {
+                if i != j && peers[i].is_subset(&peers[j]) {
+                    pairs += 1;
+                    assert!(c[i].contains(&j), "{:?} in {:?}", peers[i], peers[j]);
+                }
+            }
+            assert!(!c[i].contains(&i));
+        }
+        assert!(pairs > 10, "{pairs}");
+        // and the index does narrow: `b/app=x` is not a candidate for `a/...`
+        assert!(!c[2].contains(&3));
     }
 }

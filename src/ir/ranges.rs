@@ -103,8 +103,120 @@ impl RangeSet {
         }
         RangeSet(out)
     }
+    /// Whether every element of `self` is in `o`, without building the
+    /// difference: each range must lie inside one range of `o` (whose
+    /// ranges are disjoint and not adjacent).
     pub fn is_subset(&self, o: &RangeSet) -> bool {
-        self.minus(o).is_empty()
+        let mut j = 0;
+        for &(lo, hi) in &self.0 {
+            while j < o.0.len() && o.0[j].1 < lo {
+                j += 1;
+            }
+            match o.0.get(j) {
+                Some(&(c, d)) if c <= lo && hi <= d => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+    /// The first element of `self` that is not in `o`, without building
+    /// the difference.
+    pub fn first_outside(&self, o: &RangeSet) -> Option<u128> {
+        let mut j = 0;
+        for &(lo, hi) in &self.0 {
+            let mut cur = lo;
+            while j < o.0.len() && o.0[j].1 < cur {
+                j += 1;
+            }
+            while let Some(&(c, d)) = o.0.get(j) {
+                if c > cur {
+                    return Some(cur);
+                }
+                if d >= hi {
+                    break;
+                }
+                cur = d + 1;
+                j += 1;
+            }
+            match o.0.get(j) {
+                Some(&(c, d)) if c <= cur && hi <= d => {}
+                _ => return Some(cur),
+            }
+        }
+        None
+    }
+    /// Whether the two sets share an element, without building the
+    /// intersection.
+    /// Each range of the smaller set is looked up in the larger one, so
+    /// that a set of a few ranges against one of thousands (a deny against
+    /// an allow that many denies have cut) costs a few binary searches.
+    pub fn meets(&self, o: &RangeSet) -> bool {
+        let (small, large) = if self.0.len() <= o.0.len() {
+            (&self.0, &o.0)
+        } else {
+            (&o.0, &self.0)
+        };
+        small.iter().any(|&(lo, hi)| {
+            let k = large.partition_point(|&(_, d)| d < lo);
+            large.get(k).is_some_and(|&(c, _)| c <= hi)
+        })
+    }
+}
+
+/// A union of ranges built one range at a time, merging as it goes, that
+/// can say which parts of a range it does not cover yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangeUnion(std::collections::BTreeMap<u128, u128>);
+
+impl RangeUnion {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn insert(&mut self, lo: u128, hi: u128) {
+        let (mut lo, mut hi) = (lo, hi);
+        if let Some((&a, &b)) = self.0.range(..=lo).next_back() {
+            if b.saturating_add(1) >= lo {
+                lo = a;
+                hi = hi.max(b);
+                self.0.remove(&a);
+            }
+        }
+        while let Some((&a, &b)) = self.0.range(lo..).next() {
+            if a > hi.saturating_add(1) {
+                break;
+            }
+            hi = hi.max(b);
+            self.0.remove(&a);
+        }
+        self.0.insert(lo, hi);
+    }
+    /// The parts of `lo..=hi` outside the union, in order.
+    pub fn uncovered(&self, lo: u128, hi: u128) -> Vec<(u128, u128)> {
+        let mut out = Vec::new();
+        let mut cur = lo;
+        if let Some((_, &b)) = self.0.range(..=lo).next_back() {
+            if b >= hi {
+                return out;
+            }
+            cur = cur.max(b.saturating_add(1));
+        }
+        for (&a, &b) in self.0.range(cur..) {
+            if a > hi {
+                break;
+            }
+            if a > cur {
+                out.push((cur, a - 1));
+            }
+            if b >= hi {
+                return out;
+            }
+            cur = b + 1;
+        }
+        out.push((cur, hi));
+        out
+    }
+    pub fn to_set(&self) -> RangeSet {
+        RangeSet(self.0.iter().map(|(&a, &b)| (a, b)).collect())
     }
 }
 
@@ -126,6 +238,24 @@ mod tests {
             prop_assert_eq!(a.minus(&b).contains(x), a.contains(x) && !b.contains(x));
             let m = a.minus(&b);
             prop_assert_eq!(RangeSet::normalize(m.0.clone()), m);
+            prop_assert_eq!(a.is_subset(&b), a.minus(&b).is_empty());
+            prop_assert_eq!(a.meets(&b), !a.intersect(&b).is_empty());
+            prop_assert_eq!(a.first_outside(&b), a.minus(&b).ranges().first().map(|r| r.0));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_union_built_range_by_range_is_the_union(v in prop::collection::vec((0u128..40, 0u128..8), 0..8), lo in 0u128..50, len in 0u128..10) {
+            let mut u = RangeUnion::default();
+            let mut want = RangeSet::empty();
+            for (a, l) in v {
+                u.insert(a, a + l);
+                want = want.union(&RangeSet::range(a, a + l));
+            }
+            prop_assert_eq!(u.to_set(), want.clone());
+            let outside = RangeSet(u.uncovered(lo, lo + len));
+            prop_assert_eq!(outside, RangeSet::range(lo, lo + len).minus(&want));
         }
     }
 

@@ -741,11 +741,24 @@ type Rule_ = super::ast::Rule;
 /// Where the text of a pair's last leaf ends (a leaf: a rule without inner
 /// pairs), minus trailing blanks: so neither the whitespace and comments
 /// pest skips after a rule's last token, nor a closing literal such as `}`,
-/// belong to the span. Read from the pair's tokens backwards (its own end,
-/// then the ends of its last child, that child's last child, ... down to
-/// the leaf, whose start comes next): constant work per level, and no
-/// inner pairs built.
+/// belong to the span. Found by descending through the last inner pair of
+/// each level. (Reading the pair's tokens backwards costs fewer
+/// instructions in a release build, but in a debug build pest checks every
+/// token of the file each time a pair's tokens are read, which made parsing
+/// a file of many namespace blocks quadratic: docs/performance.md.)
 fn last_end(p: &Pair<Rule>) -> usize {
+    let mut p = p.clone();
+    while let Some(c) = p.clone().into_inner().next_back() {
+        p = c;
+    }
+    p.as_span().start() + p.as_str().trim_end().len()
+}
+
+/// [`last_end`] read from the pair's tokens backwards (its own end, then
+/// the ends of its last child, that child's last child, ... down to the
+/// leaf, whose start comes next): the test's second opinion.
+#[cfg(test)]
+fn last_end_by_tokens(p: &Pair<Rule>) -> usize {
     let base = p.as_span().start();
     let text = p.as_str();
     let mut toks = p.clone().tokens().rev();
@@ -765,14 +778,6 @@ fn last_end(p: &Pair<Rule>) -> usize {
         }
     }
     base + text.trim_end().len()
-}
-
-#[cfg(test)]
-fn last_end_by_pairs(p: &Pair<Rule>) -> usize {
-    match p.clone().into_inner().next_back() {
-        Some(c) => last_end_by_pairs(&c),
-        None => p.as_span().start() + p.as_str().trim_end().len(),
-    }
 }
 
 fn empty_side(span: Span) -> Side {
@@ -862,10 +867,13 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         InputLocation::Span((s, _)) => s,
     };
     let end = next_token_end(text, pos);
+    if let Some(d) = outside_namespace(file, text, pos, end) {
+        return d;
+    }
     let found = if pos >= text.len() {
         "end of file".to_string()
     } else {
-        format!("`{}`", &text[pos..end])
+        describe_found(&text[pos..end])
     };
     let mut expected: Vec<&str> = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
@@ -886,6 +894,89 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         d = d.with_help(h);
     }
     d
+}
+
+/// A statement of a namespace block (`allow`, `deny`, `isolate`,
+/// `workload`, `default`) at the top level: which block it belongs in,
+/// and, when a block closed before it, where.
+fn outside_namespace(file: FileId, text: &str, pos: usize, end: usize) -> Option<Diagnostic> {
+    let word = text.get(pos..end)?;
+    if !matches!(word, "allow" | "deny" | "isolate" | "workload" | "default") {
+        return None;
+    }
+    // the braces before it, outside comments and quotes
+    let mut depth = 0usize;
+    let mut last_close = None;
+    let mut chars = text[..pos].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '"' || c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '{' => depth += 1,
+            '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    last_close = Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return None;
+    }
+    let example = match word {
+        "default" => "default deny",
+        "workload" => "workload NAME = app=x",
+        "isolate" => "isolate app=x",
+        w => {
+            if w == "allow" {
+                "allow SRC -> DST:PORTS"
+            } else {
+                "deny SRC -> DST:PORTS"
+            }
+        }
+    };
+    let mut d = Diagnostic::error("E0001", format!("`{word}` must be inside a `namespace` block"))
+        .at(Span::new(file, pos, end), "outside every block")
+        .with_help(format!(
+            "{} `{word}` is about the pods of one namespace: write it in that namespace's block, `namespace NAME {{ {example} }}`",
+            if matches!(word, "allow" | "isolate") { "an" } else { "a" }
+        ));
+    if let Some(close) = last_close {
+        d = d.with_label(
+            Span::new(file, close, close + 1),
+            "the last block ends here",
+        );
+    }
+    Some(d)
+}
+
+/// What a syntax error found, in words when its text would not show:
+/// a NUL byte, another control character, a byte order mark.
+fn describe_found(found: &str) -> String {
+    match found.chars().next() {
+        Some('\0') => "a NUL byte".into(),
+        Some(crate::source::BOM) => {
+            "a byte order mark (U+FEFF) that does not start the file".into()
+        }
+        Some(c) if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => {
+            format!("the control character U+{:04X}", c as u32)
+        }
+        _ => format!("`{found}`"),
+    }
 }
 
 fn next_token_end(text: &str, pos: usize) -> usize {
@@ -957,11 +1048,11 @@ fn syntax_help(text: &str, pos: usize) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// The token walk in `last_end` equals descending through the last
-    /// inner pairs, on every pair of every example, stdlib module and test
-    /// case that parses (comments, closing braces and blank lines included).
+    /// Descending through the last inner pairs (`last_end`) equals reading
+    /// the tokens backwards, on every pair of every example, stdlib module
+    /// and test case that parses (comments, closing braces and blank lines included).
     #[test]
-    fn last_end_equals_the_last_leaf_by_pairs() {
+    fn last_end_equals_the_last_leaf_by_tokens() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut texts = vec![
             "namespace a { # c\n  allow x -> y:80 # t\n\n  deny egress (1.2.3.4 | w) # z\n}\n# end\n"
@@ -990,7 +1081,7 @@ mod tests {
             for p in pairs.flatten() {
                 assert_eq!(
                     last_end(&p),
-                    last_end_by_pairs(&p),
+                    last_end_by_tokens(&p),
                     "{:?} {:?}",
                     p.as_rule(),
                     p.as_str()
@@ -1118,5 +1209,62 @@ mod tests {
         let e = parse_file(FileId(0), "namespace a { allow app=api => db }").unwrap_err();
         assert_eq!(e.code, "E0001");
         assert!(e.help.unwrap().contains("->"));
+    }
+
+    #[test]
+    fn a_namespace_statement_at_the_top_level_says_where_it_belongs() {
+        for (text, word) in [
+            ("allow app=api -> db:5432\n", "allow"),
+            ("namespace a { default deny }\n# }\ndeny x -> y\n", "deny"),
+            ("define x = \"}\"=1\nisolate app=x\n", "isolate"),
+            ("workload db = app=db\n", "workload"),
+            ("default deny\n", "default"),
+        ] {
+            let e = parse_file(FileId(0), text).unwrap_err();
+            assert_eq!(e.code, "E0001");
+            assert_eq!(
+                e.message,
+                format!("`{word}` must be inside a `namespace` block"),
+                "{text}"
+            );
+            assert!(e.help.unwrap().contains("namespace NAME {"));
+            let at = e.primary.unwrap();
+            assert_eq!(&text[at.start..at.end], word);
+        }
+        // the block that closed before it
+        let e = parse_file(
+            FileId(0),
+            "namespace a {\n  allow x=y -> *:80 }\n  allow x=z -> *:80\n}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.labels[0].span.start, 34);
+        // inside a block, a syntax error stays one
+        let e = parse_file(FileId(0), "namespace a { allow allow }").unwrap_err();
+        assert!(!e.message.contains("must be inside"), "{}", e.message);
+    }
+
+    #[test]
+    fn odd_bytes_are_named() {
+        let e = parse_file(FileId(0), "namespace a {\n  allow x -> \0y\n}\n").unwrap_err();
+        assert!(e.message.ends_with("found a NUL byte"), "{}", e.message);
+        assert_eq!(e.primary.map(|s| (s.start, s.end)), Some((27, 28)));
+        let e = parse_file(FileId(0), "namespace a {\u{7} }").unwrap_err();
+        assert!(
+            e.message.ends_with("found the control character U+0007"),
+            "{}",
+            e.message
+        );
+        let e = parse_file(FileId(0), "namespace a { }\u{feff}").unwrap_err();
+        assert!(e.message.contains("byte order mark"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_byte_order_mark_starts_a_file() {
+        let text = "\u{feff}namespace a { allow x -> y:80 }";
+        let f = parse(text);
+        let r = &rules(&f)[0];
+        // spans are offsets into the file as it is, mark included
+        assert_eq!(&text[r.span.start..r.span.end], "allow x -> y:80");
+        assert_eq!(r.span.start, 17);
     }
 }

@@ -244,6 +244,73 @@ fn explain_usage_errors_exit_2() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// A first day: a mistyped pod name gets the closest pod of the population,
+/// and no failure of `check`, `explain` or `matrix` (source errors, I/O or
+/// usage errors) says that nothing was written: they never write.
+#[test]
+fn explain_suggests_the_closest_pod_and_queries_never_speak_of_writing() {
+    let d = setup("explain-typo");
+    let o = nplc(
+        &d,
+        &[
+            "explain",
+            "shop.npl",
+            "--pods",
+            "pods.yaml",
+            "--from",
+            "shop/web-9",
+            "--to",
+            "shop/db-0:5432",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no pod `shop/web-9` in the population; did you mean `shop/web-0`?"),
+        "{err}"
+    );
+    std::fs::write(d.join("bad.npl"), "namespace shop { allow web -> }\n").unwrap();
+    for args in [
+        &["check", "bad.npl"][..],
+        &["check", "missing.npl"][..],
+        &[
+            "explain",
+            "bad.npl",
+            "--from",
+            "shop/app=web",
+            "--to",
+            "shop/app=db:1",
+        ][..],
+        &[
+            "explain",
+            "missing.npl",
+            "--from",
+            "shop/app=web",
+            "--to",
+            "shop/app=db:1",
+        ][..],
+        &[
+            "explain",
+            "shop.npl",
+            "--pods",
+            "pods.yaml",
+            "--from",
+            "shop/web-9",
+            "--to",
+            "shop/db-0:1",
+        ][..],
+        &["matrix", "bad.npl", "--pods", "pods.yaml"][..],
+        &["matrix", "shop.npl", "--pods", "missing.yaml"][..],
+    ] {
+        let o = nplc(&d, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        assert!(err.contains("error"), "{args:?}: {err}");
+        assert!(!err.contains("nothing was written"), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn matrix_formats() {
     let d = setup("matrix");

@@ -370,6 +370,18 @@ fn the_seeds_port_tables_are_in_the_stdlib() {
                 nplc::lint::KUBELET_READONLY.1
             )
     );
+    for (name, (lo, hi)) in [
+        ("kubelet", nplc::lint::KUBELET),
+        ("dashboard", nplc::lint::DASHBOARD),
+    ]
+    .into_iter()
+    .chain(nplc::lint::CONTROL_PLANE_COMPONENTS)
+    {
+        assert!(
+            fw.components[name].ports == nplc::ir::PortSet::range(Protocol::Tcp, lo, hi),
+            "the lints' `{name}` is the stdlib's"
+        );
+    }
     // every component says what it is and where that comes from
     for c in fw.components.values() {
         assert!(

@@ -12,6 +12,7 @@ mod examples;
 mod explain_matrix;
 mod firewall;
 mod k8s_e2e;
+mod nft_enforce;
 mod outdir;
 mod props;
 mod shuffle;

@@ -23,6 +23,19 @@ pub struct RPeer {
     pub ports: Option<Spanned<Vec<PortItem>>>,
 }
 
+impl RPeer {
+    /// No peer at all: what a name that could not be resolved denotes
+    /// (after its error), so that lowering can go on.
+    pub fn nothing(span: Span) -> RPeer {
+        RPeer {
+            kind: RKind::Union(vec![]),
+            except: vec![],
+            span,
+            ports: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RKind {
     /// Every pod of a namespace.
@@ -631,21 +644,11 @@ impl Lowerer<'_> {
             ));
         }
         self.diags.push(d);
-        RPeer {
-            kind: RKind::Union(vec![]),
-            except: vec![],
-            span,
-            ports: None,
-        }
+        RPeer::nothing(span)
     }
 
     fn name(&mut self, name: &str, span: Span, ns: Option<&str>, file: FileId) -> RPeer {
-        let empty = RPeer {
-            kind: RKind::Union(vec![]),
-            except: vec![],
-            span,
-            ports: None,
-        };
+        let empty = RPeer::nothing(span);
         let t = self.t;
         if let Some(n) = ns {
             let key = (Some(n.to_string()), name.to_string());
@@ -705,12 +708,7 @@ impl Lowerer<'_> {
                 .at(def.def.name.span, "this definition refers back to itself")
                 .with_help("definitions must not form a cycle"),
             );
-            return RPeer {
-                kind: RKind::Union(vec![]),
-                except: vec![],
-                span: use_span,
-                ports: None,
-            };
+            return RPeer::nothing(use_span);
         }
         if self.stack.len() >= MAX_DEFINITION_DEPTH {
             self.diags.push(
@@ -724,12 +722,7 @@ impl Lowerer<'_> {
                 .at(def.def.name.span, "too deep")
                 .with_help("name what it denotes in fewer steps"),
             );
-            return RPeer {
-                kind: RKind::Union(vec![]),
-                except: vec![],
-                span: use_span,
-                ports: None,
-            };
+            return RPeer::nothing(use_span);
         }
         self.stack.push(key);
         let peers: Vec<RPeer> = def

@@ -76,12 +76,12 @@ pub fn parse_side(file: FileId, text: &str) -> Result<Side, Diagnostic> {
 /// keeps `((((…))))` from overflowing it (docs/language.md).
 pub const MAX_NESTING: usize = 64;
 
-/// E0001 where parentheses (outside comments and quotes) nest deeper than
-/// [`MAX_NESTING`], before the parser descends into them.
-fn too_deep(file: FileId, text: &str) -> Result<(), Diagnostic> {
-    let mut depth = 0usize;
+/// The characters of `text` (with their byte offsets) outside comments and
+/// quoted strings, for the scans that run before or beside the parser.
+fn code_chars(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
     let mut chars = text.char_indices();
-    while let Some((i, c)) = chars.next() {
+    std::iter::from_fn(move || loop {
+        let (i, c) = chars.next()?;
         match c {
             '#' => {
                 for (_, c) in chars.by_ref() {
@@ -97,6 +97,17 @@ fn too_deep(file: FileId, text: &str) -> Result<(), Diagnostic> {
                     }
                 }
             }
+            _ => return Some((i, c)),
+        }
+    })
+}
+
+/// E0001 where parentheses (outside comments and quotes) nest deeper than
+/// [`MAX_NESTING`], before the parser descends into them.
+fn too_deep(file: FileId, text: &str) -> Result<(), Diagnostic> {
+    let mut depth = 0usize;
+    for (i, c) in code_chars(text) {
+        match c {
             '(' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -907,23 +918,8 @@ fn outside_namespace(file: FileId, text: &str, pos: usize, end: usize) -> Option
     // the braces before it, outside comments and quotes
     let mut depth = 0usize;
     let mut last_close = None;
-    let mut chars = text[..pos].char_indices();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in code_chars(&text[..pos]) {
         match c {
-            '#' => {
-                for (_, c) in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '"' => {
-                for (_, c) in chars.by_ref() {
-                    if c == '"' || c == '\n' {
-                        break;
-                    }
-                }
-            }
             '{' => depth += 1,
             '}' => {
                 depth = depth.saturating_sub(1);

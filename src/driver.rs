@@ -249,8 +249,13 @@ pub fn read_inputs_noting(paths: &[PathBuf]) -> Result<Inputs, InputError> {
         let meta = std::fs::metadata(p)
             .map_err(|e| InputError(format!("cannot read `{}`: {}", p.display(), io_msg(&e))))?;
         if meta.is_dir() {
+            let id = identity(p, &meta);
+            if w.entered.contains(&id) {
+                // named twice, or inside a directory named before
+                continue;
+            }
             let before = files.len();
-            w.dir(p, identity(p, &meta), false, &mut files)?;
+            w.dir(p, id, false, &mut files)?;
             if files.len() == before {
                 return Err(InputError(format!(
                     "no `.npl` files under `{}`",
@@ -301,7 +306,7 @@ fn utf8(f: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
         InputError(format!(
             "cannot read `{}`: it is not UTF-8: byte {at} (line {line}, column {column}) is 0x{:02x}; save the file as UTF-8",
             f.display(),
-            bytes[at]
+            bytes.get(at).copied().unwrap_or(0)
         ))
     })
 }

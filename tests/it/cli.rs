@@ -236,6 +236,10 @@ fn w0002_a_symlink_loop_is_noted_and_every_file_read_once() {
     );
     let human = nplc().arg("check").arg(&d).output().unwrap();
     assert!(String::from_utf8_lossy(&human.stderr).contains("note[W0002]"));
+    // a directory named twice, or inside one named before, is read once
+    let (code, diags) = check_json(&[&d, &d, &d.join("team/sub")]);
+    assert_eq!(code, Some(0));
+    assert_eq!(codes(&diags), ["W0002"], "{diags:?}");
     let _ = std::fs::remove_dir_all(&d);
 }
 

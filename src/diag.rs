@@ -291,7 +291,7 @@ pub fn render_json(sources: &SourceMap, diags: &[Diagnostic]) -> String {
     // INVARIANT: plain structs of strings, numbers and options always
     // serialize to JSON.
     #[allow(clippy::expect_used)]
-    serde_json::to_string_pretty(&items).expect("diagnostics serialize")
+    serde_json::to_string_pretty(&items).expect("diagnostics serialize") // INVARIANT: see above
 }
 
 /// Edit distance for did-you-mean suggestions.

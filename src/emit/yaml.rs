@@ -89,11 +89,11 @@ pub fn write_yaml(np: &net::NetworkPolicy, out: &mut String) {
 pub fn reference(np: &net::NetworkPolicy) -> String {
     // INVARIANT: a NetworkPolicy is plain data (strings, integers, lists,
     // maps with string keys), so serializing it into a Value cannot fail.
-    let value = serde_yaml::to_value(np).expect("NetworkPolicy serializes");
-    // INVARIANT: k8s-openapi serializes structs and `BTreeMap<String, _>`
-    // (and `FieldsV1`, JSON) only: every mapping key is a string and no
-    // value is tagged, which is all `from_value` refuses.
-    let tree = from_value(&value).expect("string keys, no tags");
+    let value = serde_yaml::to_value(np).expect("NetworkPolicy serializes"); // INVARIANT: see above
+                                                                             // INVARIANT: k8s-openapi serializes structs and `BTreeMap<String, _>`
+                                                                             // (and `FieldsV1`, JSON) only: every mapping key is a string and no
+                                                                             // value is tagged, which is all `from_value` refuses.
+    let tree = from_value(&value).expect("string keys, no tags"); // INVARIANT: see above
     let mut out = String::with_capacity(1024);
     write_doc(&mut out, &tree);
     out

@@ -230,7 +230,7 @@ pub fn json(rows: &[Row], pop: &Population) -> String {
     // INVARIANT: a vector of plain structs of strings, numbers and booleans
     // always serializes.
     #[allow(clippy::expect_used)]
-    let mut s = serde_json::to_string_pretty(&v).expect("matrix rows serialize");
+    let mut s = serde_json::to_string_pretty(&v).expect("matrix rows serialize"); // INVARIANT: see above
     s.push('\n');
     s
 }

@@ -458,7 +458,7 @@ pub fn json(fw: &FirewallSpec) -> String {
     // INVARIANT: plain structs of strings, numbers and booleans always
     // serialize to JSON.
     #[allow(clippy::expect_used)]
-    let mut s = serde_json::to_string_pretty(&doc).expect("the port table serializes");
+    let mut s = serde_json::to_string_pretty(&doc).expect("the port table serializes"); // INVARIANT: see above
     s.push('\n');
     s
 }

@@ -674,6 +674,23 @@ mod tests {
         c.is_ascii_digit() || c == b'_'
     }
     /// Whether any of the alternatives matches all of `s`.
+    /// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`: the decimal
+    /// float both go-yaml v2 and the YAML 1.2 core schema read.
+    fn decimal_float(c: &mut Cur) -> bool {
+        c.sign();
+        let mantissa = (c.byte(b'.') && c.many(digit) > 0)
+            || (c.many(digit) > 0 && {
+                if c.byte(b'.') {
+                    c.many(digit);
+                }
+                true
+            });
+        mantissa && {
+            c.exponent(false);
+            true
+        }
+    }
+
     fn any_of(s: &str, alts: &[fn(&mut Cur) -> bool]) -> bool {
         alts.iter().any(|alt| {
             let mut c = Cur::new(s);
@@ -849,23 +866,7 @@ mod tests {
     /// go-yaml v2's `yamlStyleFloat`, and a finite value (`ParseFloat`
     /// fails on overflow).
     fn go_yaml_float(s: &str) -> bool {
-        any_of(
-            s,
-            &[|c| {
-                c.sign();
-                let mantissa = (c.byte(b'.') && c.many(digit) > 0)
-                    || (c.many(digit) > 0 && {
-                        if c.byte(b'.') {
-                            c.many(digit);
-                        }
-                        true
-                    });
-                mantissa && {
-                    c.exponent(false);
-                    true
-                }
-            }],
-        ) && s.parse::<f64>().is_ok_and(f64::is_finite)
+        any_of(s, &[decimal_float]) && s.parse::<f64>().is_ok_and(f64::is_finite)
     }
 
     /// go-yaml v2's `parseTimestamp`: `YYYY-` first, then one of its
@@ -1003,20 +1004,7 @@ mod tests {
         let float = any_of(
             s,
             &[
-                |c| {
-                    c.sign();
-                    let mantissa = (c.byte(b'.') && c.many(digit) > 0)
-                        || (c.many(digit) > 0 && {
-                            if c.byte(b'.') {
-                                c.many(digit);
-                            }
-                            true
-                        });
-                    mantissa && {
-                        c.exponent(false);
-                        true
-                    }
-                },
+                decimal_float,
                 |c| {
                     c.sign();
                     c.byte(b'.') && c.word(&["inf", "Inf", "INF"])

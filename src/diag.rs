@@ -349,6 +349,17 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// An I/O error in plain lowercase words.
+pub fn io_msg(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -246,8 +246,13 @@ pub fn read_inputs_noting(paths: &[PathBuf]) -> Result<Inputs, InputError> {
     let mut w = Walk::default();
     let mut files = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p)
-            .map_err(|e| InputError(format!("cannot read `{}`: {}", p.display(), io_msg(&e))))?;
+        let meta = std::fs::metadata(p).map_err(|e| {
+            InputError(format!(
+                "cannot read `{}`: {}",
+                p.display(),
+                crate::diag::io_msg(&e)
+            ))
+        })?;
         if meta.is_dir() {
             let id = identity(p, &meta);
             if w.entered.contains(&id) {
@@ -275,8 +280,13 @@ pub fn read_inputs_noting(paths: &[PathBuf]) -> Result<Inputs, InputError> {
     files.sort();
     // read on every core; the first error in path order is the one reported
     let files = crate::par::map(&files, |f| {
-        let bytes = std::fs::read(f)
-            .map_err(|e| InputError(format!("cannot read `{}`: {}", f.display(), io_msg(&e))))?;
+        let bytes = std::fs::read(f).map_err(|e| {
+            InputError(format!(
+                "cannot read `{}`: {}",
+                f.display(),
+                crate::diag::io_msg(&e)
+            ))
+        })?;
         Ok(Input {
             name: display_name(f),
             text: utf8(f, bytes)?,
@@ -377,12 +387,21 @@ impl Walk {
             // reached before through another link: its files are read already
             return Ok(());
         }
-        let rd = std::fs::read_dir(dir)
-            .map_err(|e| InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e))))?;
+        let rd = std::fs::read_dir(dir).map_err(|e| {
+            InputError(format!(
+                "cannot read `{}`: {}",
+                dir.display(),
+                crate::diag::io_msg(&e)
+            ))
+        })?;
         let mut entries: Vec<(bool, PathBuf)> = Vec::new();
         for e in rd {
             let e = e.map_err(|e| {
-                InputError(format!("cannot read `{}`: {}", dir.display(), io_msg(&e)))
+                InputError(format!(
+                    "cannot read `{}`: {}",
+                    dir.display(),
+                    crate::diag::io_msg(&e)
+                ))
             })?;
             let link = e.file_type().map(|t| t.is_symlink()).unwrap_or(false);
             entries.push((linked || link, e.path()));
@@ -408,16 +427,5 @@ impl Walk {
         }
         self.path.pop();
         Ok(())
-    }
-}
-
-/// An I/O error in plain lowercase words.
-pub fn io_msg(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => s,
     }
 }

@@ -15,9 +15,9 @@
 use crate::diag::Diagnostic;
 use crate::firewall::{describe_set, FirewallSpec, NodeRule, PortRow};
 use crate::ir::ranges::RangeSet;
+use crate::ir::Action;
 use crate::ir::{IpSet, LabelSel, Namespace, PeerSet, PortSet, Program};
 use crate::net::Protocol;
-use crate::syntax::ast::Action;
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;

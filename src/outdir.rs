@@ -38,6 +38,7 @@
 //! does not sync to disk, so after a power failure the file system's own
 //! guarantees apply.
 
+use crate::emit::files::Tree;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::ErrorKind;
@@ -54,13 +55,6 @@ const JOURNAL_TMP: &str = ".nplc-journal.tmp";
 pub const STAGE_PREFIX: &str = ".nplc-stage-";
 /// Names at the top of the directory that nplc keeps for itself.
 const RESERVED: &str = ".nplc-";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutFile {
-    /// Relative path with `/` separators.
-    pub path: String,
-    pub contents: String,
-}
 
 /// What a build did to the directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -153,7 +147,7 @@ fn io(path: &Path, e: std::io::Error) -> String {
     format!(
         "cannot write `{}`: {}",
         path.display(),
-        crate::driver::io_msg(&e)
+        crate::diag::io_msg(&e)
     )
 }
 
@@ -172,28 +166,6 @@ fn safe(rel: &str) -> bool {
 
 fn exists(p: &Path) -> bool {
     fs::symlink_metadata(p).is_ok()
-}
-
-/// The files of a build: relative paths (with `/` separators), and each
-/// file's contents, rendered on the thread that writes it so that no
-/// build holds all its output in memory at once.
-pub trait Tree: Sync {
-    fn count(&self) -> usize;
-    fn path(&self, i: usize) -> &str;
-    /// Appends file `i`'s contents to `out`.
-    fn render(&self, i: usize, out: &mut String);
-}
-
-impl Tree for [OutFile] {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn path(&self, i: usize) -> &str {
-        &self[i].path
-    }
-    fn render(&self, i: usize, out: &mut String) {
-        out.push_str(&self[i].contents)
-    }
 }
 
 /// Replaces the files nplc owns in `dir` by the files of `tree`. Calls
@@ -509,7 +481,7 @@ fn read_owned(dir: &Path) -> Result<BTreeSet<String>, String> {
             return Err(format!(
                 "cannot read `{}`: {}",
                 p.display(),
-                crate::driver::io_msg(&e)
+                crate::diag::io_msg(&e)
             ))
         }
     };
@@ -821,7 +793,7 @@ fn recover(dir: &Path) -> Result<(bool, usize), Error> {
             return Err(format!(
                 "cannot read `{}`: {}",
                 path.display(),
-                crate::driver::io_msg(&e)
+                crate::diag::io_msg(&e)
             )
             .into())
         }
@@ -955,6 +927,7 @@ fn step() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emit::files::File as OutFile;
 
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("nplc-outdir-{name}-{}", std::process::id()));

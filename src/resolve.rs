@@ -6,9 +6,10 @@
 //! definitions and postures, and cycles between definitions.
 
 use crate::diag::{did_you_mean, Diagnostic};
+use crate::ir::{Action, Direction};
 use crate::source::{FileId, SourceMap, Span};
 use crate::stdlib;
-use crate::syntax::ast::{self, Action, Direction, PeerKind, PodPart, PortItem, Spanned};
+use crate::syntax::ast::{self, PeerKind, PodPart, PortItem, Spanned};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -7,8 +7,9 @@
 
 use super::{report_then, Common, ErrorFormat, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use nplc::driver;
+use nplc::emit::files::BuildFiles;
 use nplc::emit::k8s;
-use nplc::outdir::{self, OutFile};
+use nplc::outdir;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -29,50 +30,6 @@ pub struct Args {
     /// Write one multi-document YAML stream to standard output instead.
     #[arg(long)]
     pub stdout: bool,
-}
-
-/// Every file a build writes, relative to the output directory: the
-/// manifests, rendered to YAML as they are written, then the
-/// kustomization and the node firewall files.
-pub struct Files<'a> {
-    manifests: &'a [k8s::Manifest],
-    paths: Vec<String>,
-    rest: Vec<OutFile>,
-}
-
-impl<'a> Files<'a> {
-    pub fn new(c: &'a driver::Compilation) -> Files<'a> {
-        let mut paths: Vec<String> = c.manifests.iter().map(k8s::Manifest::path).collect();
-        let mut rest = vec![OutFile {
-            path: "kustomization.yaml".into(),
-            contents: k8s::kustomization(&paths),
-        }];
-        // the node firewall port list, only when the sources have `nodes` blocks
-        if let Some(fw) = &c.firewall {
-            rest.extend(nplc::firewall::emit::files(fw));
-        }
-        paths.extend(rest.iter().map(|f| f.path.clone()));
-        Files {
-            manifests: &c.manifests,
-            paths,
-            rest,
-        }
-    }
-}
-
-impl outdir::Tree for Files<'_> {
-    fn count(&self) -> usize {
-        self.paths.len()
-    }
-    fn path(&self, i: usize) -> &str {
-        &self.paths[i]
-    }
-    fn render(&self, i: usize, out: &mut String) {
-        match self.manifests.get(i) {
-            Some(m) => m.write_yaml(out),
-            None => out.push_str(&self.rest[i - self.manifests.len()].contents),
-        }
-    }
 }
 
 pub fn run(a: Args) -> i32 {
@@ -113,15 +70,19 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
     let human = fmt == ErrorFormat::Human;
     let mut t = driver::Timer::new();
     // serialized and written together, on every core
-    let written = outdir::write(dir, &Files::new(c), &mut || {
-        if human {
-            eprintln!(
-                "waiting for another nplc build to finish writing {} (it holds `{}`)",
-                outdir::shown(dir),
-                dir.join(outdir::LOCK).display()
-            );
-        }
-    });
+    let written = outdir::write(
+        dir,
+        &BuildFiles::new(&c.manifests, c.firewall.as_ref()),
+        &mut || {
+            if human {
+                eprintln!(
+                    "waiting for another nplc build to finish writing {} (it holds `{}`)",
+                    outdir::shown(dir),
+                    dir.join(outdir::LOCK).display()
+                );
+            }
+        },
+    );
     t.lap("write");
     match written {
         Ok(s) => {

@@ -34,7 +34,7 @@ pub fn load_population(path: &std::path::Path) -> Result<nplc::population::Popul
         format!(
             "cannot read `{}`: {}",
             path.display(),
-            nplc::driver::io_msg(&e)
+            nplc::diag::io_msg(&e)
         )
     })?;
     nplc::population::load_population(&text)

@@ -1,7 +1,8 @@
-//! Stage 6, emission: the compiled policies as files. `k8s` writes
-//! NetworkPolicy objects and the kustomization; `names` derives policy
-//! names; `yaml` writes an object as YAML text.
+//! Stage 6, emission: the compiled policies as files. `files` lists what a
+//! build writes; `k8s` writes
+//! NetworkPolicy objects and the kustomization; `yaml` writes an object as
+//! YAML text. Policy names are the compiler's (`compile::names`).
 
+pub mod files;
 pub mod k8s;
-pub mod names;
 pub mod yaml;

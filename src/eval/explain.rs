@@ -11,10 +11,10 @@ use crate::driver::Compilation;
 use crate::eval::intent::{self, IntentVerdict, Isolated, SideVerdict};
 use crate::eval::k8s::Connection;
 use crate::eval::k8s::{self, K8sVerdict};
+use crate::ir::Direction;
 use crate::net::Protocol;
 use crate::population::{Endpoint, PodInfo, Population};
 use crate::source::SourceMap;
-use crate::syntax::ast::Direction;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -69,7 +69,7 @@ pub fn parse_endpoint(s: &str) -> Result<EndpointArg, ExplainError> {
             "`{s}` is not a pod or an address; write `NAMESPACE/POD`, `NAMESPACE/LABEL=VALUE,...` or an IP address"
         )));
     };
-    if !crate::check::is_dns1123_label(ns) {
+    if !crate::validate::is_dns1123_label(ns) {
         return Err(ExplainError(format!(
             "`{ns}` is not a valid namespace name"
         )));
@@ -98,10 +98,10 @@ pub fn parse_endpoint(s: &str) -> Result<EndpointArg, ExplainError> {
             return Err(ExplainError(format!("`{part}` is not a label; a pod given by labels is written `{ns}/KEY=VALUE,KEY=VALUE`")));
         };
         let (k, v) = (k.trim(), v.trim());
-        if !crate::check::is_label_key(k) {
+        if !crate::validate::is_label_key(k) {
             return Err(ExplainError(format!("`{k}` is not a valid label key")));
         }
-        if !crate::check::is_label_value(v) {
+        if !crate::validate::is_label_value(v) {
             return Err(ExplainError(format!("`{v}` is not a valid label value")));
         }
         labels.insert(k.to_string(), v.to_string());
@@ -415,10 +415,7 @@ fn side_lines(c: &Compilation, e: &Explanation, dir: Direction) -> Vec<String> {
         Direction::Egress => (&e.intent.egress, e.connection.src, &e.src_name),
         Direction::Ingress => (&e.intent.ingress, e.connection.dst, &e.dst_name),
     };
-    let dir_word = match dir {
-        Direction::Egress => "egress",
-        Direction::Ingress => "ingress",
-    };
+    let dir_word = dir.word();
     let ns = match ep {
         Endpoint::Pod(i) => e
             .population

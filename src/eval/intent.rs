@@ -16,11 +16,11 @@
 //! [`ir::Program`]: crate::ir::Program
 
 use crate::eval::k8s::Connection;
+use crate::ir::{Action, Direction};
 use crate::ir::{Isolation, LabelSel, PeerSet, PortSet, Program, Statement, NAME_LABEL};
 use crate::net::Protocol;
 use crate::population::{Endpoint, PodInfo, Population};
 use crate::source::Span;
-use crate::syntax::ast::{Action, Direction};
 use std::collections::BTreeMap;
 
 /// Why a side is isolated.

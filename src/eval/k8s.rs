@@ -72,12 +72,7 @@ pub struct Connection {
     pub port: u16,
 }
 
-/// A traffic direction, as seen from the pod a policy selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Direction {
-    Ingress,
-    Egress,
-}
+pub use crate::ir::Direction;
 
 /// What one side of a connection says.
 #[derive(Debug, Clone, PartialEq, Eq)]

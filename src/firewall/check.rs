@@ -13,11 +13,12 @@
 use super::{BlockSilence, Component, FirewallSpec, NodeRule, Role};
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::ir::ranges::RangeSet;
+use crate::ir::Action;
 use crate::ir::{IpSet, PortSet, Silenced};
 use crate::net::Protocol;
 use crate::source::{FileId, SourceMap, Span};
 use crate::stdlib;
-use crate::syntax::ast::{self, Action, PeerKind, PortAtom, PortItem, PortSpec, Spanned};
+use crate::syntax::ast::{self, PeerKind, PortAtom, PortItem, PortSpec, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Checks the firewall part of a build. `Ok(None, ..)` when no file has a
@@ -649,7 +650,7 @@ impl<'a> Checker<'a> {
     }
 
     fn address(&mut self, text: &str, span: Span) -> Option<IpSet> {
-        match crate::check::address(text, span) {
+        match crate::validate::address(text, span) {
             Ok(set) => Some(set),
             Err(d) => {
                 self.diags.push(d);

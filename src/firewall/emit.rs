@@ -7,9 +7,9 @@
 //! spec.
 
 use super::{all_cidrs, cidrs, describe_set, FirewallSpec, PortRow};
+use crate::emit::files::File;
 use crate::ir::{IpSet, PortSet};
 use crate::net::Protocol;
-use crate::outdir::OutFile;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,23 +18,23 @@ use std::fmt::Write as _;
 pub const JSON_SCHEMA: &str = "nplc.io/firewall-ports/v1";
 
 /// Every firewall file, relative to the output directory, sorted by path.
-pub fn files(fw: &FirewallSpec) -> Vec<OutFile> {
+pub fn files(fw: &FirewallSpec) -> Vec<File> {
     let mut out = vec![
-        OutFile {
+        File {
             path: "firewall/ports.csv".into(),
             contents: csv(fw),
         },
-        OutFile {
+        File {
             path: "firewall/ports.json".into(),
             contents: json(fw),
         },
-        OutFile {
+        File {
             path: "firewall/ports.txt".into(),
             contents: txt(fw),
         },
     ];
     for role in fw.roles.keys() {
-        out.push(OutFile {
+        out.push(File {
             path: format!("firewall/{role}.nft"),
             contents: nft(fw, role),
         });

@@ -16,10 +16,10 @@ pub mod emit;
 
 use crate::diag::Diagnostic;
 use crate::ir::ranges::RangeSet;
+use crate::ir::Action;
 use crate::ir::{IpSet, PortSet, Silenced};
 use crate::net::Protocol;
 use crate::source::Span;
-use crate::syntax::ast::Action;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// TCP port 22: always counted as management access (SSH).

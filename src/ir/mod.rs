@@ -15,8 +15,35 @@ pub use labels::{KeyC, LabelSel, ValSet};
 pub use ports::PortSet;
 
 use crate::source::Span;
-use crate::syntax::ast::{Action, Direction};
 use std::collections::BTreeMap;
+
+/// A traffic direction, as seen from the pod a statement or policy
+/// applies to: `ingress` (connections to it), `egress` (from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    /// Both directions, ingress first (the order output is written in).
+    pub const BOTH: [Direction; 2] = [Direction::Ingress, Direction::Egress];
+
+    /// The keyword: `ingress` or `egress`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// What a statement does to the connections it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    Allow,
+    Deny,
+}
 
 /// The label every namespace carries with its own name.
 pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";

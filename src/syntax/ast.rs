@@ -54,17 +54,9 @@ pub struct NamespaceBlock {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Direction {
-    Ingress,
-    Egress,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Action {
-    Allow,
-    Deny,
-}
+// The statement vocabulary is the IR's (`ir::Action`, `ir::Direction`):
+// one type for each, from the parser to the evaluators.
+use crate::ir::{Action, Direction};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {

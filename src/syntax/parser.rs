@@ -5,6 +5,7 @@
 
 use super::ast::*;
 use crate::diag::Diagnostic;
+use crate::ir::{Action, Direction};
 use crate::source::{FileId, Span};
 use pest::iterators::Pair;
 use pest::Parser;

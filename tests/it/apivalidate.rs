@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use nplc::check::{is_dns1123_label, is_dns1123_subdomain, is_label_key, is_label_value};
+use nplc::validate::{is_dns1123_label, is_dns1123_subdomain, is_label_key, is_label_value};
 
 fn selector(s: &LabelSelector, errs: &mut Vec<String>) {
     for (k, v) in s.match_labels.iter().flatten() {

@@ -1,11 +1,14 @@
-//! Policy names: stable DNS-1123 names derived from the namespace and the
+//! Stage 5, deny compilation: policy names. Input: a namespace of the IR
+//! and the subjects (label selectors) of its policies. Output: one name
+//! per subject, a pure function of the two and independent of the target.
+//!
+//! Names are stable DNS-1123 names derived from the namespace and the
 //! workload a policy selects (`payments-db`), else from its selector
 //! (`payments-app-api`), `<namespace>-default` for the policy that selects
 //! every pod. Names longer than 63 characters, or equal for two policies,
 //! end in a hash of the selector.
 
-use crate::compile::Policy;
-use crate::ir::{LabelSel, ValSet};
+use crate::ir::{LabelSel, Namespace, ValSet};
 use std::collections::BTreeMap;
 
 const MAX: usize = 63;
@@ -56,32 +59,43 @@ fn shorten(base: &str, sel: &LabelSel) -> String {
     format!("{}-{hash}", cut.trim_end_matches('-'))
 }
 
-/// Names the policies of one namespace.
-pub fn assign(ns: &crate::ir::Namespace, policies: &mut [Policy]) {
-    for p in policies.iter_mut() {
-        let what = if p.subject.is_any() {
-            "default".to_string()
-        } else if let Some(w) = ns.workloads.get(&p.subject) {
-            w.clone()
-        } else {
-            selector_words(&p.subject)
-        };
-        let base = slug(&format!("{}-{what}", ns.name));
-        p.name = if base.len() > MAX {
-            shorten(&base, &p.subject)
-        } else {
-            base
-        };
+/// The names of the policies of namespace `ns` that select `subjects`, in
+/// the same order: the namespace and the workload a subject is (or its
+/// selector's words), shortened with a hash past 63 characters or where
+/// two would be equal.
+pub fn policy_names(ns: &Namespace, subjects: &[&LabelSel]) -> Vec<String> {
+    let mut names: Vec<String> = subjects
+        .iter()
+        .map(|subject| {
+            let what = if subject.is_any() {
+                "default".to_string()
+            } else if let Some(w) = ns.workloads.get(*subject) {
+                w.clone()
+            } else {
+                selector_words(subject)
+            };
+            let base = slug(&format!("{}-{what}", ns.name));
+            if base.len() > MAX {
+                shorten(&base, subject)
+            } else {
+                base
+            }
+        })
+        .collect();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in &names {
+        *count.entry(n.as_str()).or_default() += 1;
     }
-    let mut count: BTreeMap<String, usize> = BTreeMap::new();
-    for p in policies.iter() {
-        *count.entry(p.name.clone()).or_default() += 1;
-    }
-    for p in policies.iter_mut() {
-        if count.get(&p.name).copied().unwrap_or(0) > 1 {
-            p.name = shorten(&p.name, &p.subject);
+    let twice: Vec<bool> = names
+        .iter()
+        .map(|n| count.get(n.as_str()).copied().unwrap_or(0) > 1)
+        .collect();
+    for ((name, subject), twice) in names.iter_mut().zip(subjects).zip(twice) {
+        if twice {
+            *name = shorten(name, subject);
         }
     }
+    names
 }
 
 #[cfg(test)]

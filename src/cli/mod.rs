@@ -6,6 +6,7 @@
 pub mod build;
 pub mod check;
 pub mod explain;
+pub mod fmt;
 pub mod matrix;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -39,6 +40,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Print the reachability matrix of a population's pods.
     Matrix(matrix::Args),
+    /// Lay out `.npl` files canonically (`--check`: only list those that would change).
+    Fmt(fmt::Args),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -124,5 +127,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check(a) => check::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Matrix(a) => matrix::run(a),
+        Command::Fmt(a) => fmt::run(a),
     }
 }

@@ -15,6 +15,16 @@ use std::cell::RefCell;
 #[grammar = "../grammar/npl.pest"]
 struct NplParser;
 
+/// The pest tree of one file (its `file` pair), for the formatter
+/// (`fmt.rs`); the same checks and syntax error as [`parse_file`].
+pub(super) fn parse_tree(file: FileId, text: &str) -> Result<Pair<'_, Rule>, Diagnostic> {
+    too_deep(file, text)?;
+    let mut pairs = NplParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
+    pairs
+        .next()
+        .ok_or_else(|| Diagnostic::error("E0001", "expected a file"))
+}
+
 /// Parses one file into its AST, or one syntax error (E0001).
 pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
     too_deep(file, text)?;

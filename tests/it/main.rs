@@ -11,6 +11,7 @@ mod common;
 mod examples;
 mod explain_matrix;
 mod firewall;
+mod fmt;
 mod fuzz_regressions;
 mod k8s_e2e;
 mod limits;

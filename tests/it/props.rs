@@ -500,7 +500,7 @@ struct Cluster {
 }
 
 #[derive(Clone)]
-struct Case {
+pub(crate) struct Case {
     blocks: Vec<NsBlock>,
     cluster: Cluster,
     externals: Vec<prop::sample::Index>,
@@ -512,14 +512,14 @@ struct Case {
 }
 
 impl Case {
-    fn source(&self) -> String {
+    pub(crate) fn source(&self) -> String {
         self.render(None)
     }
 
     /// The program spelled otherwise, with the same meaning; with `comma`,
     /// also one `,` where `|` belongs (when the program has such a place):
     /// the text, and whether the `,` was written.
-    fn alt_source(&self, comma: bool) -> (String, bool) {
+    pub(crate) fn alt_source(&self, comma: bool) -> (String, bool) {
         let mut sp = Spelling::new(self.spelling, comma);
         let text = self.render(Some(&mut sp));
         (text, sp.mutated)
@@ -1065,7 +1065,7 @@ fn cluster() -> impl Strategy<Value = Cluster> {
         .prop_map(|(ns_labels, pods)| Cluster { ns_labels, pods })
 }
 
-fn case() -> impl Strategy<Value = Case> {
+pub(crate) fn case() -> impl Strategy<Value = Case> {
     (
         prop::collection::vec(namespace_block(), 1..=3),
         cluster(),

@@ -628,9 +628,7 @@ fn emit_body(b: &Body, depth: usize, out: &mut Vec<String>) {
     let mut i = 0;
     while i < n {
         let mut j = i + 1;
-        let one = |r: &Rendered| {
-            r.2.is_some() && r.3 && r.1.len() == 1
-        };
+        let one = |r: &Rendered| r.2.is_some() && r.3 && r.1.len() == 1;
         if one(&rendered[i]) {
             while j < n && one(&rendered[j]) && rendered[j].0.is_empty() {
                 j += 1;

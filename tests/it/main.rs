@@ -8,6 +8,7 @@ mod apivalidate;
 mod cases;
 mod cli;
 mod common;
+mod drift;
 mod examples;
 mod explain_matrix;
 mod firewall;

@@ -21,6 +21,7 @@ pub mod net;
 pub mod outdir;
 pub mod par;
 pub mod population;
+pub mod report;
 pub mod resolve;
 pub mod source;
 pub mod stdlib;

@@ -212,7 +212,7 @@ impl Drift {
 }
 
 /// Compares the files of `tree` with what `dir` holds, reading only: no
-/// lock, no staging, nothing written. The same refusals as [`write`] (a
+/// lock, no staging, nothing written. The same refusals as [`write()`] (a
 /// path outside `dir`, a file nplc did not write where it would write one,
 /// a bad ownership list) are errors, since that build would fail. The
 /// files are rendered and compared on every core.

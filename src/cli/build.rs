@@ -57,7 +57,10 @@ const NOTHING_WRITTEN: &str = "; nothing was written";
 fn write(a: &Args, c: &driver::Compilation) -> i32 {
     let fmt = a.common.error_format;
     report_then(fmt, &c.sources, &c.diagnostics, NOTHING_WRITTEN);
-    if c.has_errors() {
+    if super::fails(&a.common, &c.diagnostics) {
+        if !c.has_errors() && fmt == ErrorFormat::Human {
+            eprintln!("error: warnings denied (--deny-warnings){NOTHING_WRITTEN}");
+        }
         return EXIT_ERRORS;
     }
     if a.stdout {

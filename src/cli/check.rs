@@ -19,6 +19,10 @@ pub fn run(a: Args) -> i32 {
     let mut c = driver::check_inputs(&inputs.files);
     c.diagnostics.extend(inputs.notes);
     report(a.common.error_format, &c.sources, &c.diagnostics);
-    let code = if c.has_errors() { EXIT_ERRORS } else { EXIT_OK };
+    let code = if super::fails(&a.common, &c.diagnostics) {
+        EXIT_ERRORS
+    } else {
+        EXIT_OK
+    };
     super::exit_without_freeing(c, code)
 }

@@ -49,6 +49,10 @@ pub enum ErrorFormat {
     #[default]
     Human,
     Json,
+    /// GitHub Actions workflow commands (annotations on the pull request).
+    Github,
+    /// One SARIF 2.1.0 log (code scanning).
+    Sarif,
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,6 +63,26 @@ pub struct Common {
     /// How to print diagnostics (on standard error).
     #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
     pub error_format: ErrorFormat,
+    /// Fail the run (exit 1) on warnings too (`check`, `build`).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// Whether the run fails: errors, or warnings under `--deny-warnings`.
+pub fn fails(common: &Common, diags: &[Diagnostic]) -> bool {
+    diags
+        .iter()
+        .any(|d| d.is_error() || (common.deny_warnings && d.severity == diag::Severity::Warning))
+}
+
+/// How CI formats name files: relative to the repository around the
+/// current directory.
+fn ci_paths() -> nplc::report::Paths {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    nplc::report::Paths {
+        root: nplc::report::repo_root(&cwd),
+        cwd,
+    }
 }
 
 /// Prints diagnostics to standard error in the chosen format.
@@ -84,6 +108,14 @@ pub fn report_then(format: ErrorFormat, sources: &SourceMap, diags: &[Diagnostic
             }
         }
         ErrorFormat::Json => eprintln!("{}", diag::render_json(sources, diags)),
+        ErrorFormat::Github => eprint!(
+            "{}",
+            nplc::report::render_github(sources, diags, &ci_paths())
+        ),
+        ErrorFormat::Sarif => eprintln!(
+            "{}",
+            nplc::report::render_sarif(sources, diags, &ci_paths())
+        ),
     }
 }
 

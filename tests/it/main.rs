@@ -19,4 +19,5 @@ mod limits;
 mod nft_enforce;
 mod outdir;
 mod props;
+mod report;
 mod shuffle;

@@ -14,6 +14,7 @@ mod explain_matrix;
 mod firewall;
 mod fmt;
 mod fuzz_regressions;
+mod integrations;
 mod k8s_e2e;
 mod limits;
 mod nft_enforce;

@@ -35,7 +35,70 @@ pub fn format_source(file: FileId, text: &str) -> Result<String, Diagnostic> {
     if !s.is_empty() {
         s.push('\n');
     }
+    // the safety net: the same statements, token for token (a grammar
+    // form this file does not know would otherwise lose its punctuation)
+    let same = parse_tree(file, &s)
+        .map(|tree| statement_keys(Some(tree)) == statement_keys(parse_tree(file, text).ok()))
+        .unwrap_or(false);
+    if !same {
+        return Err(Diagnostic::error(
+            "E0003",
+            "`nplc fmt` cannot lay out this file without changing it",
+        )
+        .with_help("the file is left as it is; please report it with the file attached"));
+    }
     Ok(s)
+}
+
+/// Every statement of a file as its code without blanks and comments,
+/// prefixed by the code of the block it is in, sorted: what formatting
+/// must keep (it moves statements and changes blanks, nothing else).
+fn statement_keys(tree: Option<Pair<Rule>>) -> Vec<String> {
+    let squeeze = |s: &str| -> String {
+        let mut out = String::new();
+        let mut in_quote = false;
+        let mut in_comment = false;
+        for c in s.chars() {
+            match c {
+                '\n' => {
+                    in_comment = false;
+                    in_quote = false;
+                }
+                _ if in_comment => {}
+                '"' => {
+                    in_quote = !in_quote;
+                    out.push(c);
+                }
+                '#' if !in_quote => in_comment = true,
+                c if c.is_whitespace() && !in_quote => {}
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    let mut keys = Vec::new();
+    let Some(tree) = tree else { return keys };
+    for item in tree.into_inner() {
+        match item.as_rule() {
+            Rule::namespace_block | Rule::nodes_block => {
+                let mut head = String::new();
+                for k in item.clone().into_inner() {
+                    match k.as_rule() {
+                        Rule::attrs | Rule::kw_namespace | Rule::kw_nodes | Rule::ns_name => {
+                            head.push_str(&squeeze(k.as_str()));
+                            head.push(' ');
+                        }
+                        _ => keys.push(format!("{head}{{ {}", squeeze(k.as_str()))),
+                    }
+                }
+                keys.push(head);
+            }
+            Rule::EOI => {}
+            _ => keys.push(squeeze(item.as_str())),
+        }
+    }
+    keys.sort();
+    keys
 }
 
 /// Whether `text` is already formatted (a file with a syntax error is not).
@@ -407,13 +470,16 @@ impl<'a> Fmt<'a> {
         st.head = format!("{} {{", join(&rest[..nhead], " "));
         let items: Vec<Pair<Rule>> = rest.into_iter().skip(nhead).collect();
         let from = (brace + 1).min(e);
-        if let Some(c) = self.same_line_comment(from, e.saturating_sub(1)) {
+        // a comment after the `{`, before the first statement
+        let first = items
+            .first()
+            .map(|p| p.as_span().start())
+            .unwrap_or(e.saturating_sub(1));
+        let header = self.same_line_comment(from, first);
+        if let Some(c) = header {
             st.header_comment = Some(self.comment(c));
         }
-        let inner_from = match self.same_line_comment(from, e.saturating_sub(1)) {
-            Some(c) => c.1,
-            None => from,
-        };
+        let inner_from = header.map(|c| c.1).unwrap_or(from);
         let body = self.body(items, inner_from, e.saturating_sub(1), level);
         st.group = group(rule, Level::Top);
         st.body = Some(body);
@@ -729,6 +795,26 @@ mod tests {
         assert_eq!(f("\n\n"), "");
         assert_eq!(f("# only\n\n\n# comments"), "# only\n\n# comments\n");
         assert_eq!(f("\u{FEFF}namespace a {}"), "namespace a {}\n");
+    }
+
+    #[test]
+    fn the_safety_net_compares_statements_not_layout() {
+        let keys = |t: &str| statement_keys(parse_tree(FileId(0), t).ok());
+        let a = "namespace a { allow a -> b:80 # c\n workload a = app=a }\nuse dns";
+        assert_eq!(keys(a), keys(&f(a)));
+        assert_ne!(
+            keys(a),
+            keys("namespace a { allow a -> b:81\n workload a = app=a }\nuse dns")
+        );
+        assert_ne!(
+            keys(a),
+            keys("namespace b { allow a -> b:80\n workload a = app=a }\nuse dns")
+        );
+        // blanks inside a quoted note count
+        assert_ne!(
+            keys("port p = tcp/1 \"a b\""),
+            keys("port p = tcp/1 \"ab\"")
+        );
     }
 
     #[test]

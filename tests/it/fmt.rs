@@ -141,8 +141,8 @@ fn laws(text: &str) -> Result<String, TestCaseError> {
 }
 
 /// `text` with each space replaced by `choice` of: a space, several, a
-/// line break, a comment and a line break; and a comment line after some
-/// line breaks.
+/// line break, a comment and a line break; and at some line breaks a
+/// comment before it, a comment line, or no break at all.
 fn scramble(text: &str, choices: &[u8]) -> String {
     let mut out = String::new();
     let mut k = 0;
@@ -159,10 +159,12 @@ fn scramble(text: &str, choices: &[u8]) -> String {
                 2 => out.push_str(" # inside\n "),
                 _ => out.push(' '),
             },
-            '\n' => match next() % 6 {
+            '\n' => match next() % 7 {
                 0 => out.push_str("  # after\n"),
                 1 => out.push_str("\n\n\n# alone\n"),
                 2 => out.push_str("\n\t"),
+                // the next statement on the same line
+                3 => out.push(' '),
                 _ => out.push('\n'),
             },
             c => out.push(c),
@@ -278,4 +280,46 @@ nodes {
 fn a_syntax_error_is_reported_not_formatted() {
     let e = format_source(FileId(0), "namespace a { allow x => y }").unwrap_err();
     assert_eq!(e.code, "E0001");
+}
+
+#[test]
+fn the_command_checks_writes_and_leaves_broken_files_alone() {
+    let dir = std::env::temp_dir().join(format!("nplc-it-fmt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let messy = "namespace a {allow app=x->app=y:80}\n";
+    let tidy = "namespace b {\n  allow app=x -> app=y:80\n}\n";
+    let broken = "namespace c { allow x => y }\n";
+    std::fs::write(dir.join("messy.npl"), messy).unwrap();
+    std::fs::write(dir.join("tidy.npl"), tidy).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["fmt", "--check", "."]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "messy.npl\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("messy.npl")).unwrap(),
+        messy
+    );
+    let o = run(&["fmt", "."]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("messy.npl")).unwrap(),
+        "namespace a {\n  allow app=x -> app=y:80\n}\n"
+    );
+    assert_eq!(run(&["fmt", "--check", "."]).status.code(), Some(0));
+    std::fs::write(dir.join("broken.npl"), broken).unwrap();
+    let o = run(&["fmt", "."]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("E0001"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("broken.npl")).unwrap(),
+        broken
+    );
 }

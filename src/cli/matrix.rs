@@ -41,7 +41,7 @@ pub struct Args {
 pub fn run(a: Args) -> i32 {
     let fmt = a.common.error_format;
     let ports = match a.ports.as_deref().map(matrix::parse_ports) {
-        Some(Err(e)) => return super::fail_io(fmt, format!("`--ports`: {e}")),
+        Some(Err(e)) => return super::fail_usage(fmt, format!("`--ports`: {e}")),
         Some(Ok(p)) => Some(p),
         None => None,
     };

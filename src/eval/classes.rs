@@ -474,7 +474,7 @@ impl RulePorts {
             let clip = |lo: i64, hi: i64| -> Option<(u16, u16)> {
                 let lo = lo.max(0);
                 let hi = hi.min(i64::from(TOP));
-                (lo <= hi).then(|| (lo as u16, hi as u16))
+                (lo <= hi).then_some((lo as u16, hi as u16))
             };
             match (&p.port, p.end_port) {
                 (None, None) => numbers.push((proto, 0, TOP)),
@@ -529,6 +529,9 @@ struct KRule {
     ports: RulePorts,
 }
 
+/// A destination term of a statement: its classes (ascending) and ports.
+type DstClasses = (Vec<u32>, PortSet);
+
 /// Everything the row builder needs, indexed by class.
 struct Index<'a> {
     pop: &'a Population,
@@ -547,7 +550,7 @@ struct Index<'a> {
     /// Statements whose source holds each class.
     stmts_from: Vec<Vec<u32>>,
     /// Per statement: allow?, and per destination term its classes and ports.
-    stmts: Vec<(bool, Vec<(Vec<u32>, PortSet)>)>,
+    stmts: Vec<(bool, Vec<DstClasses>)>,
 }
 
 fn dir_index(d: KDir) -> usize {
@@ -771,7 +774,7 @@ impl<'a> Index<'a> {
                 .collect();
             src.sort_unstable();
             src.dedup();
-            let dst: Vec<(Vec<u32>, PortSet)> = if src.is_empty() {
+            let dst: Vec<DstClasses> = if src.is_empty() {
                 Vec::new()
             } else {
                 s.dst

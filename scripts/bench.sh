@@ -164,6 +164,8 @@ measure() {
   RSS=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
 }
 
+nothing() { :; }
+
 if [ "$BUILDS" -eq 1 ]; then
 OUT="$BENCH_DIR/out"
 # A fresh output directory: the previous tree is moved into $TRASH, which is
@@ -185,7 +187,6 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
   TMPOUT=/dev/shm/nplc-bench-out-$$
 fi
 fresh_tmp() { rm -rf "$TMPOUT"; }
-nothing() { :; }
 
 declare -A CHECK CHECK_CPU CHECK_RSS BUILD BUILD_CPU BUILD_RSS AGAIN TMPFS TMPFS_CPU FLOOR_TMP FLOOR2_TMP SERDE FILES BYTES SER WRITE FLOOR FLOOR2 KUST STAGES
 for c in "${CORPORA[@]}"; do

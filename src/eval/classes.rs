@@ -896,29 +896,13 @@ impl<'a> Index<'a> {
         let k_iso_e = self.k_isolated[1].get(s).copied().unwrap_or(false);
         let i_iso_e = self.i_isolated[1].get(s).copied().unwrap_or(false);
         let managed_s = self.managed.get(s).copied().unwrap_or(false);
-        let mut out = ClassRow::default();
-        let mut seen: HashMap<Cell, u32> = HashMap::new();
-        let mut cell = Cell::default();
-        let (mut side_e, mut side_i) = (Ports::empty(), Ports::empty());
-        for d in 0..n {
-            let touched = scratch.touched.get(d).copied().unwrap_or(false);
-            let (eg, ing, a, dn) = if touched {
-                (
-                    &scratch.egress[d],
-                    &scratch.ingress[d],
-                    &scratch.allows[d],
-                    &scratch.denies[d],
-                )
-            } else {
-                (&none, &none, &none, &none)
-            };
-            let k_iso_i = self.k_isolated[0].get(d).copied().unwrap_or(false);
+        // The cell of one destination, from what the rules and statements
+        // of this row give it and its isolation.
+        let decide = |given: [&Ports; 4], d: Flags, cell: &mut Cell, sides: &mut [Ports; 2]| {
+            let [eg, ing, a, dn] = given;
             let e = if k_iso_e { eg } else { &all };
-            let i = if k_iso_i { ing } else { &all };
+            let i = if d.k_isolated { ing } else { &all };
             e.intersect_into(i, &mut cell.allowed);
-            // the program
-            let managed_d = self.managed.get(d).copied().unwrap_or(false);
-            let i_iso_i = self.i_isolated[0].get(d).copied().unwrap_or(false);
             let side = |managed: bool, iso: bool, out: &mut Ports| {
                 if !managed {
                     *out = all.clone();
@@ -928,32 +912,99 @@ impl<'a> Index<'a> {
                     all.minus_into(dn, out);
                 }
             };
-            side(managed_s, i_iso_e, &mut side_e);
-            side(managed_d, i_iso_i, &mut side_i);
-            side_e.intersect_into(&side_i, &mut cell.intended);
-            if cell.allowed.is_empty() && cell.intended.is_empty() {
+            let [side_e, side_i] = sides;
+            side(managed_s, i_iso_e, side_e);
+            side(d.managed, d.i_isolated, side_i);
+            side_e.intersect_into(side_i, &mut cell.intended);
+        };
+        let mut out = ClassRow::default();
+        let mut seen: HashMap<Cell, u32> = HashMap::new();
+        let mut cell = Cell::default();
+        let mut sides = [Ports::empty(), Ports::empty()];
+        // a destination no rule and no statement of this row names is
+        // decided by its isolation alone: once per combination
+        let mut untouched = [UNSET; 8];
+        for d in 0..n {
+            let flags = Flags {
+                k_isolated: self.k_isolated[0].get(d).copied().unwrap_or(false),
+                managed: self.managed.get(d).copied().unwrap_or(false),
+                i_isolated: self.i_isolated[0].get(d).copied().unwrap_or(false),
+            };
+            let id = if scratch.touched.get(d).copied().unwrap_or(false) {
+                // INVARIANT: `scratch.reset(n)` sized every buffer to `n`.
+                let given = [
+                    &scratch.egress[d],
+                    &scratch.ingress[d],
+                    &scratch.allows[d],
+                    &scratch.denies[d],
+                ];
+                decide(given, flags, &mut cell, &mut sides);
+                intern(&mut out, &mut seen, &cell)
+            } else {
+                let key = flags.index();
+                match untouched.get(key).copied() {
+                    Some(UNSET) | None => {
+                        decide([&none; 4], flags, &mut cell, &mut sides);
+                        let id = intern(&mut out, &mut seen, &cell);
+                        if let Some(x) = untouched.get_mut(key) {
+                            *x = id;
+                        }
+                        id
+                    }
+                    Some(id) => id,
+                }
+            };
+            if id == NOTHING {
                 continue;
             }
             let d32 = d as u32;
-            if let Some(last) = out.runs.last_mut() {
-                if last.1 + 1 == d32 && out.cells.get(last.2 as usize) == Some(&cell) {
-                    last.1 = d32;
-                    continue;
-                }
+            match out.runs.last_mut() {
+                Some(last) if last.1 + 1 == d32 && last.2 == id => last.1 = d32,
+                _ => out.runs.push((d32, d32, id)),
             }
-            let id = match seen.get(&cell) {
-                Some(id) => *id,
-                None => {
-                    let id = out.cells.len() as u32;
-                    out.cells.push(cell.clone());
-                    seen.insert(cell.clone(), id);
-                    id
-                }
-            };
-            out.runs.push((d32, d32, id));
         }
         out
     }
+}
+
+/// The isolation of a destination class.
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    /// Isolated for ingress by some policy.
+    k_isolated: bool,
+    /// In a namespace the program manages.
+    managed: bool,
+    /// Isolated for ingress by the program.
+    i_isolated: bool,
+}
+
+impl Flags {
+    fn index(self) -> usize {
+        usize::from(self.k_isolated)
+            | usize::from(self.managed) << 1
+            | usize::from(self.i_isolated) << 2
+    }
+}
+
+/// Not yet decided (in the table of untouched destinations).
+const UNSET: u32 = u32::MAX;
+/// Nothing allowed by either evaluator: no run.
+const NOTHING: u32 = u32::MAX - 1;
+
+/// The index of `cell` among the row's distinct cells (added when new), or
+/// [`NOTHING`] when it allows nothing. Equal cells get equal indices, so
+/// runs can be extended by index.
+fn intern(out: &mut ClassRow, seen: &mut HashMap<Cell, u32>, cell: &Cell) -> u32 {
+    if cell.allowed.is_empty() && cell.intended.is_empty() {
+        return NOTHING;
+    }
+    if let Some(id) = seen.get(cell) {
+        return *id;
+    }
+    let id = out.cells.len() as u32;
+    out.cells.push(cell.clone());
+    seen.insert(cell.clone(), id);
+    id
 }
 
 /// Per-row buffers over destination classes, reused between rows.

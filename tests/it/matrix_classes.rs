@@ -7,6 +7,10 @@
 //!   of `props` (around every number and range edge the program writes,
 //!   every container port, one port nothing names) and the default ones,
 //!   both verdicts of every row must be equal;
+//! - on the program of one random case and the policies generated from
+//!   another (so that the two evaluators disagree, and each class-based
+//!   one is held to its own reference: a shortcut that holds only where
+//!   the compiler is right would pass the first test and fail this one);
 //! - on random NetworkPolicy objects written directly (the constructs nplc
 //!   never emits too: selectors with unknown operators, `endPort` without
 //!   or below `port`, named ports with `endPort`, unknown protocols,
@@ -43,7 +47,14 @@ fn merge(a: &mut ProbePorts, b: ProbePorts) {
     }
 }
 
-fn check_program(case: &Case, copies: &[usize]) -> Result<bool, TestCaseError> {
+/// Compares the two matrices on the program of `case`, the policies
+/// generated from `other` (from `case` itself when `None`) and the cluster
+/// of `case` with copies.
+fn check_program(
+    case: &Case,
+    other: Option<&Case>,
+    copies: &[usize],
+) -> Result<bool, TestCaseError> {
     let c = compile_text(&case.source());
     if c.has_errors() {
         return Ok(false);
@@ -54,7 +65,17 @@ fn check_program(case: &Case, copies: &[usize]) -> Result<bool, TestCaseError> {
     let pop = with_copies(&case.population(), copies);
     let mut ports = case.probe_ports(&pop);
     merge(&mut ports, matrix::default_ports(prog, &pop));
-    let policies = objects(&c);
+    let policies = match other {
+        None => objects(&c),
+        Some(o) => {
+            let oc = compile_text(&o.source());
+            if oc.has_errors() {
+                return Ok(false);
+            }
+            merge(&mut ports, o.probe_ports(&pop));
+            objects(&oc)
+        }
+    };
     let want = matrix::matrix_pod_by_pod(&policies, prog, &pop, &ports);
     let got = matrix::matrix(&policies, prog, &pop, &ports);
     prop_assert_eq!(got.len(), want.len());
@@ -75,7 +96,7 @@ fn class_matrix_equals_the_pod_by_pod_matrix_on_random_programs() {
     let compiled = std::cell::Cell::new(0usize);
     let strategy = (case(), prop::collection::vec(0usize..3, 1..4));
     let result = runner.run(&strategy, |(case, copies)| {
-        if check_program(&case, &copies)? {
+        if check_program(&case, None, &copies)? {
             compiled.set(compiled.get() + 1);
         }
         Ok(())
@@ -92,6 +113,36 @@ fn class_matrix_equals_the_pod_by_pod_matrix_on_random_programs() {
         compiled.get() * 2 > total as usize,
         "{} of {total} programs compiled",
         compiled.get()
+    );
+}
+
+#[test]
+fn class_matrix_equals_the_pod_by_pod_matrix_on_mismatched_programs_and_policies() {
+    let total = (cases() / 4).max(16);
+    let mut runner = TestRunner::new(Config {
+        cases: total,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let compared = std::cell::Cell::new(0usize);
+    let strategy = (case(), case(), prop::collection::vec(0usize..3, 1..4));
+    let result = runner.run(&strategy, |(case, other, copies)| {
+        if check_program(&case, Some(&other), &copies)? {
+            compared.set(compared.get() + 1);
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(why, (case, other, copies))) => panic!(
+            "the class matrix differs\n{why}\ncopies {copies:?}, program of:{case:?}\npolicies of:{other:?}"
+        ),
+        Err(TestError::Abort(why)) => panic!("aborted: {why}"),
+    }
+    assert!(
+        compared.get() * 4 > total as usize,
+        "{} of {total} pairs compiled",
+        compared.get()
     );
 }
 

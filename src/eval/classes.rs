@@ -42,12 +42,12 @@
 //! decided exactly as the pod-by-pod evaluators decide it; the renderings
 //! leave port 0 out (it is not a port a connection can use).
 
-use crate::eval::k8s::{self, Direction as KDir};
+use crate::eval::k8s;
 use crate::eval::{intent, matrix};
+use crate::ir::{Action, Direction};
 use crate::ir::{PeerSet, PortSet, Program};
 use crate::net::Protocol;
 use crate::population::{NamedPort, Population};
-use crate::syntax::ast::{Action, Direction};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, HashMap};
@@ -553,10 +553,10 @@ struct Index<'a> {
     stmts: Vec<(bool, Vec<DstClasses>)>,
 }
 
-fn dir_index(d: KDir) -> usize {
+fn dir_index(d: Direction) -> usize {
     match d {
-        KDir::Ingress => 0,
-        KDir::Egress => 1,
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
     }
 }
 
@@ -719,7 +719,7 @@ impl<'a> Index<'a> {
                     }
                 }
                 match dir {
-                    KDir::Egress => {
+                    Direction::Egress => {
                         for r in spec.egress.iter().flatten() {
                             let id = egress_rules.len() as u32;
                             for &c in &subjects {
@@ -734,7 +734,7 @@ impl<'a> Index<'a> {
                             });
                         }
                     }
-                    KDir::Ingress => {
+                    Direction::Ingress => {
                         for r in spec.ingress.iter().flatten() {
                             let id = ingress_rules.len() as u32;
                             let peers = k8s_peer_classes(r.from.as_ref(), ns, pop, classes, &by_ns);

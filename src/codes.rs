@@ -38,6 +38,11 @@ pub const CODES: &[Code] = &[
     Code {
         code: "E0003",
         severity: Severity::Error,
+        summary: "a command-line value that cannot be used (exit code 2): a malformed `--ports` list, a `--from` or `--to` that is not a pod, an address or `namespace/pod`, a pod that the population does not have; never followed by \"nothing was written\"",
+    },
+    Code {
+        code: "E0004",
+        severity: Severity::Error,
         summary: "`nplc fmt` cannot lay out a file without changing its statements (a safety net: the file is left as it is); report it with the file",
     },
     Code {

@@ -17,6 +17,7 @@ mod fuzz_regressions;
 mod integrations;
 mod k8s_e2e;
 mod limits;
+mod matrix_classes;
 mod nft_enforce;
 mod outdir;
 mod props;

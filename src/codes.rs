@@ -36,6 +36,11 @@ pub const CODES: &[Code] = &[
         summary: "a file or directory cannot be read or written (exit code 2); a file that is not UTF-8 is named with the offset, line and column of its first invalid byte",
     },
     Code {
+        code: "E0003",
+        severity: Severity::Error,
+        summary: "the project file `nplc.toml` is not valid TOML, has a key it does not know, or a `deny` entry that is not a warning code (exit code 2); it points at the line (docs/project.md)",
+    },
+    Code {
         code: "E0101",
         severity: Severity::Error,
         summary: "unknown name, with did-you-mean, or the `use` line that would define it",

@@ -6,6 +6,7 @@
 pub mod build;
 pub mod check;
 pub mod explain;
+pub mod lsp;
 pub mod matrix;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -39,6 +40,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Print the reachability matrix of a population's pods.
     Matrix(matrix::Args),
+    /// Run the language server on standard input and output (docs/editors.md).
+    Lsp(lsp::Args),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -124,5 +127,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check(a) => check::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Matrix(a) => matrix::run(a),
+        Command::Lsp(a) => lsp::run(a),
     }
 }

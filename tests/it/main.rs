@@ -14,6 +14,7 @@ mod firewall;
 mod fuzz_regressions;
 mod k8s_e2e;
 mod limits;
+mod lsp;
 mod nft_enforce;
 mod outdir;
 mod props;

@@ -108,12 +108,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Project, ProjectError> {
     for c in raw.deny.into_iter().flatten() {
         let code = c.get_ref().clone();
         let ok = code == "warnings"
-            || crate::codes::lookup(&code).is_some_and(|k| k.severity != Severity::Error);
+            || crate::codes::lookup(&code).is_some_and(|k| k.severity == Severity::Warning);
         if !ok {
             let r = c.span();
             let d = Diagnostic::error("E0003", format!("`{code}` is not a warning code"))
                 .at(Span::new(id, r.start, r.end), "in `deny`")
-                .with_help("list warning codes such as `W0706` (docs/diagnostics.md), or `warnings` for every warning; errors fail a build anyway");
+                .with_help("list warning codes such as `W0706` (docs/diagnostics.md), or `warnings` for every warning; errors fail a build anyway, and notes are not findings");
             return Err(malformed(sources, d));
         }
         deny.push(code);
@@ -126,7 +126,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Project, ProjectError> {
                     .with_help("name the `.npl` files or directories to read, or leave `sources` out to read every `.npl` file under this directory");
                 return Err(malformed(sources, d));
             }
-            list.into_iter().map(|s| root.join(s.into_inner())).collect()
+            list.into_iter()
+                .map(|s| root.join(s.into_inner()))
+                .collect()
         }
         None => vec![root.clone()],
     };
@@ -200,7 +202,10 @@ mod tests {
 
     fn err(text: &str) -> (usize, String) {
         match parse(Path::new("/p/nplc.toml"), text) {
-            Err(ProjectError::Malformed { sources, diagnostic }) => {
+            Err(ProjectError::Malformed {
+                sources,
+                diagnostic,
+            }) => {
                 let p = diagnostic.primary.unwrap_or_default();
                 (sources.line(p.file, p.start), diagnostic.message)
             }
@@ -215,7 +220,10 @@ mod tests {
             "sources = [\"policies\", \"more/x.npl\"]\noutput = \"out\"\npopulation = \"pop.yaml\"\ndeny = [\"W0706\"]\n",
         )
         .unwrap();
-        assert_eq!(p.sources, vec![PathBuf::from("/p/policies"), PathBuf::from("/p/more/x.npl")]);
+        assert_eq!(
+            p.sources,
+            vec![PathBuf::from("/p/policies"), PathBuf::from("/p/more/x.npl")]
+        );
         assert_eq!(p.output, Some(PathBuf::from("/p/out")));
         assert_eq!(p.population, Some(PathBuf::from("/p/pop.yaml")));
         assert_eq!(p.deny, vec!["W0706".to_string()]);
@@ -238,7 +246,10 @@ mod tests {
     #[test]
     fn deny_turns_warnings_into_errors() {
         let p = parse(Path::new("/p/nplc.toml"), "deny = [\"W0706\"]").unwrap();
-        let mut ds = vec![Diagnostic::warning("W0706", "x"), Diagnostic::warning("W0605", "y")];
+        let mut ds = vec![
+            Diagnostic::warning("W0706", "x"),
+            Diagnostic::warning("W0605", "y"),
+        ];
         p.deny(&mut ds);
         assert!(ds[0].is_error());
         assert!(!ds[1].is_error());

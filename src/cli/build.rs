@@ -20,7 +20,12 @@ pub struct Args {
     /// and with `nodes` blocks `DIR/firewall/` (ports.txt, ports.json, ports.csv, ROLE.nft).
     /// Without `-o` and `--stdout`: the `output` of the project file
     /// (docs/project.md).
-    #[arg(short = 'o', long = "out", value_name = "DIR", conflicts_with = "stdout")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        conflicts_with = "stdout"
+    )]
     pub out: Option<PathBuf>,
     /// Write one multi-document YAML stream to standard output instead.
     #[arg(long)]
@@ -83,7 +88,8 @@ pub fn run(mut a: Args) -> i32 {
             None => {
                 return super::fail_io(
                     fmt,
-                    "where to? give `-o DIR` or `--stdout` (or `output` in `nplc.toml`)".to_string(),
+                    "where to? give `-o DIR` or `--stdout` (or `output` in `nplc.toml`)"
+                        .to_string(),
                 )
             }
         }

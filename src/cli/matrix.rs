@@ -45,7 +45,11 @@ pub fn run(mut a: Args) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let Some(pods) = a.pods.clone().or_else(|| project.and_then(|p| p.population)) else {
+    let Some(pods) = a
+        .pods
+        .clone()
+        .or_else(|| project.and_then(|p| p.population))
+    else {
         return super::fail_io(
             fmt,
             "no population: give `--pods FILE` (or `population` in `nplc.toml`)".to_string(),

@@ -122,8 +122,15 @@ pub fn project(common: &mut Common) -> Result<Option<nplc::project::Project>, i3
         return Ok(None);
     }
     let fmt = common.error_format;
-    let cwd = std::env::current_dir()
-        .map_err(|e| fail_io(fmt, format!("cannot read the working directory: {}", nplc::driver::io_msg(&e))))?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        fail_io(
+            fmt,
+            format!(
+                "cannot read the working directory: {}",
+                nplc::driver::io_msg(&e)
+            ),
+        )
+    })?;
     let Some(file) = project::find(&cwd) else {
         return Err(fail_io(
             fmt,
@@ -140,7 +147,10 @@ pub fn project(common: &mut Common) -> Result<Option<nplc::project::Project>, i3
             Ok(Some(p))
         }
         Err(ProjectError::Io(m)) => Err(fail_io(fmt, m)),
-        Err(ProjectError::Malformed { sources, diagnostic }) => {
+        Err(ProjectError::Malformed {
+            sources,
+            diagnostic,
+        }) => {
             report(fmt, &sources, &[*diagnostic]);
             Err(EXIT_USAGE)
         }

@@ -56,8 +56,8 @@ pub fn fixes(
     let mut out = Vec::new();
     let help = d.help.as_deref().unwrap_or("");
     // did you mean
-    let suggestion = quoted_after(help, "did you mean `")
-        .or_else(|| quoted_after(&d.message, "did you mean `"));
+    let suggestion =
+        quoted_after(help, "did you mean `").or_else(|| quoted_after(&d.message, "did you mean `"));
     if let (Some(s), Some(unknown)) = (suggestion, first_quoted(&d.message)) {
         let s_name = match s.rsplit_once('/') {
             Some((_, n)) if !unknown.contains('/') && written == unknown => n,
@@ -66,7 +66,10 @@ pub fn fixes(
         let edit = if written == unknown {
             Some((p, s_name.to_string()))
         } else if written.starts_with(&format!("{unknown}/")) {
-            Some((Span::new(p.file, p.start, p.start + unknown.len()), s.to_string()))
+            Some((
+                Span::new(p.file, p.start, p.start + unknown.len()),
+                s.to_string(),
+            ))
         } else {
             written
                 .find(unknown)
@@ -79,7 +82,11 @@ pub fn fixes(
                 })
         };
         if let Some((span, new)) = edit {
-            out.push((format!("replace `{unknown}` with `{new}`"), vec![(span, new)], true));
+            out.push((
+                format!("replace `{unknown}` with `{new}`"),
+                vec![(span, new)],
+                true,
+            ));
         }
     }
     match d.code {
@@ -93,17 +100,29 @@ pub fn fixes(
             };
             if let Some(net) = quoted_after(help, "the network address is `") {
                 let new = bracket(net);
-                out.push((format!("use the network address `{new}`"), vec![(p, new)], true));
+                out.push((
+                    format!("use the network address `{new}`"),
+                    vec![(p, new)],
+                    true,
+                ));
             }
             if let Some(one) = quoted_after(help, "write `") {
                 let new = bracket(one);
-                out.push((format!("match the one address `{new}`"), vec![(p, new)], false));
+                out.push((
+                    format!("match the one address `{new}`"),
+                    vec![(p, new)],
+                    false,
+                ));
             }
         }
         "E0204" => {
             if let Some(i) = written.find("==") {
                 let at = Span::new(p.file, p.start + i, p.start + i + 2);
-                out.push(("write `=` instead of `==`".into(), vec![(at, "=".into())], true));
+                out.push((
+                    "write `=` instead of `==`".into(),
+                    vec![(at, "=".into())],
+                    true,
+                ));
             }
         }
         "W0706" => {
@@ -227,8 +246,14 @@ mod tests {
     fn host_bits() {
         let f = fixed("namespace a {\n  allow egress 10.0.0.1/8\n}\n");
         let texts: Vec<&str> = f.iter().map(|x| x.1.as_str()).collect();
-        assert!(texts.iter().any(|t| t.contains("egress 10.0.0.0/8")), "{f:?}");
-        assert!(texts.iter().any(|t| t.contains("egress 10.0.0.1/32")), "{f:?}");
+        assert!(
+            texts.iter().any(|t| t.contains("egress 10.0.0.0/8")),
+            "{f:?}"
+        );
+        assert!(
+            texts.iter().any(|t| t.contains("egress 10.0.0.1/32")),
+            "{f:?}"
+        );
     }
 
     #[test]
@@ -252,6 +277,10 @@ mod tests {
             name: "a.npl".into(),
             text: dns[0].1.clone(),
         }]);
-        assert!(!c.diagnostics.iter().any(|d| d.code == "W0706"), "{:?}", c.diagnostics);
+        assert!(
+            !c.diagnostics.iter().any(|d| d.code == "W0706"),
+            "{:?}",
+            c.diagnostics
+        );
     }
 }

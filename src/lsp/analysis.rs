@@ -17,9 +17,7 @@ use crate::ir::Program;
 use crate::resolve;
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::ast;
-use lsp_types::{
-    DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Url,
-};
+use lsp_types::{DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Url};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -189,7 +187,8 @@ impl Worker {
                 continue;
             }
             let mut d = d.clone();
-            d.labels.retain(|l| self.fresh(l.span.file, &outcome.sources));
+            d.labels
+                .retain(|l| self.fresh(l.span.file, &outcome.sources));
             let published = self.publish(&d, &outcome.sources, &mut lines, &by_id);
             out.diagnostics.entry(p.file.0).or_default().push(published);
         }

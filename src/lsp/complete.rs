@@ -85,7 +85,12 @@ const IN_NAMESPACE: &[&str] = &[
 ];
 const IN_NODES: &[&str] = &["role", "allow", "deny", "runs", "except", "world"];
 
-fn item(label: String, kind: CompletionItemKind, detail: Option<String>, range: Range) -> CompletionItem {
+fn item(
+    label: String,
+    kind: CompletionItemKind,
+    detail: Option<String>,
+    range: Range,
+) -> CompletionItem {
     CompletionItem {
         label: label.clone(),
         kind: Some(kind),
@@ -132,7 +137,10 @@ pub fn complete(
     // @silence(CODE, ...)
     if let Some(i) = line.rfind("@silence(") {
         if !line[i..].contains(')') {
-            for c in crate::codes::CODES.iter().filter(|c| !c.code.starts_with('E')) {
+            for c in crate::codes::CODES
+                .iter()
+                .filter(|c| !c.code.starts_with('E'))
+            {
                 out.push(item(
                     c.code.to_string(),
                     CompletionItemKind::CONSTANT,
@@ -147,10 +155,16 @@ pub fn complete(
     let trimmed = line.trim_start();
     if block == Block::Top
         && trimmed.starts_with("use ")
-        && before_word.trim_end().chars().all(|c| is_word(c) || c == ',' || c == ' ')
+        && before_word
+            .trim_end()
+            .chars()
+            .all(|c| is_word(c) || c == ',' || c == ' ')
     {
         for (m, t) in crate::stdlib::MODULES {
-            let about = t.lines().next().map(|l| l.trim_start_matches('#').trim().to_string());
+            let about = t
+                .lines()
+                .next()
+                .map(|l| l.trim_start_matches('#').trim().to_string());
             out.push(item(m.to_string(), CompletionItemKind::MODULE, about, r));
         }
         return out;
@@ -160,7 +174,12 @@ pub fn complete(
         let mut keys: BTreeSet<&String> = src.index.labels.keys().collect();
         keys.extend(population.keys());
         for k in keys {
-            out.push(item(k.clone(), CompletionItemKind::PROPERTY, Some("label key".into()), r));
+            out.push(item(
+                k.clone(),
+                CompletionItemKind::PROPERTY,
+                Some("label key".into()),
+                r,
+            ));
         }
     };
     // KEY=VALUE, KEY!=VALUE, KEY in (VALUE
@@ -173,7 +192,9 @@ pub fn complete(
             .or_else(|| {
                 let open = s.rfind('(')?;
                 let head = s[..open].trim_end();
-                let head = head.strip_suffix(" in").or_else(|| head.strip_suffix(" notin"))?;
+                let head = head
+                    .strip_suffix(" in")
+                    .or_else(|| head.strip_suffix(" notin"))?;
                 let after = &s[open + 1..];
                 after
                     .chars()
@@ -191,7 +212,9 @@ pub fn complete(
         let key = key.trim_matches('"').to_string();
         let key = match key.split_once('/') {
             // `ns/app=`: the key is after the namespace
-            Some((ns, k)) if !ns.contains('.') && !src.index.labels.contains_key(&key) => k.to_string(),
+            Some((ns, k)) if !ns.contains('.') && !src.index.labels.contains_key(&key) => {
+                k.to_string()
+            }
             _ => key,
         };
         (!key.is_empty()).then_some(key)
@@ -201,7 +224,12 @@ pub fn complete(
         values.extend(src.index.labels.get(&key).into_iter().flatten());
         values.extend(population.get(&key).into_iter().flatten());
         for v in values {
-            out.push(item(v.clone(), CompletionItemKind::VALUE, Some(format!("value of `{key}`")), r));
+            out.push(item(
+                v.clone(),
+                CompletionItemKind::VALUE,
+                Some(format!("value of `{key}`")),
+                r,
+            ));
         }
         return out;
     }
@@ -220,15 +248,26 @@ pub fn complete(
             .rev()
             .collect();
         for n in src.index.in_namespace(&ns) {
-            out.push(item(n, CompletionItemKind::VARIABLE, Some(format!("in namespace `{ns}`")), r));
+            out.push(item(
+                n,
+                CompletionItemKind::VARIABLE,
+                Some(format!("in namespace `{ns}`")),
+                r,
+            ));
         }
         labels(&mut out);
         return out;
     }
     // ROLE:PORT in a nodes block
-    if block == Block::Nodes && before_word.trim_end().ends_with([':', ',']) && line.contains("->") {
+    if block == Block::Nodes && before_word.trim_end().ends_with([':', ',']) && line.contains("->")
+    {
         for p in src.index.port_names(src.file) {
-            out.push(item(p, CompletionItemKind::CONSTANT, Some("component port".into()), r));
+            out.push(item(
+                p,
+                CompletionItemKind::CONSTANT,
+                Some("component port".into()),
+                r,
+            ));
         }
         return out;
     }
@@ -246,7 +285,12 @@ pub fn complete(
         }
         if block != Block::Nodes {
             for n in src.index.namespaces() {
-                out.push(item(format!("{n}/"), CompletionItemKind::MODULE, Some("namespace".into()), r));
+                out.push(item(
+                    format!("{n}/"),
+                    CompletionItemKind::MODULE,
+                    Some("namespace".into()),
+                    r,
+                ));
             }
             labels(&mut out);
         }

@@ -110,16 +110,26 @@ pub struct FileIndex {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
     /// A `define`/`workload` of the sources (scope: its namespace).
-    Def { scope: Option<String>, name: String },
+    Def {
+        scope: Option<String>,
+        name: String,
+    },
     /// A definition of a stdlib module.
-    Std { module: String, name: String },
+    Std {
+        module: String,
+        name: String,
+    },
     /// A `port` declaration (`module`: of a stdlib module).
     Port {
         module: Option<String>,
         name: String,
     },
-    Role { name: String },
-    Module { name: String },
+    Role {
+        name: String,
+    },
+    Module {
+        name: String,
+    },
 }
 
 impl Target {
@@ -455,12 +465,12 @@ impl Index {
             }),
             RefKind::Peer => match &r.explicit_ns {
                 Some(ns) => found(def(Some(ns))),
-                None => r
-                    .ns
-                    .as_deref()
-                    .and_then(|ns| found(def(Some(ns))))
-                    .or_else(|| found(def(None)))
-                    .or_else(std),
+                None => {
+                    r.ns.as_deref()
+                        .and_then(|ns| found(def(Some(ns))))
+                        .or_else(|| found(def(None)))
+                        .or_else(std)
+                }
             },
             RefKind::NodePeer => found(Target::Role {
                 name: r.name.clone(),
@@ -552,7 +562,9 @@ impl Index {
             };
             if ok {
                 let what = match t {
-                    Target::Std { module, .. } => format!("{} (stdlib `{module}`)", decl.kind.word()),
+                    Target::Std { module, .. } => {
+                        format!("{} (stdlib `{module}`)", decl.kind.word())
+                    }
                     _ => decl.kind.word().to_string(),
                 };
                 out.entry(decl.name.clone()).or_insert(what);
@@ -603,7 +615,13 @@ impl Index {
 
     /// What a definition denotes, in words, names expanded (at most
     /// `depth` levels).
-    pub fn describe_side(&self, file: &FileIndex, s: &ast::Side, ns: Option<&str>, depth: usize) -> String {
+    pub fn describe_side(
+        &self,
+        file: &FileIndex,
+        s: &ast::Side,
+        ns: Option<&str>,
+        depth: usize,
+    ) -> String {
         let peers: Vec<String> = s
             .peers
             .iter()
@@ -616,8 +634,16 @@ impl Index {
         out
     }
 
-    fn describe_peer(&self, file: &FileIndex, p: &ast::Peer, ns: Option<&str>, depth: usize) -> String {
-        let here = ns.map(|n| format!("namespace `{n}`")).unwrap_or_else(|| "the namespace where it is used".into());
+    fn describe_peer(
+        &self,
+        file: &FileIndex,
+        p: &ast::Peer,
+        ns: Option<&str>,
+        depth: usize,
+    ) -> String {
+        let here = ns
+            .map(|n| format!("namespace `{n}`"))
+            .unwrap_or_else(|| "the namespace where it is used".into());
         let sel_text = |s: &ast::Selector| {
             s.requirements
                 .iter()
@@ -665,7 +691,14 @@ impl Index {
         out
     }
 
-    fn describe_name(&self, file: &FileIndex, n: &str, ns: Option<&str>, explicit: Option<&str>, depth: usize) -> String {
+    fn describe_name(
+        &self,
+        file: &FileIndex,
+        n: &str,
+        ns: Option<&str>,
+        explicit: Option<&str>,
+        depth: usize,
+    ) -> String {
         let r = Ref {
             kind: RefKind::Peer,
             name: n.to_string(),
@@ -756,21 +789,51 @@ mod tests {
         // `db` in namespace p is p's workload, `q/db` is q's
         let at = a.find("-> db").unwrap() + 3;
         let (t, _) = i.at(FileId(0), at).unwrap();
-        assert_eq!(t, Target::Def { scope: Some("p".into()), name: "db".into() });
+        assert_eq!(
+            t,
+            Target::Def {
+                scope: Some("p".into()),
+                name: "db".into()
+            }
+        );
         let at = a.find("q/db").unwrap() + 2;
         let (t, _) = i.at(FileId(0), at).unwrap();
-        assert_eq!(t, Target::Def { scope: Some("q".into()), name: "db".into() });
+        assert_eq!(
+            t,
+            Target::Def {
+                scope: Some("q".into()),
+                name: "db".into()
+            }
+        );
         let refs = i.references(&t, true);
         assert_eq!(refs.len(), 2, "{refs:?}");
         // `dns` is the stdlib's
         let at = a.find("egress dns").unwrap() + 8;
         let (t, _) = i.at(FileId(0), at).unwrap();
-        assert_eq!(t, Target::Std { module: "dns".into(), name: "dns".into() });
+        assert_eq!(
+            t,
+            Target::Std {
+                module: "dns".into(),
+                name: "dns".into()
+            }
+        );
         // the description expands names
-        let d = i.decl(&Target::Def { scope: Some("p".into()), name: "db".into() }).unwrap();
+        let d = i
+            .decl(&Target::Def {
+                scope: Some("p".into()),
+                name: "db".into(),
+            })
+            .unwrap();
         let v = d.decl().unwrap().value.clone().unwrap();
-        assert_eq!(i.describe_side(&d.file, &v, Some("p"), 4), "pods of namespace `p` matching `app=pg`");
-        let names: Vec<String> = i.visible(FileId(1), Some("q"), false).into_iter().map(|x| x.0).collect();
+        assert_eq!(
+            i.describe_side(&d.file, &v, Some("p"), 4),
+            "pods of namespace `p` matching `app=pg`"
+        );
+        let names: Vec<String> = i
+            .visible(FileId(1), Some("q"), false)
+            .into_iter()
+            .map(|x| x.0)
+            .collect();
         assert_eq!(names, vec!["corp".to_string(), "db".to_string()]);
     }
 }

@@ -32,10 +32,10 @@ use lsp_types::{
     CompletionParams, DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
     DidCloseTextDocumentParams, DidOpenTextDocumentParams, FileChangeType, GotoDefinitionParams,
     Hover, HoverContents, HoverParams, HoverProviderCapability, InitializeParams, Location,
-    MarkupContent, MarkupKind, OneOf, PrepareRenameResponse, PublishDiagnosticsParams,
-    Range, ReferenceParams, RenameOptions, RenameParams, ServerCapabilities,
-    TextDocumentPositionParams, TextDocumentSyncCapability, TextDocumentSyncKind,
-    TextDocumentSyncOptions, TextEdit, Url, WorkspaceEdit,
+    MarkupContent, MarkupKind, OneOf, PrepareRenameResponse, PublishDiagnosticsParams, Range,
+    ReferenceParams, RenameOptions, RenameParams, ServerCapabilities, TextDocumentPositionParams,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions, TextEdit, Url,
+    WorkspaceEdit,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -148,7 +148,11 @@ fn capabilities() -> ServerCapabilities {
     }
 }
 
-fn analysis_loop(jobs: mpsc::Receiver<Job>, tx: mpsc::Sender<Event>, std_uris: BTreeMap<String, Url>) {
+fn analysis_loop(
+    jobs: mpsc::Receiver<Job>,
+    tx: mpsc::Sender<Event>,
+    std_uris: BTreeMap<String, Url>,
+) {
     let mut w = Worker {
         std_uris,
         ..Worker::default()
@@ -312,7 +316,10 @@ impl Server {
 
     fn notify(&self, method: &str, params: impl serde::Serialize) {
         if let Ok(p) = serde_json::to_value(params) {
-            self.send(Message::Notification(Notification::new(method.to_string(), p)));
+            self.send(Message::Notification(Notification::new(
+                method.to_string(),
+                p,
+            )));
         }
     }
 
@@ -334,7 +341,10 @@ impl Server {
                 }
                 let method = n.method.clone();
                 if let Err(e) = catch_unwind(AssertUnwindSafe(|| self.notification(n))) {
-                    eprintln!("nplc lsp: internal error in `{method}`: {}", panic_message(&e));
+                    eprintln!(
+                        "nplc lsp: internal error in `{method}`: {}",
+                        panic_message(&e)
+                    );
                 }
             }
             Event::Msg(Message::Response(_)) => {}
@@ -351,7 +361,10 @@ impl Server {
         let id: RequestId = r.id.clone();
         let method = r.method.clone();
         let answer = if self.shutdown {
-            Err((ErrorCode::InvalidRequest, "the server is shutting down".to_string()))
+            Err((
+                ErrorCode::InvalidRequest,
+                "the server is shutting down".to_string(),
+            ))
         } else {
             match catch_unwind(AssertUnwindSafe(|| self.dispatch(r))) {
                 Ok(a) => a,
@@ -461,11 +474,7 @@ impl Server {
         if let Some(file) = crate::project::find(&root) {
             match crate::project::load(&file) {
                 Ok(p) => {
-                    paths = p
-                        .sources
-                        .iter()
-                        .map(|s| absolute(s))
-                        .collect();
+                    paths = p.sources.iter().map(|s| absolute(s)).collect();
                     if let Some(pop) = &p.population {
                         self.load_population(&absolute(pop));
                     }
@@ -474,7 +483,10 @@ impl Server {
                 Err(crate::project::ProjectError::Io(m)) => {
                     self.show(lsp_types::MessageType::ERROR, m)
                 }
-                Err(crate::project::ProjectError::Malformed { sources, diagnostic }) => {
+                Err(crate::project::ProjectError::Malformed {
+                    sources,
+                    diagnostic,
+                }) => {
                     let loc = diagnostic
                         .primary
                         .map(|s| sources.location(s))
@@ -498,7 +510,9 @@ impl Server {
         };
         for i in inputs {
             let path = absolute(Path::new(&i.name));
-            let Ok(uri) = Url::from_file_path(&path) else { continue };
+            let Ok(uri) = Url::from_file_path(&path) else {
+                continue;
+            };
             let slot = self.slot(&uri);
             if let Some(Some(d)) = self.docs.get_mut(slot) {
                 d.on_disk = true;
@@ -586,7 +600,9 @@ impl Server {
 
     /// Sets a file's text and parses it (the only place that parses).
     fn set_text(&mut self, slot: usize, text: String, version: Option<i32>) {
-        let Some(Some(d)) = self.docs.get_mut(slot) else { return };
+        let Some(Some(d)) = self.docs.get_mut(slot) else {
+            return;
+        };
         d.version = version.or(d.version);
         d.lines = LineIndex::new(&text);
         d.text = Arc::new(text);
@@ -645,8 +661,12 @@ impl Server {
 
     fn change(&mut self, p: DidChangeTextDocumentParams) {
         let uri = norm(&p.text_document.uri);
-        let Some(&slot) = self.by_uri.get(&uri) else { return };
-        let Some(Some(d)) = self.docs.get(slot) else { return };
+        let Some(&slot) = self.by_uri.get(&uri) else {
+            return;
+        };
+        let Some(Some(d)) = self.docs.get(slot) else {
+            return;
+        };
         let mut t = d.text.as_str().to_string();
         for c in p.content_changes {
             t = match c.range {
@@ -661,7 +681,9 @@ impl Server {
 
     fn close(&mut self, uri: &Url) {
         let uri = norm(uri);
-        let Some(&slot) = self.by_uri.get(&uri) else { return };
+        let Some(&slot) = self.by_uri.get(&uri) else {
+            return;
+        };
         let on_disk = match self.docs.get_mut(slot) {
             Some(Some(d)) => {
                 d.open = false;
@@ -755,12 +777,15 @@ impl Server {
             );
         }
         for (slot, ds) in a.diagnostics {
-            let Some(Some(d)) = self.docs.get(slot) else { continue };
+            let Some(Some(d)) = self.docs.get(slot) else {
+                continue;
+            };
             if a.revs.get(&slot) != Some(&d.rev) {
                 // edited since: the next run answers for it
                 continue;
             }
-            let diags: Vec<lsp_types::Diagnostic> = ds.iter().map(|p| p.diagnostic.clone()).collect();
+            let diags: Vec<lsp_types::Diagnostic> =
+                ds.iter().map(|p| p.diagnostic.clone()).collect();
             let changed = self.published.get(&slot).map(|p| &p.1) != Some(&diags);
             if changed || self.announce.remove(&slot) {
                 let (uri, version) = (d.uri.clone(), if d.open { d.version } else { None });
@@ -920,7 +945,12 @@ impl Server {
         if let Some(ns) = &decl.scope {
             out.push_str(&format!(" in namespace `{ns}`"));
         }
-        if let Target::Std { module, .. } | Target::Port { module: Some(module), .. } = t {
+        if let Target::Std { module, .. }
+        | Target::Port {
+            module: Some(module),
+            ..
+        } = t
+        {
             out.push_str(&format!(" (stdlib module `{module}`)"));
         }
         out.push_str(&format!("\n\n```npl\n{}\n```", decl.text));
@@ -967,20 +997,34 @@ impl Server {
         Some(spans.into_iter().filter_map(|s| self.location(s)).collect())
     }
 
-    fn renamable(&mut self, p: &TextDocumentPositionParams) -> Result<(Target, Span), (ErrorCode, String)> {
-        let none = || (ErrorCode::InvalidRequest, "there is no name to rename here".to_string());
+    fn renamable(
+        &mut self,
+        p: &TextDocumentPositionParams,
+    ) -> Result<(Target, Span), (ErrorCode, String)> {
+        let none = || {
+            (
+                ErrorCode::InvalidRequest,
+                "there is no name to rename here".to_string(),
+            )
+        };
         let (slot, offset) = self.at(p).ok_or_else(none)?;
         let (t, span) = self.index().at(FileId(slot), offset).ok_or_else(none)?;
         if !t.renamable() {
             return Err((
                 ErrorCode::InvalidRequest,
-                format!("`{}` is declared by the standard library and cannot be renamed", index::target_name(&t)),
+                format!(
+                    "`{}` is declared by the standard library and cannot be renamed",
+                    index::target_name(&t)
+                ),
             ));
         }
         Ok((t, span))
     }
 
-    fn prepare_rename(&mut self, p: &TextDocumentPositionParams) -> Result<Option<PrepareRenameResponse>, (ErrorCode, String)> {
+    fn prepare_rename(
+        &mut self,
+        p: &TextDocumentPositionParams,
+    ) -> Result<Option<PrepareRenameResponse>, (ErrorCode, String)> {
         let (_, span) = self.renamable(p)?;
         Ok(self.range(span).map(PrepareRenameResponse::Range))
     }
@@ -1005,7 +1049,9 @@ impl Server {
                 format!("`{new}` is not a name: a letter, then letters, digits, `_` and `-`, and not a keyword"),
             ));
         }
-        let Some(ix) = self.index.as_ref() else { return Ok(None) };
+        let Some(ix) = self.index.as_ref() else {
+            return Ok(None);
+        };
         let spans = ix.references(&t, true);
         let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
         for s in spans {
@@ -1022,7 +1068,10 @@ impl Server {
         }))
     }
 
-    fn completion(&mut self, p: &TextDocumentPositionParams) -> Option<Vec<lsp_types::CompletionItem>> {
+    fn completion(
+        &mut self,
+        p: &TextDocumentPositionParams,
+    ) -> Option<Vec<lsp_types::CompletionItem>> {
         let (slot, offset) = self.at(p)?;
         self.index();
         let ix = self.index.as_ref()?;
@@ -1038,9 +1087,15 @@ impl Server {
 
     fn code_actions(&self, p: &CodeActionParams) -> Vec<CodeActionOrCommand> {
         let uri = norm(&p.text_document.uri);
-        let Some(&slot) = self.by_uri.get(&uri) else { return vec![] };
-        let Some(Some(d)) = self.docs.get(slot) else { return vec![] };
-        let Some((rev, published)) = self.fixes.get(&slot) else { return vec![] };
+        let Some(&slot) = self.by_uri.get(&uri) else {
+            return vec![];
+        };
+        let Some(Some(d)) = self.docs.get(slot) else {
+            return vec![];
+        };
+        let Some((rev, published)) = self.fixes.get(&slot) else {
+            return vec![];
+        };
         if *rev != d.rev {
             return vec![];
         }
@@ -1095,15 +1150,27 @@ fn population_matches(
     }
     let (ns, sel) = match &peer.kind {
         ast::PeerKind::Selector(s) => (ns?.to_string(), Some(s)),
-        ast::PeerKind::Namespaced { ns, pods: ast::PodPart::Selector(s) } => (ns.node.clone(), Some(s)),
-        ast::PeerKind::Namespaced { ns, pods: ast::PodPart::All } => (ns.node.clone(), None),
+        ast::PeerKind::Namespaced {
+            ns,
+            pods: ast::PodPart::Selector(s),
+        } => (ns.node.clone(), Some(s)),
+        ast::PeerKind::Namespaced {
+            ns,
+            pods: ast::PodPart::All,
+        } => (ns.node.clone(), None),
         _ => return None,
     };
     let pods: Vec<String> = pop
         .pods
         .iter()
         .filter(|p| p.namespace == ns)
-        .filter(|p| sel.is_none_or(|s| s.requirements.iter().all(|r| requirement_holds(r, &p.labels))))
+        .filter(|p| {
+            sel.is_none_or(|s| {
+                s.requirements
+                    .iter()
+                    .all(|r| requirement_holds(r, &p.labels))
+            })
+        })
         .map(|p| format!("`{}/{}`", p.namespace, p.name))
         .collect();
     let shown: Vec<String> = pods.iter().take(20).cloned().collect();
@@ -1115,7 +1182,11 @@ fn population_matches(
     Some(if pods.is_empty() {
         "matches no pod of the population".to_string()
     } else {
-        format!("matches {} pod(s) of the population: {}{more}", pods.len(), shown.join(", "))
+        format!(
+            "matches {} pod(s) of the population: {}{more}",
+            pods.len(),
+            shown.join(", ")
+        )
     })
 }
 
@@ -1146,14 +1217,33 @@ mod tests {
 
     #[test]
     fn requirements_follow_kubernetes() {
-        let f = crate::syntax::parse_file(FileId(0), "namespace a { allow app=x, tier!=web, !old, env in (p, q) -> * }").unwrap();
-        let ast::Item::Namespace(b) = &f.items[0] else { panic!() };
-        let ast::Statement::Rule(r) = &b.statements[0] else { panic!() };
-        let ast::PeerKind::Selector(sel) = &r.src.as_ref().unwrap().peers[0].kind else { panic!() };
-        let labels = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
-        let holds = |l: &BTreeMap<String, String>| sel.requirements.iter().all(|r| requirement_holds(r, l));
+        let f = crate::syntax::parse_file(
+            FileId(0),
+            "namespace a { allow app=x, tier!=web, !old, env in (p, q) -> * }",
+        )
+        .unwrap();
+        let ast::Item::Namespace(b) = &f.items[0] else {
+            panic!()
+        };
+        let ast::Statement::Rule(r) = &b.statements[0] else {
+            panic!()
+        };
+        let ast::PeerKind::Selector(sel) = &r.src.as_ref().unwrap().peers[0].kind else {
+            panic!()
+        };
+        let labels = |kv: &[(&str, &str)]| {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let holds =
+            |l: &BTreeMap<String, String>| sel.requirements.iter().all(|r| requirement_holds(r, l));
         assert!(holds(&labels(&[("app", "x"), ("env", "p")])));
-        assert!(!holds(&labels(&[("app", "x"), ("env", "p"), ("tier", "web")])));
+        assert!(!holds(&labels(&[
+            ("app", "x"),
+            ("env", "p"),
+            ("tier", "web")
+        ])));
         assert!(!holds(&labels(&[("app", "x"), ("env", "p"), ("old", "1")])));
         assert!(!holds(&labels(&[("app", "x"), ("env", "z")])));
     }

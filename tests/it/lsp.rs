@@ -99,7 +99,10 @@ impl Client {
             json!({"processId": null, "rootUri": root, "capabilities": {},
                    "workspaceFolders": [{"uri": root, "name": "w"}]}),
         );
-        assert!(init["result"]["capabilities"]["hoverProvider"] == json!(true), "{init}");
+        assert!(
+            init["result"]["capabilities"]["hoverProvider"] == json!(true),
+            "{init}"
+        );
         c.notify("initialized", json!({}));
         c
     }
@@ -142,7 +145,10 @@ impl Client {
             });
             if let Some(i) = pos {
                 let m = self.notes.remove(i);
-                let ds = m["params"]["diagnostics"].as_array().cloned().unwrap_or_default();
+                let ds = m["params"]["diagnostics"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 if pred(&ds) {
                     return ds;
                 }
@@ -188,7 +194,14 @@ impl Client {
         );
     }
 
-    pub fn at(&mut self, method: &str, uri: &str, line: u32, character: u32, extra: Value) -> Value {
+    pub fn at(
+        &mut self,
+        method: &str,
+        uri: &str,
+        line: u32,
+        character: u32,
+        extra: Value,
+    ) -> Value {
         let mut p = json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}});
         if let (Some(p), Some(e)) = (p.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
@@ -224,17 +237,22 @@ impl Drop for Client {
 
 /// (line, character) of the `nth` occurrence of `needle` in `text`, plus `delta` characters.
 fn pos(text: &str, needle: &str, delta: u32) -> (u32, u32) {
-    let i = text.find(needle).unwrap_or_else(|| panic!("`{needle}` not in the text"));
+    let i = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not in the text"));
     let line = text[..i].matches('\n').count() as u32;
     let col = (i - text[..i].rfind('\n').map(|j| j + 1).unwrap_or(0)) as u32;
     (line, col + delta)
 }
 
 const A: &str = "use dns\n\nnamespace shop {\n  default deny\n  workload web = app=web\n  allow egress dns\n  allow web -> api:8080\n}\n";
-const B: &str = "# the api's own file\nnamespace shop {\n  workload api = app=api\n  allow ingress web\n}\n";
+const B: &str =
+    "# the api's own file\nnamespace shop {\n  workload api = app=api\n  allow ingress web\n}\n";
 
 fn codes(ds: &[Value]) -> Vec<String> {
-    ds.iter().map(|d| d["code"].as_str().unwrap_or("").to_string()).collect()
+    ds.iter()
+        .map(|d| d["code"].as_str().unwrap_or("").to_string())
+        .collect()
 }
 
 #[test]
@@ -253,8 +271,20 @@ fn diagnostics_cross_files() {
     let ds = c.diagnostics_where(&a, |ds| !ds.is_empty());
     assert_eq!(codes(&ds), vec!["E0101"], "{ds:?}");
     let d = &ds[0];
-    assert!(d["message"].as_str().unwrap().contains("unknown name `api`"), "{d}");
-    assert!(d["message"].as_str().unwrap().contains("help: did you mean `apx`?"), "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown name `api`"),
+        "{d}"
+    );
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("help: did you mean `apx`?"),
+        "{d}"
+    );
     assert_eq!(d["severity"], 1);
     assert_eq!(d["source"], "nplc");
     assert_eq!(d["range"]["start"], json!({"line": 6, "character": 15}));
@@ -280,7 +310,10 @@ fn diagnostics_cross_files() {
     assert_eq!(codes(&ds), vec!["E0103"], "{ds:?}");
     let rel = &ds[0]["relatedInformation"][0];
     assert_eq!(rel["location"]["uri"], a.as_str());
-    assert_eq!(rel["location"]["range"]["start"], json!({"line": 4, "character": 11}));
+    assert_eq!(
+        rel["location"]["range"]["start"],
+        json!({"line": 4, "character": 11})
+    );
     assert_eq!(rel["message"], "first defined here");
 
     // a half-typed statement: a syntax error in b.npl only; a.npl, which
@@ -319,7 +352,10 @@ fn files_not_open_count_too() {
     c.edit(&a, 3, (l, ch), (l, ch + 2), "api");
     let r = c.at("textDocument/definition", &a, l, ch + 1, json!({}));
     assert_eq!(r["result"]["uri"], uri(&dir, "sub/b.npl"));
-    assert_eq!(r["result"]["range"]["start"], json!({"line": 2, "character": 11}));
+    assert_eq!(
+        r["result"]["range"]["start"],
+        json!({"line": 2, "character": 11})
+    );
     assert_eq!(c.stop(), 0);
 }
 
@@ -334,29 +370,52 @@ fn hover_definition_references_rename() {
     // hover on a name: its declaration and what it denotes
     let (l, ch) = pos(A, "api:", 1);
     let h = c.at("textDocument/hover", &a, l, ch, json!({}));
-    let text = h["result"]["contents"]["value"].as_str().unwrap().to_string();
-    assert!(text.contains("**workload** `api` in namespace `shop`"), "{text}");
+    let text = h["result"]["contents"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("**workload** `api` in namespace `shop`"),
+        "{text}"
+    );
     assert!(text.contains("workload api = app=api"), "{text}");
-    assert!(text.contains("denotes pods of namespace `shop` matching `app=api`"), "{text}");
+    assert!(
+        text.contains("denotes pods of namespace `shop` matching `app=api`"),
+        "{text}"
+    );
     assert!(text.contains("declared in `b.npl`, line 3"), "{text}");
     // on a stdlib name
     let (l, ch) = pos(A, "egress dns", 8);
     let h = c.at("textDocument/hover", &a, l, ch, json!({}));
     let text = h["result"]["contents"]["value"].as_str().unwrap();
     assert!(text.contains("(stdlib module `dns`)"), "{text}");
-    assert!(text.contains("pods of namespace `kube-system` matching `k8s-app=kube-dns`, on `udp/53, tcp/53`"), "{text}");
+    assert!(
+        text.contains(
+            "pods of namespace `kube-system` matching `k8s-app=kube-dns`, on `udp/53, tcp/53`"
+        ),
+        "{text}"
+    );
     // on a statement: the policy rules it produces (web's egress to api
     // is in its egress to every pod of `shop`, which b.npl's `allow
     // ingress web` produces: `nplc build` annotates the same)
     let (l, ch) = pos(A, "allow web", 0);
     let h = c.at("textDocument/hover", &a, l, ch, json!({}));
     let text = h["result"]["contents"]["value"].as_str().unwrap();
-    assert_eq!(text, "**produces** 1 policy rule(s):\n\n- `shop/shop-api` ingress rule 1 of 1");
+    assert_eq!(
+        text,
+        "**produces** 1 policy rule(s):\n\n- `shop/shop-api` ingress rule 1 of 1"
+    );
     let (l, ch) = pos(B, "allow ingress", 3);
     let h = c.at("textDocument/hover", &b, l, ch, json!({}));
     let text = h["result"]["contents"]["value"].as_str().unwrap();
-    assert!(text.contains("`shop/shop-web` egress rule 1 of 1"), "{text}");
-    assert!(text.contains("`shop/shop-default` ingress rule 1 of 1"), "{text}");
+    assert!(
+        text.contains("`shop/shop-web` egress rule 1 of 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`shop/shop-default` ingress rule 1 of 1"),
+        "{text}"
+    );
     // on the posture: the namespace's policies
     let (l, ch) = pos(A, "default deny", 2);
     let h = c.at("textDocument/hover", &a, l, ch, json!({}));
@@ -367,43 +426,87 @@ fn hover_definition_references_rename() {
     let (l, ch) = pos(A, "api:", 0);
     let r = c.at("textDocument/definition", &a, l, ch, json!({}));
     assert_eq!(r["result"]["uri"], b.as_str());
-    assert_eq!(r["result"]["range"], json!({"start": {"line": 2, "character": 11}, "end": {"line": 2, "character": 14}}));
+    assert_eq!(
+        r["result"]["range"],
+        json!({"start": {"line": 2, "character": 11}, "end": {"line": 2, "character": 14}})
+    );
     let (l, ch) = pos(A, "egress dns", 8);
     let r = c.at("textDocument/definition", &a, l, ch, json!({}));
     let target = r["result"]["uri"].as_str().unwrap();
     assert!(target.ends_with("/dns.npl"), "{r}");
     let path = target.strip_prefix("file://").unwrap();
-    assert_eq!(std::fs::read_to_string(path).unwrap(), include_str!("../../stdlib/dns.npl"));
+    assert_eq!(
+        std::fs::read_to_string(path).unwrap(),
+        include_str!("../../stdlib/dns.npl")
+    );
     let (l, ch) = pos(A, "use dns", 5);
     let r = c.at("textDocument/definition", &a, l, ch, json!({}));
     assert_eq!(r["result"]["uri"].as_str(), Some(target));
 
     // references of `web`: the declaration, its use in a.npl and in b.npl
     let (l, ch) = pos(A, "web =", 0);
-    let r = c.at("textDocument/references", &a, l, ch, json!({"context": {"includeDeclaration": true}}));
+    let r = c.at(
+        "textDocument/references",
+        &a,
+        l,
+        ch,
+        json!({"context": {"includeDeclaration": true}}),
+    );
     let locs: Vec<(String, u64)> = r["result"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|x| (x["uri"].as_str().unwrap().to_string(), x["range"]["start"]["line"].as_u64().unwrap()))
+        .map(|x| {
+            (
+                x["uri"].as_str().unwrap().to_string(),
+                x["range"]["start"]["line"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(locs, vec![(a.clone(), 4), (a.clone(), 6), (b.clone(), 3)]);
 
     // rename `web` to `frontend` everywhere
     let r = c.at("textDocument/prepareRename", &a, l, ch + 1, json!({}));
     assert_eq!(r["result"]["start"], json!({"line": 4, "character": 11}));
-    let r = c.at("textDocument/rename", &a, l, ch, json!({"newName": "frontend"}));
+    let r = c.at(
+        "textDocument/rename",
+        &a,
+        l,
+        ch,
+        json!({"newName": "frontend"}),
+    );
     let changes = &r["result"]["changes"];
     assert_eq!(changes[&a].as_array().unwrap().len(), 2, "{r}");
     assert_eq!(changes[&b].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(changes[&b][0]["newText"], "frontend");
-    assert_eq!(changes[&b][0]["range"]["start"], json!({"line": 3, "character": 16}));
+    assert_eq!(
+        changes[&b][0]["range"]["start"],
+        json!({"line": 3, "character": 16})
+    );
     // not to a keyword, and not a stdlib name
-    let r = c.at("textDocument/rename", &a, l, ch, json!({"newName": "allow"}));
-    assert!(r["error"]["message"].as_str().unwrap().contains("is not a name"), "{r}");
+    let r = c.at(
+        "textDocument/rename",
+        &a,
+        l,
+        ch,
+        json!({"newName": "allow"}),
+    );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not a name"),
+        "{r}"
+    );
     let (l, ch) = pos(A, "egress dns", 8);
     let r = c.at("textDocument/prepareRename", &a, l, ch, json!({}));
-    assert!(r["error"]["message"].as_str().unwrap().contains("standard library"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("standard library"),
+        "{r}"
+    );
     assert_eq!(c.stop(), 0);
 }
 
@@ -421,7 +524,12 @@ fn completion() {
     let pop = "apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: shop, labels: {app: cart, zone: z1}}\n";
     let dir = workspace(
         "complete",
-        &[("a.npl", A), ("b.npl", B), ("pop.yaml", pop), ("nplc.toml", "population = \"pop.yaml\"\n")],
+        &[
+            ("a.npl", A),
+            ("b.npl", B),
+            ("pop.yaml", pop),
+            ("nplc.toml", "population = \"pop.yaml\"\n"),
+        ],
     );
     let mut c = Client::start(&dir, &[]);
     let a = c.open("a.npl");
@@ -430,21 +538,37 @@ fn completion() {
     c.set(&a, 2, &format!("use dns, \n{}", &A[8..]));
     let r = c.at("textDocument/completion", &a, 0, 9, json!({}));
     let l = labels(&r);
-    assert!(l.contains(&"rfc1918".to_string()) && l.contains(&"k8s-ports".to_string()), "{l:?}");
+    assert!(
+        l.contains(&"rfc1918".to_string()) && l.contains(&"k8s-ports".to_string()),
+        "{l:?}"
+    );
     // keywords and names where a statement starts
-    c.set(&a, 3, &A.replace("  allow egress dns\n", "  allow egress dns\n  \n"));
+    c.set(
+        &a,
+        3,
+        &A.replace("  allow egress dns\n", "  allow egress dns\n  \n"),
+    );
     let r = c.at("textDocument/completion", &a, 6, 2, json!({}));
     let l = labels(&r);
-    for want in ["allow", "deny", "isolate", "web", "api", "dns", "shop/", "app"] {
+    for want in [
+        "allow", "deny", "isolate", "web", "api", "dns", "shop/", "app",
+    ] {
         assert!(l.contains(&want.to_string()), "{want} not in {l:?}");
     }
     assert!(!l.contains(&"namespace".to_string()), "{l:?}");
     // at the top level
     let r = c.at("textDocument/completion", &a, 1, 0, json!({}));
     let l = labels(&r);
-    assert!(l.contains(&"namespace".to_string()) && !l.contains(&"allow".to_string()), "{l:?}");
+    assert!(
+        l.contains(&"namespace".to_string()) && !l.contains(&"allow".to_string()),
+        "{l:?}"
+    );
     // label values of the program and of the population
-    c.set(&a, 4, &A.replace("  allow egress dns\n", "  allow egress dns\n  allow app=\n"));
+    c.set(
+        &a,
+        4,
+        &A.replace("  allow egress dns\n", "  allow egress dns\n  allow app=\n"),
+    );
     let r = c.at("textDocument/completion", &a, 6, 12, json!({}));
     let l = labels(&r);
     for want in ["web", "api", "cart"] {
@@ -454,15 +578,32 @@ fn completion() {
     let r = c.at("textDocument/completion", &a, 6, 8, json!({}));
     assert!(labels(&r).contains(&"zone".to_string()));
     // codes in @silence(...)
-    c.set(&a, 5, &A.replace("  allow egress dns\n", "  allow egress dns\n  @silence(W\n"));
+    c.set(
+        &a,
+        5,
+        &A.replace("  allow egress dns\n", "  allow egress dns\n  @silence(W\n"),
+    );
     let r = c.at("textDocument/completion", &a, 6, 12, json!({}));
     let l = labels(&r);
-    assert!(l.contains(&"W0706".to_string()) && !l.iter().any(|x| x.starts_with('E')), "{l:?}");
+    assert!(
+        l.contains(&"W0706".to_string()) && !l.iter().any(|x| x.starts_with('E')),
+        "{l:?}"
+    );
     // names of a namespace after `NS/`
-    c.set(&a, 6, &A.replace("  allow egress dns\n", "  allow egress dns\n  allow shop/\n"));
+    c.set(
+        &a,
+        6,
+        &A.replace(
+            "  allow egress dns\n",
+            "  allow egress dns\n  allow shop/\n",
+        ),
+    );
     let r = c.at("textDocument/completion", &a, 6, 13, json!({}));
     let l = labels(&r);
-    assert!(l.contains(&"api".to_string()) && l.contains(&"web".to_string()), "{l:?}");
+    assert!(
+        l.contains(&"api".to_string()) && l.contains(&"web".to_string()),
+        "{l:?}"
+    );
     assert_eq!(c.stop(), 0);
 }
 
@@ -505,9 +646,15 @@ fn code_actions() {
         json!({"textDocument": {"uri": a}, "range": d["range"], "context": {"diagnostics": [d]}}),
     );
     let act = &r["result"][0];
-    assert_eq!(act["title"], "allow DNS: add `allow egress dns` to namespace `shop`");
+    assert_eq!(
+        act["title"],
+        "allow DNS: add `allow egress dns` to namespace `shop`"
+    );
     let edits = act["edit"]["changes"][&a].as_array().unwrap();
-    let new: Vec<&str> = edits.iter().map(|e| e["newText"].as_str().unwrap()).collect();
+    let new: Vec<&str> = edits
+        .iter()
+        .map(|e| e["newText"].as_str().unwrap())
+        .collect();
     assert_eq!(new, vec!["use dns\n", "  allow egress dns\n"]);
     assert_eq!(c.stop(), 0);
 }
@@ -520,18 +667,33 @@ fn a_fault_answers_one_request() {
     c.diagnostics_where(&a, |_| true);
     let r = c.request("nplc/fault", json!({}));
     assert_eq!(r["error"]["code"], -32603, "{r}");
-    assert!(r["error"]["message"].as_str().unwrap().contains("internal error"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("internal error"),
+        "{r}"
+    );
     // positions past the end, unknown files, unknown methods: answers, no crash
     let r = c.at("textDocument/hover", &a, 9999, 9999, json!({}));
     assert!(r.get("error").is_none(), "{r}");
-    let r = c.at("textDocument/definition", "file:///nowhere.npl", 0, 0, json!({}));
+    let r = c.at(
+        "textDocument/definition",
+        "file:///nowhere.npl",
+        0,
+        0,
+        json!({}),
+    );
     assert_eq!(r["result"], Value::Null);
     let r = c.request("textDocument/hover", json!({"bogus": 1}));
     assert_eq!(r["error"]["code"], -32602, "{r}");
     let r = c.request("nplc/unknown", json!({}));
     assert_eq!(r["error"]["code"], -32601, "{r}");
     // every kind of text: a NUL byte, a lone brace, 4-byte characters
-    for (v, t) in ["\0", "}", "namespace 😀 {", "allow ->", "{{{{{{{{", ""].iter().enumerate() {
+    for (v, t) in ["\0", "}", "namespace 😀 {", "allow ->", "{{{{{{{{", ""]
+        .iter()
+        .enumerate()
+    {
         c.set(&a, v as i64 + 2, t);
         let _ = c.at("textDocument/completion", &a, 0, 3, json!({}));
         let _ = c.at("textDocument/hover", &a, 0, 1, json!({}));
@@ -540,6 +702,12 @@ fn a_fault_answers_one_request() {
     c.set(&a, 20, A);
     let (l, ch) = pos(A, "api:", 1);
     let h = c.at("textDocument/hover", &a, l, ch, json!({}));
-    assert!(h["result"]["contents"]["value"].as_str().unwrap().contains("app=api"), "{h}");
+    assert!(
+        h["result"]["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("app=api"),
+        "{h}"
+    );
     assert_eq!(c.stop(), 0);
 }

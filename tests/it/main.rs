@@ -24,5 +24,7 @@ mod shuffle;
 /// Whether a directory above `dir` has an `nplc.toml` (the temporary
 /// directory of a machine could; a test of "none found" cannot run there).
 pub fn project_above(dir: &std::path::Path) -> bool {
-    dir.ancestors().skip(1).any(|d| d.join("nplc.toml").is_file())
+    dir.ancestors()
+        .skip(1)
+        .any(|d| d.join("nplc.toml").is_file())
 }

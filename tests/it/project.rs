@@ -55,15 +55,28 @@ fn commands_without_path_use_the_project() {
     // build writes to `output`
     let o = nplc(&sub, &["build"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(d.join("deploy/netpol/app/app-app-api.yaml").is_file(), "{}", stderr(&o));
+    assert!(
+        d.join("deploy/netpol/app/app-app-api.yaml").is_file(),
+        "{}",
+        stderr(&o)
+    );
     // matrix and explain read `population`
     let o = nplc(&d, &["matrix"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let table = String::from_utf8_lossy(&o.stdout);
-    assert!(table.contains("app/web-0") && table.contains("app/api-0"), "{table}");
-    let o = nplc(&d, &["explain", "--from", "app/web-0", "--to", "app/api-0:8080"]);
+    assert!(
+        table.contains("app/web-0") && table.contains("app/api-0"),
+        "{table}"
+    );
+    let o = nplc(
+        &d,
+        &["explain", "--from", "app/web-0", "--to", "app/api-0:8080"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("allowed"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("allowed"),
+        "{o:?}"
+    );
     // explicit arguments win: another output, another file
     let o = nplc(&d, &["build", "--stdout"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("name: app-app-api"));
@@ -76,19 +89,29 @@ fn commands_without_path_use_the_project() {
 fn denied_warnings_fail() {
     let d = dir(
         "deny",
-        &[("nplc.toml", "deny = [\"W0706\"]\noutput = \"out\"\n"), ("app.npl", APP)],
+        &[
+            ("nplc.toml", "deny = [\"W0706\"]\noutput = \"out\"\n"),
+            ("app.npl", APP),
+        ],
     );
     let o = nplc(&d, &["check"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("error[W0706]"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("`W0706` is denied by `nplc.toml`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`W0706` is denied by `nplc.toml`"),
+        "{}",
+        stderr(&o)
+    );
     let o = nplc(&d, &["build"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!d.join("out").exists());
     // with PATH, the project file does not apply
     let o = nplc(&d, &["check", "app.npl"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let d2 = dir("deny-all", &[("nplc.toml", "deny = [\"warnings\"]\n"), ("app.npl", APP)]);
+    let d2 = dir(
+        "deny-all",
+        &[("nplc.toml", "deny = [\"warnings\"]\n"), ("app.npl", APP)],
+    );
     assert_eq!(nplc(&d2, &["check"]).status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&d);
     let _ = std::fs::remove_dir_all(&d2);
@@ -98,12 +121,25 @@ fn denied_warnings_fail() {
 fn malformed_project_files() {
     for (text, line, what) in [
         ("output = \"out\"\nsources = [1]\n", 2, "invalid type"),
-        ("output = \"out\"\n\noutptu = \"x\"\n", 3, "unknown field `outptu`"),
-        ("deny = [\"W0706\",\n  \"E0101\"]\n", 2, "`E0101` is not a warning code"),
+        (
+            "output = \"out\"\n\noutptu = \"x\"\n",
+            3,
+            "unknown field `outptu`",
+        ),
+        (
+            "deny = [\"W0706\",\n  \"E0101\"]\n",
+            2,
+            "`E0101` is not a warning code",
+        ),
         ("sources = [\"a\"\n", 1, "nplc.toml"),
     ] {
         let d = dir("bad", &[("nplc.toml", text), ("app.npl", APP)]);
-        for cmd in [&["check"][..], &["build"], &["matrix"], &["explain", "--from", "a/b", "--to", "a/c:80"]] {
+        for cmd in [
+            &["check"][..],
+            &["build"],
+            &["matrix"],
+            &["explain", "--from", "a/b", "--to", "a/c:80"],
+        ] {
             let o = nplc(&d, cmd);
             let e = stderr(&o);
             assert_eq!(o.status.code(), Some(2), "{cmd:?} {text:?}: {e}");
@@ -128,6 +164,10 @@ fn no_project_file_and_no_path() {
     }
     let o = nplc(&d, &["check"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no PATH given and no `nplc.toml`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no PATH given and no `nplc.toml`"),
+        "{}",
+        stderr(&o)
+    );
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -55,7 +55,10 @@ struct Session {
 impl Session {
     fn start(statements: usize) -> Session {
         let c = corpus::generate(&corpus::Spec::new(statements));
-        let dir = std::env::temp_dir().join(format!("nplc-bench-lsp-{statements}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "nplc-bench-lsp-{statements}-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         c.write_to(&dir).unwrap();
         let (server, client) = Connection::memory();
@@ -80,7 +83,10 @@ impl Session {
             name_at: (0, 0),
             port_at: (0, 0, 0),
         };
-        let init = s.request("initialize", json!({"processId": null, "rootUri": root, "capabilities": {}}));
+        let init = s.request(
+            "initialize",
+            json!({"processId": null, "rootUri": root, "capabilities": {}}),
+        );
         assert!(init.get("capabilities").is_some());
         s.notify("initialized", json!({}));
         s.notify(
@@ -95,14 +101,18 @@ impl Session {
             .find(|(_, l)| {
                 let t = l.trim_start();
                 t.starts_with("allow ")
-                    && t.split_whitespace().nth(1).is_some_and(|w| {
-                        text.contains(&format!("workload {w} "))
-                    })
+                    && t.split_whitespace()
+                        .nth(1)
+                        .is_some_and(|w| text.contains(&format!("workload {w} ")))
             })
             .unwrap();
         let col = line.find("allow ").unwrap() + 6;
         s.name_at = (l as u32, col as u32 + 1);
-        let (l, line) = text.lines().enumerate().find(|(_, l)| l.contains(":443")).unwrap();
+        let (l, line) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains(":443"))
+            .unwrap();
         let col = line.find(":443").unwrap() + 1;
         s.port_at = (l as u32, col as u32, col as u32 + 3);
         s
@@ -111,7 +121,10 @@ impl Session {
     fn notify(&self, method: &str, params: Value) {
         self.conn
             .sender
-            .send(Message::Notification(Notification::new(method.into(), params)))
+            .send(Message::Notification(Notification::new(
+                method.into(),
+                params,
+            )))
             .unwrap();
     }
 
@@ -120,10 +133,19 @@ impl Session {
         let id = RequestId::from(self.next_id);
         self.conn
             .sender
-            .send(Message::Request(Request::new(id.clone(), method.into(), params)))
+            .send(Message::Request(Request::new(
+                id.clone(),
+                method.into(),
+                params,
+            )))
             .unwrap();
         loop {
-            match self.conn.receiver.recv_timeout(Duration::from_secs(120)).unwrap() {
+            match self
+                .conn
+                .receiver
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap()
+            {
                 Message::Response(r) if r.id == id => {
                     assert!(r.error.is_none(), "{:?}", r.error);
                     return r.result.unwrap_or(Value::Null);
@@ -136,7 +158,12 @@ impl Session {
     /// Waits for the diagnostics of `version` of the edited file.
     fn wait_diagnostics(&self, version: i32) -> Value {
         loop {
-            if let Message::Notification(n) = self.conn.receiver.recv_timeout(Duration::from_secs(120)).unwrap() {
+            if let Message::Notification(n) = self
+                .conn
+                .receiver
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap()
+            {
                 if n.method == "textDocument/publishDiagnostics"
                     && n.params["uri"] == self.uri.as_str()
                     && n.params["version"] == version
@@ -162,7 +189,10 @@ impl Session {
     fn at(&mut self, method: &str) -> Value {
         let (l, c) = self.name_at;
         let uri = self.uri.clone();
-        self.request(method, json!({"textDocument": {"uri": uri}, "position": {"line": l, "character": c}}))
+        self.request(
+            method,
+            json!({"textDocument": {"uri": uri}, "position": {"line": l, "character": c}}),
+        )
     }
 }
 
@@ -177,7 +207,10 @@ fn lsp(c: &mut Criterion) {
     let label = corpus::human(statements);
     let mut s = Session::start(statements);
     // what the answers are: a hover with the declaration, a definition
-    assert!(s.at("textDocument/hover")["contents"]["value"].as_str().unwrap().contains("**workload**"));
+    assert!(s.at("textDocument/hover")["contents"]["value"]
+        .as_str()
+        .unwrap()
+        .contains("**workload**"));
     assert!(s.at("textDocument/definition")["uri"].as_str().is_some());
     let mut g = c.benchmark_group("lsp");
     g.sample_size(30).measurement_time(Duration::from_secs(20));

@@ -92,7 +92,8 @@ pub struct FileState {
     pub text: Arc<String>,
     /// Counts the file's edits; an answer about the file holds for one.
     pub rev: u64,
-    /// The last parse that succeeded (of this text when `fresh`).
+    /// The last parse that succeeded (of this text when `fresh`); the
+    /// worker moves it into its own list.
     pub ast: Option<ast::File>,
     pub fresh: bool,
     /// The syntax error of the text, when it does not parse.
@@ -130,18 +131,42 @@ pub struct Analyzed {
     pub elapsed: Duration,
 }
 
-/// The analysis thread's copy of the files.
+/// The analysis thread's copy of the files: each file's state by slot,
+/// and the parsed files in the order the driver reads them (by name),
+/// updated in place, so that a run clones no syntax tree.
 #[derive(Default)]
 pub struct Worker {
-    pub(crate) slots: Vec<Option<FileState>>,
+    slots: Vec<Option<FileState>>,
+    /// The parsed files, sorted by name, and (name, slot) of each.
+    files: Vec<ast::File>,
+    order: Vec<(String, usize)>,
     /// Stdlib module → the URI of its text on disk, for related information.
     pub std_uris: BTreeMap<String, Url>,
 }
 
 impl Worker {
-    pub fn apply(&mut self, u: Update) {
+    pub fn new(std_uris: BTreeMap<String, Url>) -> Worker {
+        Worker {
+            std_uris,
+            ..Worker::default()
+        }
+    }
+
+    pub fn apply(&mut self, mut u: Update) {
         if self.slots.len() <= u.slot {
             self.slots.resize(u.slot + 1, None);
+        }
+        if let Some(i) = self.order.iter().position(|(_, s)| *s == u.slot) {
+            self.order.remove(i);
+            self.files.remove(i);
+        }
+        if let Some(st) = &mut u.state {
+            if let Some(ast) = st.ast.take() {
+                let key = (st.name.clone(), u.slot);
+                let i = self.order.partition_point(|k| *k < key);
+                self.order.insert(i, key);
+                self.files.insert(i, ast);
+            }
         }
         self.slots[u.slot] = u.state;
     }
@@ -156,10 +181,8 @@ impl Worker {
                 None => sources.add(String::new(), String::new()),
             };
         }
-        let mut order: Vec<&FileState> = self.slots.iter().flatten().collect();
-        order.sort_by(|a, b| a.name.cmp(&b.name));
-        let files: Vec<ast::File> = order.iter().filter_map(|f| f.ast.clone()).collect();
-        let outcome = analyze(sources, &files);
+        let files = &self.files;
+        let outcome = analyze(sources, files);
         let by_id: HashMap<FileId, &ast::File> = files.iter().map(|f| (f.id, f)).collect();
         let mut out = Analyzed {
             generation,

@@ -153,10 +153,7 @@ fn analysis_loop(
     tx: mpsc::Sender<Event>,
     std_uris: BTreeMap<String, Url>,
 ) {
-    let mut w = Worker {
-        std_uris,
-        ..Worker::default()
-    };
+    let mut w = Worker::new(std_uris);
     while let Ok(job) = jobs.recv() {
         let mut generation = job.generation;
         for u in job.updates {

@@ -43,7 +43,6 @@ struct Session {
     conn: Connection,
     dir: PathBuf,
     uri: String,
-    text: String,
     version: i32,
     next_id: i32,
     /// (line, character) of a workload name used in a rule.
@@ -77,7 +76,6 @@ impl Session {
             conn: client,
             dir,
             uri,
-            text: text.clone(),
             version: 1,
             next_id: 0,
             name_at: (0, 0),

@@ -417,10 +417,7 @@ impl Server {
                 let p: CodeActionParams = params(r.params)?;
                 to_value(self.code_actions(&p))
             }
-            "nplc/fault" if self.faults => {
-                // INVARIANT: a fault on purpose, only with NPLC_LSP_TEST_FAULTS set
-                std::panic::panic_any("a fault on purpose (NPLC_LSP_TEST_FAULTS)")
-            }
+            "nplc/fault" if self.faults => fault(),
             m => Err((ErrorCode::MethodNotFound, format!("`{m}` is not supported"))),
         }
     }
@@ -1123,6 +1120,15 @@ impl Server {
         }
         out
     }
+}
+
+/// A fault on purpose: the `nplc/fault` request, which exists only with
+/// `NPLC_LSP_TEST_FAULTS` set (tests/it/lsp.rs shows that the request is
+/// answered with an error and the server goes on).
+// INVARIANT: never reached without NPLC_LSP_TEST_FAULTS; the panic is the test
+#[allow(clippy::panic)]
+fn fault() -> Answer {
+    std::panic::panic_any("a fault on purpose (NPLC_LSP_TEST_FAULTS)")
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -36,6 +36,8 @@ pub struct Outcome {
 /// node firewall, check, compile, the lints, `@silence`. `files` are in
 /// the order the driver gives them (by name); their ids index `sources`.
 pub fn analyze(mut sources: SourceMap, files: &[ast::File]) -> Outcome {
+    // `NPLC_TIMINGS=1 nplc lsp`: each stage's time on standard error
+    let mut t = crate::driver::Timer::new();
     let mut out = Outcome::default();
     let resolved = match resolve::resolve(files, &mut sources) {
         Ok((r, warnings)) => {
@@ -48,6 +50,7 @@ pub fn analyze(mut sources: SourceMap, files: &[ast::File]) -> Outcome {
             return out;
         }
     };
+    t.lap("resolve");
     let mut firewall = None;
     match crate::firewall::check::check(files, &sources) {
         Ok((fw, warnings)) => {
@@ -56,6 +59,7 @@ pub fn analyze(mut sources: SourceMap, files: &[ast::File]) -> Outcome {
         }
         Err(ds) => out.diagnostics.extend(ds),
     }
+    t.lap("firewall");
     match check::check(&resolved) {
         Ok((p, warnings)) => {
             out.diagnostics.extend(warnings);
@@ -63,6 +67,7 @@ pub fn analyze(mut sources: SourceMap, files: &[ast::File]) -> Outcome {
         }
         Err(ds) => out.diagnostics.extend(ds),
     }
+    t.lap("check");
     if let Some(prog) = &out.program {
         match compile::compile(prog) {
             Ok((set, warnings)) => {
@@ -71,9 +76,11 @@ pub fn analyze(mut sources: SourceMap, files: &[ast::File]) -> Outcome {
             }
             Err(ds) => out.diagnostics.extend(ds),
         }
+        t.lap("compile");
         out.diagnostics
             .extend(crate::lint::lint(prog, firewall.as_ref()));
         crate::driver::apply_silences(prog, &mut out.diagnostics);
+        t.lap("lint");
     }
     if let Some(fw) = &firewall {
         crate::firewall::apply_silences(fw, &mut out.diagnostics);
@@ -171,8 +178,10 @@ impl Worker {
         self.slots[u.slot] = u.state;
     }
 
-    /// Runs the stages on the current files.
-    pub fn run(&self, generation: u64) -> Analyzed {
+    /// Runs the stages on the current files. The stages' own results come
+    /// back too, to be dropped after the answer is sent: freeing a large
+    /// program takes a tenth of its analysis (see `cli::exit_without_freeing`).
+    pub fn run(&self, generation: u64) -> (Analyzed, Outcome) {
         let started = Instant::now();
         let mut sources = SourceMap::new();
         for s in &self.slots {
@@ -219,7 +228,7 @@ impl Worker {
             statements(prog, set, &mut out);
         }
         out.elapsed = started.elapsed();
-        out
+        (out, outcome)
     }
 
     /// Whether spans into `file` are of its current text.

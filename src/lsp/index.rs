@@ -338,6 +338,49 @@ impl FileIndex {
         }
     }
 
+    /// The index after edits of its text, for a file whose new text does
+    /// not parse: spans after an edit move with it, names an edit touches
+    /// are dropped. `edits`: (start, end, length of the new text), each
+    /// in the text the one before it left.
+    pub fn shifted(&self, edits: &[(usize, usize, usize)]) -> FileIndex {
+        let mut out = self.clone();
+        for &(a, b, n) in edits {
+            // `None`: the span is edited away
+            let moved = |s: Span| -> Option<Span> {
+                if s.end < a {
+                    Some(s)
+                } else if s.start > b {
+                    Some(Span::new(s.file, s.start - b + a + n, s.end - b + a + n))
+                } else {
+                    None
+                }
+            };
+            out.refs = out
+                .refs
+                .into_iter()
+                .filter_map(|mut r| {
+                    r.span = moved(r.span)?;
+                    Some(r)
+                })
+                .collect();
+            out.decls = out
+                .decls
+                .into_iter()
+                .filter_map(|mut d| {
+                    d.name_span = moved(d.name_span)?;
+                    d.span = moved(d.span).unwrap_or(d.name_span);
+                    Some(d)
+                })
+                .collect();
+            out.statements = out
+                .statements
+                .into_iter()
+                .filter_map(|(s, k, ns)| Some((moved(s)?, k, ns)))
+                .collect();
+        }
+        out
+    }
+
     /// The modules whose names this file sees.
     pub fn visible_modules(&self) -> impl Iterator<Item = &String> {
         self.uses.iter().chain(self.module.iter())
@@ -767,6 +810,22 @@ pub fn describe_ports(items: &[ast::PortItem]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shifted_spans_follow_edits() {
+        let t = "namespace p {\n  workload db = app=pg\n  allow app=x -> db\n}\n";
+        let f = crate::syntax::parse_file(FileId(0), t).unwrap();
+        let fi = index_file(&f, t, None);
+        let use_at = t.rfind("db").unwrap();
+        // three characters typed at the start of line 3, before the use
+        let a = t.find("  allow").unwrap();
+        let s = fi.shifted(&[(a, a, 3)]);
+        assert_eq!(s.refs[0].span.start, use_at + 3);
+        assert_eq!(s.decls[0].name_span, fi.decls[0].name_span);
+        // an edit over the use drops it
+        let s = fi.shifted(&[(use_at, use_at + 2, 0)]);
+        assert!(s.refs.is_empty());
+    }
 
     fn ix(files: &[(&str, &str)]) -> Index {
         let mut all: Vec<Arc<FileIndex>> = files

@@ -165,13 +165,15 @@ fn analysis_loop(
                 w.apply(u);
             }
         }
-        let ev = match catch_unwind(AssertUnwindSafe(|| w.run(generation))) {
-            Ok(a) => Event::Analyzed(Box::new(a)),
-            Err(e) => Event::Failed(generation, panic_message(&e)),
+        let (ev, garbage) = match catch_unwind(AssertUnwindSafe(|| w.run(generation))) {
+            Ok((a, outcome)) => (Event::Analyzed(Box::new(a)), Some(outcome)),
+            Err(e) => (Event::Failed(generation, panic_message(&e)), None),
         };
         if tx.send(ev).is_err() {
             return;
         }
+        // freed after the answer is on its way
+        drop(garbage);
     }
 }
 
@@ -594,6 +596,20 @@ impl Server {
 
     /// Sets a file's text and parses it (the only place that parses).
     fn set_text(&mut self, slot: usize, text: String, version: Option<i32>) {
+        self.set_text_edited(slot, text, version, None)
+    }
+
+    /// [`Server::set_text`] after `edits` (start, end, new length) of the
+    /// old text: when the new text does not parse, the file's index is
+    /// moved along the edits, so that hover and definition keep working
+    /// while a statement is half typed.
+    fn set_text_edited(
+        &mut self,
+        slot: usize,
+        text: String,
+        version: Option<i32>,
+        edits: Option<&[(usize, usize, usize)]>,
+    ) {
         let Some(Some(d)) = self.docs.get_mut(slot) else {
             return;
         };
@@ -609,6 +625,14 @@ impl Server {
                 d.syntax = None;
             }
             Err(e) => {
+                d.index = match edits {
+                    Some(es) => Arc::new(d.index.shifted(es)),
+                    // a whole new text: no name is where it was
+                    None => Arc::new(FileIndex {
+                        file: FileId(slot),
+                        ..FileIndex::default()
+                    }),
+                };
                 d.fresh = false;
                 d.syntax = Some(e);
             }
@@ -662,15 +686,25 @@ impl Server {
             return;
         };
         let mut t = d.text.as_str().to_string();
+        let mut edits = Some(Vec::new());
         for c in p.content_changes {
             t = match c.range {
-                Some(r) => text::apply_edit(&t, r, &c.text),
-                None => c.text,
+                Some(r) => {
+                    let (span, new) = text::apply_edit_span(&t, r, &c.text);
+                    if let Some(es) = &mut edits {
+                        es.push((span.0, span.1, c.text.len()));
+                    }
+                    new
+                }
+                None => {
+                    edits = None;
+                    c.text
+                }
             };
         }
         self.announce.insert(slot);
         self.edited_at = Some(Instant::now());
-        self.set_text(slot, t, Some(p.text_document.version));
+        self.set_text_edited(slot, t, Some(p.text_document.version), edits.as_deref());
     }
 
     fn close(&mut self, uri: &Url) {

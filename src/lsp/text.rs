@@ -76,7 +76,13 @@ pub fn floor_boundary(text: &str, mut i: usize) -> usize {
 
 /// `text` with `range` replaced by `new` (a range given by the editor;
 /// clamped, ends swapped when reversed).
+#[cfg(test)]
 pub fn apply_edit(text: &str, range: Range, new: &str) -> String {
+    apply_edit_span(text, range, new).1
+}
+
+/// [`apply_edit`], and the byte range of `text` that was replaced.
+pub fn apply_edit_span(text: &str, range: Range, new: &str) -> ((usize, usize), String) {
     let lines = LineIndex::new(text);
     let a = lines.offset(text, range.start);
     let b = lines.offset(text, range.end);
@@ -85,7 +91,7 @@ pub fn apply_edit(text: &str, range: Range, new: &str) -> String {
     out.push_str(&text[..a]);
     out.push_str(new);
     out.push_str(&text[b..]);
-    out
+    ((a, b), out)
 }
 
 #[cfg(test)]

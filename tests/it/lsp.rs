@@ -711,3 +711,28 @@ fn a_fault_answers_one_request() {
     );
     assert_eq!(c.stop(), 0);
 }
+
+#[test]
+fn navigation_while_half_typed() {
+    let dir = workspace("half", &[("a.npl", A), ("b.npl", B)]);
+    let mut c = Client::start(&dir, &[]);
+    let a = c.open("a.npl");
+    c.diagnostics_where(&a, |_| true);
+    // a statement being typed on a new line above `allow web -> api:8080`
+    let (l, _) = pos(A, "allow egress dns", 0);
+    c.edit(&a, 2, (l, 0), (l, 0), "  allow web ->\n");
+    let ds = c.diagnostics_where(&a, |ds| !ds.is_empty());
+    assert_eq!(codes(&ds), vec!["E0001"], "{ds:?}");
+    // `api` moved one line down: hover and definition still find it
+    let (l, ch) = pos(A, "api:", 1);
+    let h = c.at("textDocument/hover", &a, l + 1, ch, json!({}));
+    let text = h["result"]["contents"]["value"].as_str().unwrap_or("");
+    assert!(text.contains("**workload** `api`"), "{h}");
+    let r = c.at("textDocument/definition", &a, l + 1, ch, json!({}));
+    assert_eq!(r["result"]["uri"], uri(&dir, "b.npl"), "{r}");
+    // completion in the half-typed statement offers the names
+    let r = c.at("textDocument/completion", &a, 5, 16, json!({}));
+    let l = labels(&r);
+    assert!(l.contains(&"api".to_string()) && l.contains(&"web".to_string()), "{l:?}");
+    assert_eq!(c.stop(), 0);
+}

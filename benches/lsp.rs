@@ -16,7 +16,11 @@
 //!   after parsing on the whole program, without emission);
 //! - `lsp/hover`, `lsp/definition`: on a workload name used in a rule;
 //! - `lsp/hover_after_edit`: an edit, then a hover at once (the name index
-//!   rebuilt from the files' own indexes).
+//!   rebuilt from the files' own indexes);
+//! - `lsp/reference_check_inputs`: `driver::check_inputs` on the whole
+//!   corpus, what `nplc check` does after reading: the same stages from
+//!   scratch, measured in the same process so that the ratio holds on a
+//!   machine whose load moves the absolute figures.
 //!
 //! Under `cargo test` (criterion's test mode, each benchmark once) the 1k
 //! corpus (100 files) is used; `cargo bench --bench lsp` uses 10k.
@@ -203,6 +207,7 @@ impl Drop for Session {
 fn lsp(c: &mut Criterion) {
     let statements = if bench_mode() { 10_000 } else { 1_000 };
     let label = corpus::human(statements);
+    let inputs = corpus::generate(&corpus::Spec::new(statements)).inputs();
     let mut s = Session::start(statements);
     // what the answers are: a hover with the declaration, a definition
     assert!(s.at("textDocument/hover")["contents"]["value"]
@@ -246,6 +251,10 @@ fn lsp(c: &mut Criterion) {
             }
             total
         })
+    });
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function(BenchmarkId::new("reference_check_inputs", &label), |b| {
+        b.iter(|| nplc::driver::check_inputs(&inputs))
     });
     g.finish();
 }

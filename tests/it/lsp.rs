@@ -733,6 +733,9 @@ fn navigation_while_half_typed() {
     // completion in the half-typed statement offers the names
     let r = c.at("textDocument/completion", &a, 5, 16, json!({}));
     let l = labels(&r);
-    assert!(l.contains(&"api".to_string()) && l.contains(&"web".to_string()), "{l:?}");
+    assert!(
+        l.contains(&"api".to_string()) && l.contains(&"web".to_string()),
+        "{l:?}"
+    );
     assert_eq!(c.stop(), 0);
 }

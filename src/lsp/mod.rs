@@ -627,10 +627,13 @@ impl Server {
             Err(e) => {
                 d.index = match edits {
                     Some(es) => Arc::new(d.index.shifted(es)),
-                    // a whole new text: no name is where it was
+                    // a whole new text: the names it declared stay
+                    // declared (for the other files), but no use is
+                    // known to be where it was
                     None => Arc::new(FileIndex {
-                        file: FileId(slot),
-                        ..FileIndex::default()
+                        refs: vec![],
+                        statements: vec![],
+                        ..(*d.index).clone()
                     }),
                 };
                 d.fresh = false;

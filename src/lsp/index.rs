@@ -104,6 +104,10 @@ pub struct FileIndex {
     pub namespaces: Vec<(String, Span)>,
     /// Statements of namespace blocks: (span, kind, namespace).
     pub statements: Vec<(Span, StmtKind, String)>,
+    /// Peers that select pods by labels (`app=api`, `ns/app=api`, `ns/*`),
+    /// without their `except`: (span, the namespace block, the peer), for
+    /// the pods of a population they match.
+    pub selectors: Vec<(Span, Option<String>, ast::Peer)>,
 }
 
 /// What a name denotes: the key of its declaration.
@@ -294,6 +298,21 @@ impl FileIndex {
     }
 
     fn peer(&mut self, p: &ast::Peer, ns: Option<&str>, nodes: bool, text: &str) {
+        if matches!(
+            p.kind,
+            PeerKind::Selector(_)
+                | PeerKind::Namespaced {
+                    pods: PodPart::Selector(_) | PodPart::All,
+                    ..
+                }
+        ) {
+            let bare = ast::Peer {
+                kind: p.kind.clone(),
+                except: vec![],
+                span: p.span,
+            };
+            self.selectors.push((p.span, ns.map(str::to_string), bare));
+        }
         match &p.kind {
             PeerKind::Name(n) => {
                 let span = name_span(text, p.span, n);
@@ -376,6 +395,11 @@ impl FileIndex {
                 .statements
                 .into_iter()
                 .filter_map(|(s, k, ns)| Some((moved(s)?, k, ns)))
+                .collect();
+            out.selectors = out
+                .selectors
+                .into_iter()
+                .filter_map(|(s, ns, p)| Some((moved(s)?, ns, p)))
                 .collect();
         }
         out

@@ -633,6 +633,7 @@ impl Server {
                     None => Arc::new(FileIndex {
                         refs: vec![],
                         statements: vec![],
+                        selectors: vec![],
                         ..(*d.index).clone()
                     }),
                 };
@@ -905,8 +906,28 @@ impl Server {
                 range: self.range(span),
             });
         }
-        // a statement: the policies it produces
         let d = self.docs.get(slot)?.as_ref()?;
+        // a selector, with a population: the pods it matches
+        if let Some(pop) = &self.population {
+            let sel = d
+                .index
+                .selectors
+                .iter()
+                .filter(|(s, _, _)| s.start <= offset && offset <= s.end)
+                .min_by_key(|(s, _, _)| s.end - s.start);
+            if let Some((span, ns, peer)) = sel {
+                if let Some(m) = population_matches(pop, peer, ns.as_deref()) {
+                    return Some(Hover {
+                        contents: HoverContents::Markup(MarkupContent {
+                            kind: MarkupKind::Markdown,
+                            value: format!("**selector**: {m}"),
+                        }),
+                        range: self.range(*span),
+                    });
+                }
+            }
+        }
+        // a statement: the policies it produces
         let (span, kind, ns) = d
             .index
             .statements

@@ -521,7 +521,7 @@ fn labels(r: &Value) -> Vec<String> {
 
 #[test]
 fn completion() {
-    let pop = "apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: shop, labels: {app: cart, zone: z1}}\n";
+    let pop = "apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: shop, labels: {app: cart, zone: z1}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: w1, namespace: shop, labels: {app: web}}\n";
     let dir = workspace(
         "complete",
         &[
@@ -534,6 +534,20 @@ fn completion() {
     let mut c = Client::start(&dir, &[]);
     let a = c.open("a.npl");
     c.diagnostics_where(&a, |_| true);
+    // with a population, hover on a selector and on a workload: the pods
+    let (l, ch) = pos(A, "app=web", 1);
+    let h = c.at("textDocument/hover", &a, l, ch, json!({}));
+    assert_eq!(
+        h["result"]["contents"]["value"],
+        "**selector**: matches 1 pod(s) of the population: `shop/w1`"
+    );
+    let (l, ch) = pos(A, "allow web", 7);
+    let h = c.at("textDocument/hover", &a, l, ch, json!({}));
+    let text = h["result"]["contents"]["value"].as_str().unwrap();
+    assert!(
+        text.contains("matches 1 pod(s) of the population: `shop/w1`"),
+        "{text}"
+    );
     // stdlib modules after `use`
     c.set(&a, 2, &format!("use dns, \n{}", &A[8..]));
     let r = c.at("textDocument/completion", &a, 0, 9, json!({}));

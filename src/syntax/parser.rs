@@ -516,7 +516,7 @@ impl Lower {
                     let mut items = Vec::new();
                     for l in c.into_inner() {
                         if l.as_rule() == Rule::port_list {
-                            items = l.into_inner().map(|i| self.port_item(i)).collect();
+                            items = tight(l.into_inner().map(|i| self.port_item(i)).collect());
                         }
                     }
                     ports = Some(Spanned::new(items, pspan));
@@ -541,7 +541,7 @@ impl Lower {
                 _ => {}
             }
         }
-        out
+        tight(out)
     }
 
     fn peer(&self, p: Pair<Rule>) -> Peer {
@@ -570,6 +570,7 @@ impl Lower {
                     atom => peer.except.push(atom),
                 }
             }
+            peer.except.shrink_to_fit();
         }
         peer
     }
@@ -581,12 +582,12 @@ impl Lower {
             Rule::world => PeerKind::World,
             Rule::all_pods => PeerKind::AllPods,
             Rule::address => PeerKind::Address(p.as_str().to_string()),
-            Rule::group => PeerKind::Group(
+            Rule::group => PeerKind::Group(tight(
                 p.into_inner()
                     .filter(|x| x.as_rule() == Rule::peer_list)
                     .flat_map(|x| self.peer_list(x))
                     .collect(),
-            ),
+            )),
             Rule::selector => return self.selector_peer(p),
             Rule::ns_peer => {
                 let mut ns = Spanned::new(String::new(), span);
@@ -657,11 +658,12 @@ impl Lower {
 
     fn selector(&self, p: Pair<Rule>) -> Selector {
         let span = self.span(&p);
-        let requirements = p
-            .into_inner()
-            .filter(|x| x.as_rule() == Rule::requirement)
-            .map(|x| self.requirement(x))
-            .collect();
+        let requirements = tight(
+            p.into_inner()
+                .filter(|x| x.as_rule() == Rule::requirement)
+                .map(|x| self.requirement(x))
+                .collect(),
+        );
         Selector { requirements, span }
     }
 
@@ -732,6 +734,7 @@ impl Lower {
                 _ => {}
             }
         }
+        req.values.shrink_to_fit();
         req
     }
 
@@ -939,6 +942,15 @@ fn last_end_by_tokens(p: &Pair<Rule>) -> usize {
         }
     }
     base + text.trim_end().len()
+}
+
+/// `v` without spare capacity. A vector that grows by `push` holds room
+/// for four elements at least, and most lists of a statement (its peers,
+/// requirements, values, ports) have one: without this the syntax tree of
+/// a statement was four times its size (docs/performance.md, "Limits").
+fn tight<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
 }
 
 fn empty_side(span: Span) -> Side {

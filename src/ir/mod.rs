@@ -475,7 +475,10 @@ mod tests {
             ),
             PeerSet::in_namespace("a", app("x").with("tier", KeyC::eq("web"))),
             PeerSet::in_namespace("a", LabelSel::any().with("app", KeyC::missing())),
-            PeerSet::in_namespace("a", LabelSel::any().with("app", KeyC::none_of(["z".into()].into()))),
+            PeerSet::in_namespace(
+                "a",
+                LabelSel::any().with("app", KeyC::none_of(["z".into()].into())),
+            ),
             PeerSet::in_namespace("a", LabelSel::any().with("app", KeyC::exists())),
             PeerSet::Pods {
                 namespaces: LabelSel::any(),

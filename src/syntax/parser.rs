@@ -1310,7 +1310,10 @@ mod tests {
                 }
             }
         }
-        assert!(parsed > 200 && failed > 1_000, "{parsed} parsed, {failed} failed");
+        assert!(
+            parsed > 200 && failed > 1_000,
+            "{parsed} parsed, {failed} failed"
+        );
     }
 
     fn parse(s: &str) -> File {

@@ -214,7 +214,8 @@ fn too_deep(file: FileId, text: &str) -> Result<(), Diagnostic> {
 struct Lower {
     file: FileId,
     /// Where the text being lowered begins in the file (a piece of it, in
-    /// [`parse_stepwise`]).
+    /// [`parse_stepwise`]): every position of a pair goes through
+    /// [`Lower::span`], which adds it.
     offset: Cell<usize>,
     /// Where a `,` was written between peers (reported as E0110).
     commas: RefCell<Vec<Span>>,
@@ -267,7 +268,7 @@ impl Lower {
             .clone()
             .into_inner()
             .find(|c| c.as_rule() != Rule::attrs)
-            .map(|c| c.as_span().start())
+            .map(|c| self.span(&c).start)
             .unwrap_or(whole.start);
         Span::new(self.file, start, whole.end)
     }

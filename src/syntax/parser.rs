@@ -17,7 +17,7 @@ struct NplParser;
 
 /// Parses one file into its AST, or one syntax error (E0001).
 ///
-/// The file is parsed piece by piece ([`parse_stepwise`]): pest keeps a
+/// The file is parsed piece by piece (`parse_stepwise`): pest keeps a
 /// queue of every token of what it parses (about 85 bytes per byte of
 /// input) until the pairs are lowered, so one parse of a file of a million
 /// statements held gigabytes. When a piece does not parse, the whole file

@@ -43,6 +43,11 @@ pub const CODES: &[Code] = &[
     Code {
         code: "E0004",
         severity: Severity::Error,
+        summary: "the project file `nplc.toml` is not valid TOML, has a key it does not know, or a `deny` entry that is not a warning code (exit code 2); it points at the line (docs/project.md)",
+    },
+    Code {
+        code: "E0005",
+        severity: Severity::Error,
         summary: "`nplc fmt` cannot lay out a file without changing its statements (a safety net: the file is left as it is); report it with the file",
     },
     Code {

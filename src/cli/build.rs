@@ -20,11 +20,12 @@ pub struct Args {
     pub common: Common,
     /// Output directory: `DIR/<namespace>/<policy>.yaml`, `DIR/kustomization.yaml`,
     /// and with `nodes` blocks `DIR/firewall/` (ports.txt, ports.json, ports.csv, ROLE.nft).
+    /// Without `-o` and `--stdout`: the `output` of the project file
+    /// (docs/project.md).
     #[arg(
         short = 'o',
         long = "out",
         value_name = "DIR",
-        required_unless_present = "stdout",
         conflicts_with = "stdout"
     )]
     pub out: Option<PathBuf>,
@@ -37,8 +38,24 @@ pub struct Args {
     pub check: bool,
 }
 
-pub fn run(a: Args) -> i32 {
+pub fn run(mut a: Args) -> i32 {
     let fmt = a.common.error_format;
+    let project = match super::project(&mut a.common) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if a.out.is_none() && !a.stdout {
+        match project.as_ref().and_then(|p| p.output.clone()) {
+            Some(o) => a.out = Some(o),
+            None => {
+                return super::fail_io(
+                    fmt,
+                    "where to? give `-o DIR` or `--stdout` (or `output` in `nplc.toml`)"
+                        .to_string(),
+                )
+            }
+        }
+    }
     let mut t = driver::Timer::new();
     let inputs = match driver::read_inputs_noting(&a.common.paths) {
         Ok(i) => i,
@@ -47,6 +64,9 @@ pub fn run(a: Args) -> i32 {
     t.lap("read");
     let mut c = driver::compile_inputs(&inputs.files);
     c.diagnostics.extend(inputs.notes);
+    if let Some(p) = &project {
+        p.deny(&mut c.diagnostics);
+    }
     let code = write(&a, &c);
     super::exit_without_freeing(c, code)
 }

@@ -9,7 +9,11 @@ pub struct Args {
     pub common: Common,
 }
 
-pub fn run(a: Args) -> i32 {
+pub fn run(mut a: Args) -> i32 {
+    let project = match super::project(&mut a.common) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let mut t = driver::Timer::new();
     let inputs = match driver::read_inputs_noting(&a.common.paths) {
         Ok(i) => i,
@@ -18,6 +22,9 @@ pub fn run(a: Args) -> i32 {
     t.lap("read");
     let mut c = driver::check_inputs(&inputs.files);
     c.diagnostics.extend(inputs.notes);
+    if let Some(p) = &project {
+        p.deny(&mut c.diagnostics);
+    }
     report(a.common.error_format, &c.sources, &c.diagnostics);
     let code = if super::fails(&a.common, &c.diagnostics) {
         EXIT_ERRORS

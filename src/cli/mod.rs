@@ -7,6 +7,7 @@ pub mod build;
 pub mod check;
 pub mod explain;
 pub mod fmt;
+pub mod lsp;
 pub mod matrix;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -42,6 +43,8 @@ pub enum Command {
     Matrix(matrix::Args),
     /// Lay out `.npl` files canonically (`--check`: only list those that would change).
     Fmt(fmt::Args),
+    /// Run the language server on standard input and output (docs/editors.md).
+    Lsp(lsp::Args),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -58,7 +61,9 @@ pub enum ErrorFormat {
 #[derive(clap::Args, Debug)]
 pub struct Common {
     /// `.npl` files, or directories searched recursively for `*.npl`.
-    #[arg(required = true, value_name = "PATH")]
+    /// Without any, the `sources` of the `nplc.toml` found in the working
+    /// directory or above (docs/project.md).
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// How to print diagnostics (on standard error).
     #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
@@ -141,6 +146,52 @@ pub fn compile_for_query(common: &Common) -> Result<nplc::driver::Compilation, i
     Ok(c)
 }
 
+/// The project file of a command given no PATH: found upwards from the
+/// working directory, its `sources` become the command's paths. `None`
+/// when PATHs are given (explicit arguments win; nothing of a project
+/// file applies then). Errors (no project file, unreadable or malformed)
+/// are reported, and the exit code (2) returned.
+pub fn project(common: &mut Common) -> Result<Option<nplc::project::Project>, i32> {
+    use nplc::project::{self, ProjectError};
+    if !common.paths.is_empty() {
+        return Ok(None);
+    }
+    let fmt = common.error_format;
+    let cwd = std::env::current_dir().map_err(|e| {
+        fail_io(
+            fmt,
+            format!(
+                "cannot read the working directory: {}",
+                nplc::diag::io_msg(&e)
+            ),
+        )
+    })?;
+    let Some(file) = project::find(&cwd) else {
+        return Err(fail_io(
+            fmt,
+            format!(
+                "no PATH given and no `{}` in `{}` or a directory above it; name the `.npl` files or directories to read",
+                project::FILE_NAME,
+                cwd.display()
+            ),
+        ));
+    };
+    match project::load(&file) {
+        Ok(p) => {
+            common.paths = p.sources.clone();
+            Ok(Some(p))
+        }
+        Err(ProjectError::Io(m)) => Err(fail_io(fmt, m)),
+        Err(ProjectError::Malformed {
+            sources,
+            diagnostic,
+        }) => {
+            report(fmt, &sources, &[*diagnostic]);
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
 /// Reports an input or output problem (exit code 2).
 pub fn fail_io(format: ErrorFormat, message: String) -> i32 {
     fail_io_then(format, message, "")
@@ -168,5 +219,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Explain(a) => explain::run(a),
         Command::Matrix(a) => matrix::run(a),
         Command::Fmt(a) => fmt::run(a),
+        Command::Lsp(a) => lsp::run(a),
     }
 }

@@ -42,7 +42,7 @@ pub fn format_source(file: FileId, text: &str) -> Result<String, Diagnostic> {
         .unwrap_or(false);
     if !same {
         return Err(Diagnostic::error(
-            "E0004",
+            "E0005",
             "`nplc fmt` cannot lay out this file without changing it",
         )
         .with_help("the file is left as it is; please report it with the file attached"));

@@ -17,9 +17,19 @@ mod fuzz_regressions;
 mod integrations;
 mod k8s_e2e;
 mod limits;
+mod lsp;
 mod matrix_classes;
 mod nft_enforce;
 mod outdir;
+mod project;
 mod props;
 mod report;
 mod shuffle;
+
+/// Whether a directory above `dir` has an `nplc.toml` (the temporary
+/// directory of a machine could; a test of "none found" cannot run there).
+pub fn project_above(dir: &std::path::Path) -> bool {
+    dir.ancestors()
+        .skip(1)
+        .any(|d| d.join("nplc.toml").is_file())
+}

@@ -849,18 +849,16 @@ impl Server {
     /// The index of every file (built again after an edit, from the files'
     /// own indexes).
     fn index(&mut self) -> &Index {
-        if self.index.is_none() {
-            let mut files: Vec<&Doc> = self.docs.iter().flatten().collect();
+        let (docs, std) = (&self.docs, &self.std);
+        self.index.get_or_insert_with(|| {
+            let mut files: Vec<&Doc> = docs.iter().flatten().collect();
             files.sort_by(|a, b| a.name.cmp(&b.name));
             let all = files
                 .into_iter()
                 .map(|d| d.index.clone())
-                .chain(self.std.iter().map(|s| s.3.clone()));
-            self.index = Some(Index::build(all));
-        }
-        // INVARIANT: set just above
-        #[allow(clippy::unwrap_used)]
-        self.index.as_ref().unwrap()
+                .chain(std.iter().map(|s| s.3.clone()));
+            Index::build(all)
+        })
     }
 
     fn at(&self, p: &TextDocumentPositionParams) -> Option<(usize, usize)> {

@@ -1215,23 +1215,12 @@ fn syntax_help(text: &str, pos: usize) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    /// Descending through the last inner pairs (`last_end`) equals reading
-    /// the tokens backwards, on every pair of every example, stdlib module
-    /// and test case that parses (comments, closing braces and blank lines included).
-    #[test]
-    fn last_end_equals_the_last_leaf_by_tokens() {
+    /// The text of every `.npl` file under these directories of the
+    /// repository (recursively).
+    fn npl_texts(dirs: &[&str]) -> Vec<String> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut texts = vec![
-            "namespace a { # c\n  allow x -> y:80 # t\n\n  deny egress (1.2.3.4 | w) # z\n}\n# end\n"
-                .to_string(),
-        ];
-        let mut dirs = vec![
-            root.join("examples"),
-            root.join("stdlib"),
-            root.join("tests/cases"),
-        ];
+        let mut dirs: Vec<_> = dirs.iter().map(|d| root.join(d)).collect();
+        let mut texts = Vec::new();
         while let Some(d) = dirs.pop() {
             for e in std::fs::read_dir(&d).unwrap().flatten() {
                 let p = e.path();
@@ -1242,6 +1231,21 @@ mod tests {
                 }
             }
         }
+        texts
+    }
+
+    use super::*;
+
+    /// Descending through the last inner pairs (`last_end`) equals reading
+    /// the tokens backwards, on every pair of every example, stdlib module
+    /// and test case that parses (comments, closing braces and blank lines included).
+    #[test]
+    fn last_end_equals_the_last_leaf_by_tokens() {
+        let mut texts = vec![
+            "namespace a { # c\n  allow x -> y:80 # t\n\n  deny egress (1.2.3.4 | w) # z\n}\n# end\n"
+                .to_string(),
+        ];
+        texts.extend(npl_texts(&["examples", "stdlib", "tests/cases"]));
         let mut pairs_checked = 0;
         for t in &texts {
             let Ok(pairs) = NplParser::parse(Rule::file, t) else {
@@ -1267,7 +1271,6 @@ mod tests {
     /// (cut every few bytes: unclosed blocks, half statements).
     #[test]
     fn stepwise_parsing_equals_parsing_the_whole_file() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut texts: Vec<String> = [
             "",
             "  # only a comment",
@@ -1286,22 +1289,12 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let mut dirs = vec![
-            root.join("examples"),
-            root.join("stdlib"),
-            root.join("tests/cases"),
-            root.join("tests/firewall"),
-        ];
-        while let Some(d) = dirs.pop() {
-            for e in std::fs::read_dir(&d).unwrap().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else if p.extension().is_some_and(|x| x == "npl") {
-                    texts.push(std::fs::read_to_string(&p).unwrap());
-                }
-            }
-        }
+        texts.extend(npl_texts(&[
+            "examples",
+            "stdlib",
+            "tests/cases",
+            "tests/firewall",
+        ]));
         let file = FileId(0);
         let (mut parsed, mut failed) = (0, 0);
         for t in &texts {

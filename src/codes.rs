@@ -51,6 +51,11 @@ pub const CODES: &[Code] = &[
         summary: "`nplc fmt` cannot lay out a file without changing its statements (a safety net: the file is left as it is); report it with the file",
     },
     Code {
+        code: "E0006",
+        severity: Severity::Error,
+        summary: "`nplc diff --git`: a revision cannot be read (unknown revision, not a repository, `git` missing, no `.npl` files under the paths at that revision); exit code 2",
+    },
+    Code {
         code: "E0101",
         severity: Severity::Error,
         summary: "unknown name, with did-you-mean, or the `use` line that would define it",

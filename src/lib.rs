@@ -37,6 +37,8 @@ pub mod compile;
 #[doc(hidden)]
 pub mod diag;
 #[doc(hidden)]
+pub mod diff;
+#[doc(hidden)]
 pub mod driver;
 #[doc(hidden)]
 pub mod emit;

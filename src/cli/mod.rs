@@ -5,8 +5,10 @@
 
 pub mod build;
 pub mod check;
+pub mod diff;
 pub mod explain;
 pub mod fmt;
+pub mod graph;
 pub mod lsp;
 pub mod matrix;
 
@@ -43,6 +45,10 @@ pub enum Command {
     Matrix(matrix::Args),
     /// Lay out `.npl` files canonically (`--check`: only list those that would change).
     Fmt(fmt::Args),
+    /// What NEW permits that OLD does not, and the reverse (docs/diff.md).
+    Diff(diff::Args),
+    /// Who talks to whom, as a Mermaid or Graphviz graph.
+    Graph(graph::Args),
     /// Run the language server on standard input and output (docs/editors.md).
     Lsp(lsp::Args),
 }
@@ -220,5 +226,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Matrix(a) => matrix::run(a),
         Command::Fmt(a) => fmt::run(a),
         Command::Lsp(a) => lsp::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Graph(a) => graph::run(a),
     }
 }

@@ -4,67 +4,160 @@
 //! managed namespace is constant. Input: the IR's sets ([`PeerSet`],
 //! [`PortSet`]). Output: [`Cube`]s and their algebra.
 //!
-//! Ports are *port atoms* here: per protocol, a number or a name. A named
-//! port (`http`) is an atom of its own, distinct from every number, since
-//! its number is only known on a pod; a port list that holds a whole
-//! protocol (no port list at all, or `tcp 1-65535`) holds every name of it
-//! too, as [`PortSet::contains`] does.
+//! Ports are exact too, named ports included. A connection's port is a
+//! protocol, a number, and the name the destination pod gives that number
+//! (if any: a named port's number is only known on a pod). A port list
+//! holds the connection when it holds the number, or names the name; so
+//! per protocol a set of ports is the numbers it holds when the
+//! destination names none ([`ProtoPorts::numbers`]), and for each name the
+//! numbers it holds when the destination calls the port that
+//! ([`ProtoPorts::named`], others [`ProtoPorts::other_names`]). An address
+//! names no port. A destination with two names for one port number and
+//! protocol is outside this model (Kubernetes warns about such pods).
 
 use crate::ir::ports::MAX_PORT;
 use crate::ir::ranges::RangeSet;
-use crate::ir::{KeyC, LabelSel, PeerSet, PortSet, ValSet, NAME_LABEL};
+use crate::ir::{KeyC, LabelSel, PeerSet, PortSet, NAME_LABEL};
 use crate::net::Protocol;
 use std::collections::BTreeMap;
 
-/// A set of port atoms: per protocol, port numbers and port names (a finite
-/// set of names, or all but finitely many).
+/// The ports of one protocol.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Ports(pub BTreeMap<Protocol, (RangeSet, ValSet)>);
+pub struct ProtoPorts {
+    /// Numbers held when the destination gives the port no name.
+    pub numbers: RangeSet,
+    /// Numbers held when the destination calls the port by a name not in
+    /// `named`.
+    pub other_names: RangeSet,
+    /// Per name, the numbers held when the destination calls the port
+    /// that name (only names where it differs from `other_names`).
+    pub named: BTreeMap<String, RangeSet>,
+}
+
+fn full() -> RangeSet {
+    RangeSet::range(1, MAX_PORT)
+}
+
+impl ProtoPorts {
+    fn is_empty(&self) -> bool {
+        self.numbers.is_empty() && self.other_names.is_empty() && self.named.is_empty()
+    }
+
+    fn is_all(&self) -> bool {
+        self.numbers == full() && self.other_names == full() && self.named.is_empty()
+    }
+
+    /// Applies a set operation pointwise.
+    fn zip(&self, o: &ProtoPorts, f: impl Fn(&RangeSet, &RangeSet) -> RangeSet) -> ProtoPorts {
+        let other_names = f(&self.other_names, &o.other_names);
+        let mut named = BTreeMap::new();
+        for k in self.named.keys().chain(o.named.keys()) {
+            let a = self.named.get(k).unwrap_or(&self.other_names);
+            let b = o.named.get(k).unwrap_or(&o.other_names);
+            let v = f(a, b);
+            if v != other_names {
+                named.insert(k.clone(), v);
+            }
+        }
+        ProtoPorts {
+            numbers: f(&self.numbers, &o.numbers),
+            other_names,
+            named,
+        }
+    }
+
+    /// Whether it holds port `port` that the destination calls `name`.
+    pub fn contains(&self, port: u16, name: Option<&str>) -> bool {
+        let set = match name {
+            None => &self.numbers,
+            Some(n) => self.named.get(n).unwrap_or(&self.other_names),
+        };
+        set.contains(u128::from(port))
+    }
+}
+
+/// A set of ports of every protocol.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Ports(pub BTreeMap<Protocol, ProtoPorts>);
+
+fn ranges_text(r: &RangeSet) -> String {
+    r.ranges()
+        .iter()
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl Ports {
-    /// Every number and every name of every protocol.
+    /// Every port of every protocol, whatever its name.
     pub fn all() -> Ports {
         Ports(
             Protocol::ALL
                 .iter()
-                .map(|p| (*p, (RangeSet::range(1, MAX_PORT), ValSet::all())))
+                .map(|p| {
+                    (
+                        *p,
+                        ProtoPorts {
+                            numbers: full(),
+                            other_names: full(),
+                            named: BTreeMap::new(),
+                        },
+                    )
+                })
                 .collect(),
         )
     }
 
-    /// The atoms of a port list: its numbers, its names, and every name of a
-    /// protocol whose numbers it holds whole.
+    /// The ports of a port list: a number is held whatever the port's
+    /// name, a named port whatever its number.
     pub fn from_ports(p: &PortSet) -> Ports {
         let mut out = BTreeMap::new();
         for proto in Protocol::ALL {
             let nums = p.numbers.get(&proto).cloned().unwrap_or_default();
-            let names = if p.is_full(proto) {
-                ValSet::all()
-            } else {
-                ValSet::Finite(
-                    p.named
-                        .iter()
-                        .filter(|(q, _)| *q == proto)
-                        .map(|(_, n)| n.clone())
-                        .collect(),
-                )
-            };
-            out.insert(proto, (nums, names));
+            let mut named = BTreeMap::new();
+            if nums != full() {
+                for (_, n) in p.named.iter().filter(|(q, _)| *q == proto) {
+                    named.insert(n.clone(), full());
+                }
+            }
+            out.insert(
+                proto,
+                ProtoPorts {
+                    numbers: nums.clone(),
+                    other_names: nums,
+                    named,
+                },
+            );
         }
         Ports(out).clean()
     }
 
     fn clean(mut self) -> Ports {
-        self.0.retain(|_, (r, v)| !(r.is_empty() && v.is_empty()));
+        self.0.retain(|_, p| !p.is_empty());
         self
     }
 
-    /// The numbers only (an address has no named ports).
+    /// The ports of a connection to an address (which names no port).
     pub fn numbers_only(&self) -> Ports {
         Ports(
             self.0
                 .iter()
-                .map(|(p, (r, _))| (*p, (r.clone(), ValSet::none())))
+                .map(|(p, x)| {
+                    (
+                        *p,
+                        ProtoPorts {
+                            numbers: x.numbers.clone(),
+                            other_names: RangeSet::empty(),
+                            named: BTreeMap::new(),
+                        },
+                    )
+                })
                 .collect(),
         )
         .clean()
@@ -74,63 +167,54 @@ impl Ports {
         self.0.is_empty()
     }
 
-    pub fn intersect(&self, o: &Ports) -> Ports {
+    fn zip(
+        &self,
+        o: &Ports,
+        keep_left: bool,
+        keep_right: bool,
+        f: impl Fn(&RangeSet, &RangeSet) -> RangeSet,
+    ) -> Ports {
+        let empty = ProtoPorts::default();
         let mut out = BTreeMap::new();
-        for (p, (r, v)) in &self.0 {
-            if let Some((r2, v2)) = o.0.get(p) {
-                out.insert(*p, (r.intersect(r2), v.intersect(v2)));
-            }
+        for proto in Protocol::ALL {
+            let (a, b) = (self.0.get(&proto), o.0.get(&proto));
+            let v = match (a, b) {
+                (Some(a), Some(b)) => a.zip(b, &f),
+                (Some(a), None) if keep_left => a.zip(&empty, &f),
+                (None, Some(b)) if keep_right => empty.zip(b, &f),
+                _ => continue,
+            };
+            out.insert(proto, v);
         }
         Ports(out).clean()
+    }
+
+    pub fn intersect(&self, o: &Ports) -> Ports {
+        self.zip(o, false, false, |a, b| a.intersect(b))
     }
 
     pub fn minus(&self, o: &Ports) -> Ports {
-        let mut out = BTreeMap::new();
-        for (p, (r, v)) in &self.0 {
-            match o.0.get(p) {
-                Some((r2, v2)) => {
-                    out.insert(*p, (r.minus(r2), v.intersect(&v2.complement())));
-                }
-                None => {
-                    out.insert(*p, (r.clone(), v.clone()));
-                }
-            }
-        }
-        Ports(out).clean()
+        self.zip(o, true, false, |a, b| a.minus(b))
     }
 
     pub fn union(&self, o: &Ports) -> Ports {
-        let mut out = self.0.clone();
-        for (p, (r, v)) in &o.0 {
-            let e = out
-                .entry(*p)
-                .or_insert_with(|| (RangeSet::empty(), ValSet::none()));
-            e.0 = e.0.union(r);
-            // a ∪ b = ¬(¬a ∩ ¬b)
-            e.1 = e.1.complement().intersect(&v.complement()).complement();
-        }
-        Ports(out).clean()
+        self.zip(o, true, true, |a, b| a.union(b))
     }
 
     pub fn is_subset(&self, o: &Ports) -> bool {
         self.minus(o).is_empty()
     }
 
-    /// Whether it holds the port `port` of `proto` (a number), or the name
-    /// `name` of `proto`.
-    pub fn contains_number(&self, proto: Protocol, port: u16) -> bool {
-        self.0
-            .get(&proto)
-            .is_some_and(|(r, _)| r.contains(u128::from(port)))
+    /// Whether it holds port `port` of `proto` that the destination calls
+    /// `name` (`None`: no name, or an address).
+    pub fn contains(&self, proto: Protocol, port: u16, name: Option<&str>) -> bool {
+        self.0.get(&proto).is_some_and(|p| p.contains(port, name))
     }
 
-    pub fn contains_name(&self, proto: Protocol, name: &str) -> bool {
-        self.0.get(&proto).is_some_and(|(_, v)| v.contains(name))
-    }
-
-    /// `all`, or per protocol its numbers then its names: `tcp 80, 8000-8100,
-    /// http; udp 53`; a whole protocol is its name alone (`sctp`); names of
-    /// all but some protocol's listed names are `any name but (a, b)`.
+    /// `all ports`, or per protocol: the protocol alone when whole; the
+    /// numbers when they are held whatever the port's name (`tcp 80,
+    /// 8000-8100`); else the parts: `80 (unnamed)`, `named http`, `named
+    /// http on 8080`, `not named dns`, `other named ports on 80`.
     pub fn text(&self) -> String {
         if self.is_empty() {
             return "none".to_string();
@@ -139,31 +223,34 @@ impl Ports {
             return "all ports".to_string();
         }
         let mut parts = Vec::new();
-        for (p, (r, v)) in &self.0 {
-            if r.ranges() == [(1, MAX_PORT)] && v.is_all() {
-                parts.push(p.npl_name().to_string());
+        for (proto, p) in &self.0 {
+            if p.is_all() {
+                parts.push(proto.npl_name().to_string());
                 continue;
             }
-            let mut items: Vec<String> = r
-                .ranges()
-                .iter()
-                .map(|&(lo, hi)| {
-                    if lo == hi {
-                        lo.to_string()
-                    } else {
-                        format!("{lo}-{hi}")
-                    }
-                })
-                .collect();
-            match v {
-                ValSet::Finite(s) => items.extend(s.iter().cloned()),
-                ValSet::Cofinite(s) if s.is_empty() => items.push("every named port".to_string()),
-                ValSet::Cofinite(s) => items.push(format!(
-                    "every named port but {}",
-                    s.iter().cloned().collect::<Vec<_>>().join(", ")
-                )),
+            let mut items: Vec<String> = Vec::new();
+            let same = p.numbers == p.other_names;
+            if !p.numbers.is_empty() {
+                let t = ranges_text(&p.numbers);
+                items.push(if same { t } else { format!("{t} (unnamed)") });
             }
-            parts.push(format!("{} {}", p.npl_name(), items.join(", ")));
+            if !same && !p.other_names.is_empty() {
+                if p.other_names == full() {
+                    items.push("other named ports".to_string());
+                } else {
+                    items.push(format!("other named ports on {}", ranges_text(&p.other_names)));
+                }
+            }
+            for (name, r) in &p.named {
+                if r.is_empty() {
+                    items.push(format!("not named {name}"));
+                } else if *r == full() {
+                    items.push(format!("named {name}"));
+                } else {
+                    items.push(format!("named {name} on {}", ranges_text(r)));
+                }
+            }
+            parts.push(format!("{} {}", proto.npl_name(), items.join(", ")));
         }
         parts.join("; ")
     }
@@ -314,21 +401,28 @@ mod tests {
     }
 
     #[test]
-    fn named_ports_are_atoms_and_a_whole_protocol_holds_them() {
+    fn named_ports_are_exact_and_a_whole_protocol_holds_them() {
         let http = Ports::from_ports(&PortSet::named(Protocol::Tcp, "http"));
         let all = Ports::from_ports(&PortSet::all());
         assert_eq!(all, Ports::all());
         assert!(http.is_subset(&all));
         let tcp80 = Ports::from_ports(&PortSet::range(Protocol::Tcp, 80, 80));
-        assert!(tcp80.intersect(&http).is_empty());
+        // port 80 that the pod calls `http` is in both
+        let both = tcp80.intersect(&http);
+        assert!(both.contains(Protocol::Tcp, 80, Some("http")));
+        assert!(!both.contains(Protocol::Tcp, 80, None));
+        assert!(!both.contains(Protocol::Tcp, 81, Some("http")));
+        assert_eq!(both.text(), "tcp named http on 80");
         assert_eq!(
             all.minus(&http).minus(&tcp80).union(&http).union(&tcp80),
             all
         );
-        assert_eq!(http.text(), "tcp http");
+        assert_eq!(http.text(), "tcp named http");
+        assert_eq!(tcp80.text(), "tcp 80");
+        assert_eq!(all.minus(&tcp80).text(), "tcp 1-79, 81-65535; udp; sctp");
         assert_eq!(
-            all.minus(&tcp80).text(),
-            "tcp 1-79, 81-65535, every named port; udp; sctp"
+            tcp80.minus(&http).text(),
+            "tcp 80, not named http"
         );
     }
 

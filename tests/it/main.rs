@@ -7,6 +7,7 @@
 mod apivalidate;
 mod cases;
 mod cli;
+mod diff_props;
 mod common;
 mod drift;
 mod examples;

@@ -678,7 +678,7 @@ impl Case {
         set.into_iter().collect()
     }
 
-    fn external_addresses(&self) -> Vec<IpAddr> {
+    pub(crate) fn external_addresses(&self) -> Vec<IpAddr> {
         let edges = self.edges();
         if self.all_externals {
             return edges;

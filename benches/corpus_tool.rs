@@ -9,8 +9,13 @@
 //!                                        [--pods FILE [--replicas R]]
 //! cargo bench --bench corpus_tool -- floor --in DIR --out DIR [--runs R] [--trash DIR]
 //! cargo bench --bench corpus_tool -- stages --in DIR [--runs R]
+//! cargo bench --bench corpus_tool -- revise --in DIR --out DIR [--percent P]
 //! cargo bench --bench corpus_tool -- selftest
 //! ```
+//!
+//! `revise` copies a corpus with P% of its statements changed (default 1):
+//! every (100/P)th statement that ends in a port number gets the next
+//! number, the second revision `nplc diff` is timed on.
 //!
 //! `gen --pods FILE` also writes a cluster for the corpus (Namespace and
 //! Pod objects, `R` pods per workload, default 1; `Corpus::population_yaml`),
@@ -57,6 +62,7 @@ fn main() {
     let code = match args.first().map(String::as_str) {
         None | Some("selftest") | Some("--test") => selftest(),
         Some("gen") => gen(&args[1..]),
+        Some("revise") => revise(&args[1..]),
         Some("floor") => floor(&args[1..]),
         Some("stages") => stages(&args[1..]),
         Some(other) => {
@@ -143,6 +149,62 @@ fn gen(args: &[String]) -> i32 {
         c.denies,
         c.lines(),
         c.bytes()
+    );
+    0
+}
+
+/// A copy of a corpus with `--percent` of its statements changed (a port
+/// number incremented), for `nplc diff` (docs/diff.md).
+fn revise(args: &[String]) -> i32 {
+    let o = Opts(args.to_vec());
+    let (from, out) = (o.path("--in"), o.path("--out"));
+    let percent = o.num("--percent", 1).max(1);
+    let _ = std::fs::remove_dir_all(&out);
+    let inputs = read(&from);
+    let total: u64 = inputs
+        .iter()
+        .flat_map(|i| i.text.lines())
+        .filter(|l| {
+            let t = l.trim_start();
+            t.starts_with("allow ") || t.starts_with("deny ")
+        })
+        .count() as u64;
+    let want = total * percent / 100;
+    let every = (total / want.max(1)).max(1);
+    let (mut seen, mut changed, mut pending) = (0u64, 0u64, false);
+    for i in &inputs {
+        let mut text = String::new();
+        for line in i.text.lines() {
+            let t = line.trim_start();
+            let mut line = line.to_string();
+            if t.starts_with("allow ") || t.starts_with("deny ") {
+                seen += 1;
+                pending |= seen % every == 0;
+                if changed < want && pending {
+                    // `...:PORT` -> `...:PORT+1`
+                    let digits = line.chars().rev().take_while(char::is_ascii_digit).count();
+                    let cut = line.len() - digits;
+                    if digits > 0 && line[..cut].ends_with(':') {
+                        let n: u32 = line[cut..].parse().unwrap();
+                        line = format!("{}{}", &line[..cut], (n % 65535) + 1);
+                        changed += 1;
+                        pending = false;
+                    }
+                }
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        let rel = Path::new(&i.name)
+            .strip_prefix(&from)
+            .unwrap_or(Path::new(&i.name));
+        let dst = out.join(rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::write(dst, text).unwrap();
+    }
+    println!(
+        "revised={} statements={total} changed={changed}",
+        out.display()
     );
     0
 }

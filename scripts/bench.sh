@@ -3,7 +3,8 @@
 # test run; run it by hand on a quiet machine:
 #
 #   scripts/bench.sh [--quick] [--runs N] [--kustomize-timeout SECONDS]
-#                    [--no-matrix | --matrix-only] [--nca-timeout SECONDS]
+#                    [--no-matrix | --matrix-only | --review-only]
+#                    [--nca-timeout SECONDS]
 #
 # 1. builds `nplc` (release) and the corpus tool (benches/corpus_tool.rs);
 # 2. generates the corpora (deterministic, seed 1) under $BENCH_DIR
@@ -43,7 +44,14 @@
 #    where nca is installed ($NCA, else on PATH, else .venv/bin/nca;
 #    skipped with a message otherwise; stopped after --nca-timeout, default
 #    600 s); --quick: 10, 40 and 415 namespaces;
-# 6. prints the tables (markdown) and the targets, and keeps them in
+# 6. the review loop (issue 14; --review-only skips 1-5): the 10k corpus
+#    and a revision of it with 1% of its statements changed
+#    (`corpus_tool revise`), N runs each of
+#      nplc diff A B                    (target: under 2 s on two cores)
+#      nplc build A -o OUT              over its own output (OUT current)
+#      nplc build A -o OUT --check      the drift check of that OUT
+#                                       (target: within 1.2x of the build)
+# 7. prints the tables (markdown) and the targets, and keeps them in
 #    $BENCH_DIR/results.md.
 #
 # On a machine with more than two CPUs every timed command is pinned to two
@@ -64,6 +72,7 @@ while [ $# -gt 0 ]; do
     --kustomize-timeout) KTIMEOUT="$2"; shift ;;
     --no-matrix) MATRIX=0 ;;
     --matrix-only) BUILDS=0 ;;
+    --review-only) BUILDS=0; MATRIX=0 ;;
     --nca-timeout) NCATIMEOUT="$2"; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
@@ -373,3 +382,35 @@ if [ "$MATRIX" -eq 1 ]; then
   rm -rf "$BENCH_DIR/matrix/yaml"
 fi
 say "kept in $BENCH_DIR/results.md"
+
+# ------------------------------------------------------------- review loop
+say "review loop: nplc diff and nplc build --check ($RUNS runs each)"
+rv="$BENCH_DIR/review"
+mkdir -p "$rv"
+"$TOOL" gen --out "$rv/a" --statements 10000 --namespaces 1000 --deny-percent 5 --seed 1 >/dev/null
+rline=$("$TOOL" revise --in "$rv/a" --out "$rv/b" --percent 1)
+say "$rline"
+measure nothing "$NPLC" diff "$rv/a" "$rv/b"
+DIFF_WALL=$WALL; DIFF_CPU=$CPU; DIFF_RSS=$RSS
+DIFF_CHANGES=$("$NPLC" diff "$rv/a" "$rv/b" --format json | sed -n 's/^    "added": \([0-9]*\),/\1/p' | head -1)
+rm -rf "$rv/out"
+"$NPLC" build "$rv/a" -o "$rv/out" >/dev/null
+measure nothing "$NPLC" build "$rv/a" -o "$rv/out"
+RB_WALL=$WALL; RB_CPU=$CPU
+measure nothing "$NPLC" build "$rv/a" -o "$rv/out" --check
+RC_WALL=$WALL; RC_CPU=$CPU
+rm -rf "$rv"
+{
+  echo
+  echo "## The review loop (10k statements in 1k namespaces)"
+  echo
+  echo "| command | wall ms (best of $RUNS) | CPU ms | MB |"
+  echo "| --- | --- | --- | --- |"
+  echo "| nplc diff A B (1% of statements changed: ${rline##*changed=}; ${DIFF_CHANGES:-?} added changes) | $DIFF_WALL | $DIFF_CPU | $DIFF_RSS |"
+  echo "| nplc build A -o OUT (OUT current) | $RB_WALL | $RB_CPU | |"
+  echo "| nplc build A -o OUT --check | $RC_WALL | $RC_CPU | |"
+  echo
+  v() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; then echo "holds"; else echo "MISSED"; fi; }
+  echo "- \`nplc diff\` of two 10k revisions differing in 1% under 2 s: $DIFF_WALL ms, $(v "$DIFF_WALL" 2000)"
+  echo "- \`nplc build --check\` within 1.2x of \`nplc build\`: $(awk -v a="$RC_WALL" -v b="$RB_WALL" 'BEGIN { printf "%.2f", a / b }')x, $(v "$RC_WALL" "$(awk -v b="$RB_WALL" 'BEGIN { print b * 1.2 }')")"
+} | tee -a "$BENCH_DIR/results.md"

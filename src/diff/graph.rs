@@ -159,15 +159,10 @@ pub fn program_graph(side: &Side) -> Graph {
     for s in &side.prog.statements {
         for t in &s.src {
             for d in &s.dst {
-                let ports = Ports::from_ports(&d.ports);
-                let ports = if matches!(d.set, PeerSet::External(_)) {
-                    ports.numbers_only()
-                } else {
-                    ports
-                };
+                let ports = Ports::from_ports(&d.ports).text_to(&d.set);
                 let label = match s.action {
-                    Action::Allow => ports.text(),
-                    Action::Deny => format!("deny {}", ports.text()),
+                    Action::Allow => ports,
+                    Action::Deny => format!("deny {ports}"),
                 };
                 g.edge(
                     &endpoint(sides, &t.set, &s.namespace),

@@ -415,9 +415,14 @@ fn decide(m: &Model, atoms: &[usize], c: &Cube) -> (bool, Why) {
         if matches!(ep, PeerSet::External(_)) || !ep.is_subset(&m.managed) {
             continue;
         }
-        let isolations: Vec<&Isolation> = m.isolated[dir_index(dir)]
-            .values()
-            .flatten()
+        // inside the managed namespaces, so limited to some of their names
+        let by_ns = &m.isolated[dir_index(dir)];
+        let isolations: Vec<&Isolation> = buckets(ep)
+            .iter()
+            .flat_map(|b| match b {
+                Bucket::Name(n) => by_ns.get(n).map(Vec::as_slice).unwrap_or(&[]).iter(),
+                Bucket::External | Bucket::Wild => [].iter(),
+            })
             .filter(|i| ep.is_subset(&i.pods))
             .collect();
         why.isolations
@@ -480,6 +485,8 @@ fn region_changes(
     }
     let mut preds = side_preds(old, &oa);
     preds.extend(side_preds(new, &na));
+    // only what meets the region can cut it
+    preds.retain(|p| space::meets(region, p));
     for p in &preds {
         let mut next = Vec::with_capacity(cells.len());
         for c in cells {

@@ -255,7 +255,7 @@ pub fn build(
             src: peer_text(sides, &cube.src, None),
             dst: peer_text(sides, &cube.dst, None),
             peer: peer_text(sides, peer, home),
-            ports: cube.ports.text(),
+            ports: cube.ports.text_to(&cube.dst),
             old: reasons(old, wo),
             new: reasons(new, wn),
         };

@@ -211,6 +211,31 @@ impl Ports {
         self.0.get(&proto).is_some_and(|p| p.contains(port, name))
     }
 
+    /// [`Ports::text`] for ports towards `dst`: an address names no port,
+    /// so its ports are written as plain numbers.
+    pub fn text_to(&self, dst: &PeerSet) -> String {
+        match dst {
+            PeerSet::External(_) => Ports(
+                self.0
+                    .iter()
+                    .map(|(p, x)| {
+                        (
+                            *p,
+                            ProtoPorts {
+                                numbers: x.numbers.clone(),
+                                other_names: x.numbers.clone(),
+                                named: BTreeMap::new(),
+                            },
+                        )
+                    })
+                    .collect(),
+            )
+            .clean()
+            .text(),
+            PeerSet::Pods { .. } => self.text(),
+        }
+    }
+
     /// `all ports`, or per protocol: the protocol alone when whole; the
     /// numbers when they are held whatever the port's name (`tcp 80,
     /// 8000-8100`); else the parts: `80 (unnamed)`, `named http`, `named
@@ -238,7 +263,10 @@ impl Ports {
                 if p.other_names == full() {
                     items.push("other named ports".to_string());
                 } else {
-                    items.push(format!("other named ports on {}", ranges_text(&p.other_names)));
+                    items.push(format!(
+                        "other named ports on {}",
+                        ranges_text(&p.other_names)
+                    ));
                 }
             }
             for (name, r) in &p.named {
@@ -420,10 +448,7 @@ mod tests {
         assert_eq!(http.text(), "tcp named http");
         assert_eq!(tcp80.text(), "tcp 80");
         assert_eq!(all.minus(&tcp80).text(), "tcp 1-79, 81-65535; udp; sctp");
-        assert_eq!(
-            tcp80.minus(&http).text(),
-            "tcp 80, not named http"
-        );
+        assert_eq!(tcp80.minus(&http).text(), "tcp 80, not named http");
     }
 
     #[test]

@@ -42,7 +42,8 @@ fn program(text: &str) -> Option<Program> {
 /// Whether a connection lies in a cube: both ends in their peer sets, and
 /// the port in the ports under the name the destination gives it.
 fn cube_contains(c: &Cube, pop: &Population, conn: &Connection) -> bool {
-    if !intent::peer_contains(&c.src, pop, conn.src) || !intent::peer_contains(&c.dst, pop, conn.dst)
+    if !intent::peer_contains(&c.src, pop, conn.src)
+        || !intent::peer_contains(&c.dst, pop, conn.dst)
     {
         return false;
     }
@@ -172,7 +173,11 @@ fn a_program_spelled_otherwise_has_no_semantic_change() {
             return Ok(());
         };
         let d = diff::diff(&po, &pn);
-        prop_assert!(d.is_empty(), "respelled program differs: {:?}\n--- respelled ---\n{alt}", d.changed);
+        prop_assert!(
+            d.is_empty(),
+            "respelled program differs: {:?}\n--- respelled ---\n{alt}",
+            d.changed
+        );
         // and an edit of one of them is seen
         check_against_intent(&d, &po, &pn, &a, &a)?;
         Ok(())

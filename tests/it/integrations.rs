@@ -109,7 +109,7 @@ fn the_action_and_the_hooks_use_flags_that_exist() {
             }
         }
     }
-    assert!(n >= 4, "only {n} nplc commands in action.yml");
+    assert!(n >= 5, "only {n} nplc commands in action.yml");
     let hooks = yaml(".pre-commit-hooks.yaml");
     let ids: Vec<&str> = hooks
         .as_sequence()
@@ -126,4 +126,111 @@ fn the_action_and_the_hooks_use_flags_that_exist() {
         })
         .collect();
     assert_eq!(ids, ["nplc-fmt", "nplc-check", "nplc-build-check"]);
+}
+
+/// The action's pull-request step, run as a runner would run it: in a
+/// clone whose `origin` has the base branch, with a stand-in `gh` that
+/// records the comment (and has no earlier comment to edit, so the step
+/// falls back to adding one).
+#[test]
+fn the_action_comments_the_diff_against_the_base_branch() {
+    let action = yaml("integrations/github-action/action.yml");
+    let step = action["runs"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str() == Some("nplc diff against the base branch"))
+        .expect("the diff step");
+    let script = step["run"].as_str().unwrap();
+    assert!(script.contains("nplc diff --git \"origin/$BASE_REF\" $PATHS --format markdown"));
+    let d = std::env::temp_dir().join(format!("nplc-it-action-diff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    let (origin, work, bin) = (d.join("origin"), d.join("work"), d.join("bin"));
+    for p in [&origin, &bin] {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let o = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let policy = "namespace shop {\n  allow app=web -> app=api:9090\n}\n";
+    std::fs::create_dir_all(origin.join("policies")).unwrap();
+    std::fs::write(origin.join("policies/shop.npl"), policy).unwrap();
+    git(&origin, &["init", "-q", "-b", "main"]);
+    git(&origin, &["add", "."]);
+    git(&origin, &["commit", "-qm", "base"]);
+    git(&d, &["clone", "-q", origin.to_str().unwrap(), "work"]);
+    std::fs::write(
+        work.join("policies/shop.npl"),
+        policy.replace("9090", "9090-9091"),
+    )
+    .unwrap();
+    let log = d.join("gh.log");
+    let gh = bin.join("gh");
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{log}'\ncase \"$*\" in *--edit-last*) exit 1 ;; esac\ncp \"$5\" '{log}.body'\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let nplc_dir = std::path::Path::new(env!("CARGO_BIN_EXE_nplc"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        nplc_dir.display(),
+        std::env::var("PATH").unwrap()
+    );
+    let o = Command::new("bash")
+        .args(["-eo", "pipefail", "-c", script])
+        .current_dir(&work)
+        .env("PATH", path)
+        .env("PATHS", "policies")
+        .env("BASE_REF", "main")
+        .env("PR", "7")
+        .env("RUNNER_TEMP", &d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(calls.lines().count(), 2, "{calls}");
+    assert!(
+        calls
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("pr comment 7 --body-file"),
+        "{calls}"
+    );
+    let body = std::fs::read_to_string(format!("{}.body", log.display())).unwrap();
+    assert!(
+        body.starts_with("<!-- nplc-diff -->\n**nplc diff** `origin/main` → `work tree`: 1 connection change(s): 1 added, 0 removed\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("tcp 9091 | - | policies/shop.npl:2 |"),
+        "{body}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
 }

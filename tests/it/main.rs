@@ -7,8 +7,9 @@
 mod apivalidate;
 mod cases;
 mod cli;
-mod diff_props;
 mod common;
+mod diff_cli;
+mod diff_props;
 mod drift;
 mod examples;
 mod explain_matrix;

@@ -11,7 +11,12 @@ use std::collections::BTreeMap;
 
 impl Compiler<'_> {
     pub(super) fn effect_warnings(&mut self) {
-        type RuleKey = (Action, Vec<PeerSet>, Vec<(PeerSet, PortSet)>);
+        type RuleKey = (
+            Action,
+            Option<crate::ir::Direction>,
+            Vec<PeerSet>,
+            Vec<(PeerSet, PortSet)>,
+        );
         let mut seen: BTreeMap<RuleKey, Span> = BTreeMap::new();
         for s in &self.prog.statements {
             let mut src: Vec<PeerSet> = s.src.iter().map(|t| t.set.clone()).collect();
@@ -42,7 +47,7 @@ impl Compiler<'_> {
                         .with_help("if that is meant, `default allow` (or `default deny ingress`/`egress`) says it more plainly; otherwise name the peers and ports"),
                 );
             }
-            match seen.entry((s.action, src, dst)) {
+            match seen.entry((s.action, s.scope, src, dst)) {
                 std::collections::btree_map::Entry::Occupied(first) => self.diags.push(
                     Diagnostic::warning("W0603", "duplicate rule")
                         .at(s.span, "the same rule again")

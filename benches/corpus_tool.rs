@@ -36,6 +36,7 @@ mod corpus;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use corpus::{Corpus, Spec};
+use nplc::diag::Sink;
 use nplc::driver::{self, Input};
 use nplc::emit::k8s;
 use std::path::{Path, PathBuf};
@@ -282,16 +283,14 @@ fn stages(args: &[String]) -> i32 {
     });
     let (t_resolve, (resolved, sources)) = best(runs, || {
         let mut s = sources.clone();
-        let r = resolve::resolve(&files, &mut s)
-            .expect("the corpus resolves")
-            .0;
+        let r = resolve::resolve(&files, &mut s, &mut Sink::new()).expect("the corpus resolves");
         (r, s)
     });
     let (t_check, prog) = best(runs, || {
-        check::check(&resolved).expect("the corpus checks").0
+        check::check(&resolved, &mut Sink::new()).expect("the corpus checks")
     });
     let (t_compile, set) = best(runs, || {
-        compile::compile(&prog).expect("the corpus compiles").0
+        compile::compile(&prog, &mut Sink::new()).expect("the corpus compiles")
     });
     let (t_lint, lints) = best(runs, || lint::lint(&prog, None));
     let (t_emit, manifests) = best(runs, || k8s::manifests(&set, &prog, &sources));

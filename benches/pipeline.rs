@@ -40,6 +40,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use corpus::Spec;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use nplc::compile::PolicySet;
+use nplc::diag::Sink;
 use nplc::driver::{self, Input};
 use nplc::emit::k8s::{self, Manifest};
 use nplc::ir::Program;
@@ -95,11 +96,10 @@ fn prepare(spec: &Spec) -> Prepared {
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let (parsed_sources, files) = parse_all(&sorted);
     let mut sources = parsed_sources.clone();
-    let resolved = resolve::resolve(&files, &mut sources)
-        .expect("the corpus resolves")
-        .0;
-    let program = check::check(&resolved).expect("the corpus checks").0;
-    let set = compile::compile(&program).expect("the corpus compiles").0;
+    let resolved =
+        resolve::resolve(&files, &mut sources, &mut Sink::new()).expect("the corpus resolves");
+    let program = check::check(&resolved, &mut Sink::new()).expect("the corpus checks");
+    let set = compile::compile(&program, &mut Sink::new()).expect("the corpus compiles");
     let manifests = k8s::manifests(&set, &program, &sources);
     let output = output_files(&manifests);
     let whole = driver::compile_inputs(&inputs);
@@ -178,16 +178,15 @@ fn stages(c: &mut Criterion, p: &Prepared) {
         b.iter_batched(
             || p.parsed_sources.clone(),
             |mut sources| {
-                let r = resolve::resolve(&p.files, &mut sources)
-                    .expect("resolves")
-                    .0;
-                black_box(check::check(&r).expect("checks"))
+                let r =
+                    resolve::resolve(&p.files, &mut sources, &mut Sink::new()).expect("resolves");
+                black_box(check::check(&r, &mut Sink::new()).expect("checks"))
             },
             BatchSize::PerIteration,
         )
     });
     run("compile", &mut |b| {
-        b.iter(|| black_box(compile::compile(&p.program).expect("compiles")))
+        b.iter(|| black_box(compile::compile(&p.program, &mut Sink::new()).expect("compiles")))
     });
     run("lint", &mut |b| {
         b.iter(|| black_box(lint::lint(&p.program, None)))
@@ -249,7 +248,7 @@ fn by_denies(c: &mut Criterion) {
             g.sample_size(20).measurement_time(Duration::from_secs(8));
         }
         g.bench_function(BenchmarkId::new("compile", &p.label), |b| {
-            b.iter(|| black_box(compile::compile(&p.program).expect("compiles")))
+            b.iter(|| black_box(compile::compile(&p.program, &mut Sink::new()).expect("compiles")))
         });
         g.bench_function(BenchmarkId::new("end_to_end", &p.label), |b| {
             b.iter(|| {

@@ -5,7 +5,7 @@
 //! inside its block), ports (bounds, ranges, port names, where named ports
 //! may appear) and the shape of statements.
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Failed, Sink};
 use crate::ir::{self, DstTerm, IpSet, Isolation, KeyC, LabelSel, PeerSet, PortSet, Term};
 use crate::ir::{Action, Direction};
 use crate::net::Protocol;
@@ -23,7 +23,8 @@ struct Piece {
     span: Span,
 }
 
-pub fn check(r: &Resolved) -> Result<(ir::Program, Vec<Diagnostic>), Vec<Diagnostic>> {
+pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
+    let mark = sink.mark();
     let mut c = Checker { diags: Vec::new() };
     let mut prog = ir::Program::default();
     for (name, ns) in &r.namespaces {
@@ -123,11 +124,8 @@ pub fn check(r: &Resolved) -> Result<(ir::Program, Vec<Diagnostic>), Vec<Diagnos
         }
         c.diags.extend(diags);
     }
-    if c.diags.iter().any(Diagnostic::is_error) {
-        Err(c.diags)
-    } else {
-        Ok((prog, c.diags))
-    }
+    sink.extend(c.diags);
+    sink.finish(mark, prog)
 }
 
 struct Checker {

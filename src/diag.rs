@@ -143,6 +143,88 @@ pub fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(Diagnostic::is_error)
 }
 
+/// Where the stages report. Each stage takes `&mut Sink`, reports every
+/// diagnostic it finds into it (errors, warnings, notes), and returns
+/// `Result<T, Failed>`. A stage fails only through [`Sink::finish`], which
+/// fails exactly when an error was reported since the stage began: a stage
+/// that fails has always said why, and one that said an error has always
+/// failed. One boundary (`crate::driver` and the command line) turns what the
+/// sink holds into text or JSON.
+#[derive(Debug, Default)]
+pub struct Sink {
+    diags: Vec<Diagnostic>,
+    errors: usize,
+}
+
+/// Proof that a stage failed and reported at least one error into its
+/// [`Sink`]; only the sink makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failed(());
+
+/// A point in a [`Sink`]: how many errors it held when a stage began.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark(usize);
+
+impl Sink {
+    pub fn new() -> Sink {
+        Sink::default()
+    }
+
+    pub fn report(&mut self, d: Diagnostic) {
+        if d.is_error() {
+            self.errors += 1;
+        }
+        self.diags.push(d);
+    }
+
+    pub fn extend(&mut self, ds: impl IntoIterator<Item = Diagnostic>) {
+        for d in ds {
+            self.report(d);
+        }
+    }
+
+    /// Where a stage begins.
+    pub fn mark(&self) -> Mark {
+        Mark(self.errors)
+    }
+
+    /// Whether an error was reported since `mark`.
+    pub fn failed_since(&self, mark: Mark) -> bool {
+        self.errors > mark.0
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors > 0
+    }
+
+    /// The stage that began at `mark` ends: `value` when it reported no
+    /// error, else [`Failed`].
+    pub fn finish<T>(&self, mark: Mark, value: T) -> Result<T, Failed> {
+        if self.failed_since(mark) {
+            Err(Failed(()))
+        } else {
+            Ok(value)
+        }
+    }
+
+    /// Everything reported, in the order it was reported.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diags
+    }
+
+    /// Keeps only the diagnostics `keep` accepts (warnings silenced by
+    /// `@silence`); errors are always kept.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Diagnostic) -> bool) {
+        self.diags.retain(|d| d.is_error() || keep(d));
+    }
+
+    /// Everything reported, sorted ([`sort_diagnostics`]).
+    pub fn into_sorted(mut self) -> Vec<Diagnostic> {
+        sort_diagnostics(&mut self.diags);
+        self.diags
+    }
+}
+
 fn to_codespan(d: &Diagnostic) -> CsDiagnostic<crate::source::FileId> {
     let sev = match d.severity {
         Severity::Error => CsSeverity::Error,

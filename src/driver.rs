@@ -6,7 +6,7 @@
 
 use crate::check;
 use crate::compile::{self, PolicySet};
-use crate::diag::{self, Diagnostic};
+use crate::diag::{self, Diagnostic, Failed, Sink};
 use crate::emit::k8s::{self, Manifest};
 use crate::ir::Program;
 use crate::resolve;
@@ -41,8 +41,17 @@ impl Compilation {
 
 /// Runs every stage up to the IR; `None` in `program` when a stage failed.
 pub fn front_end(inputs: &[Input]) -> Compilation {
-    let mut t = Timer::new();
     let mut out = Compilation::default();
+    let mut sink = Sink::new();
+    out.program = front(inputs, &mut out, &mut sink).ok();
+    out.diagnostics = sink.into_sorted();
+    out
+}
+
+/// The stages up to the IR, reporting into `sink`; fills in `out`'s
+/// sources and firewall.
+fn front(inputs: &[Input], out: &mut Compilation, sink: &mut Sink) -> Result<Program, Failed> {
+    let mut t = Timer::new();
     let mut inputs: Vec<&Input> = inputs.iter().collect();
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
     let ids: Vec<(crate::source::FileId, &Input)> = inputs
@@ -50,57 +59,33 @@ pub fn front_end(inputs: &[Input]) -> Compilation {
         .map(|i| (out.sources.add(i.name.clone(), i.text.clone()), *i))
         .collect();
     // files parse independently: in parallel, results in file order
+    let mark = sink.mark();
     let mut files = Vec::new();
     for parsed in crate::par::map(&ids, |(id, i)| syntax::parse_file(*id, &i.text)) {
         match parsed {
             Ok(f) => files.push(f),
-            Err(d) => out.diagnostics.push(d),
+            Err(d) => sink.report(d),
         }
     }
     t.lap("parse");
-    if !out.diagnostics.is_empty() {
-        diag::sort_diagnostics(&mut out.diagnostics);
-        return out;
-    }
-    let resolved = match resolve::resolve(&files, &mut out.sources) {
-        Ok((r, warnings)) => {
-            out.diagnostics.extend(warnings);
-            r
-        }
-        Err(ds) => {
-            out.diagnostics.extend(ds);
-            diag::sort_diagnostics(&mut out.diagnostics);
-            return out;
-        }
-    };
+    sink.finish(mark, ())?;
+    let resolved = resolve::resolve(&files, &mut out.sources, sink)?;
     t.lap("resolve");
-    // the node firewall (`nodes` blocks), beside the policies
-    match crate::firewall::check::check(&files, &out.sources) {
-        Ok((fw, warnings)) => {
-            out.diagnostics.extend(warnings);
-            out.firewall = fw;
-        }
-        Err(ds) => out.diagnostics.extend(ds),
-    }
+    // the node firewall (`nodes` blocks), beside the policies; its errors
+    // do not stop the policies from being checked
+    out.firewall = crate::firewall::check::check(&files, &out.sources, sink)
+        .ok()
+        .flatten();
     t.lap("firewall");
     // each stage's input is freed once the next has its own copy, so that
     // later stages reuse the memory instead of touching new pages
     drop(files);
-    match check::check(&resolved) {
-        Ok((p, warnings)) => {
-            out.diagnostics.extend(warnings);
-            out.program = Some(p);
-        }
-        Err(ds) => out.diagnostics.extend(ds),
-    }
+    let program = check::check(&resolved, sink);
     drop(resolved);
     t.lap("check");
-    diag::sort_diagnostics(&mut out.diagnostics);
-    out
+    program
 }
 
-/// Drops warnings and notes silenced with `@silence(CODE)` on the statement
-/// (or namespace) they point into. Errors cannot be silenced.
 /// Drops warnings and notes silenced with `@silence(CODE)` on the statement
 /// (or namespace) they point into. Errors cannot be silenced.
 pub fn apply_silences(prog: &Program, diags: &mut Vec<Diagnostic>) {
@@ -193,12 +178,12 @@ fn resident_mb() -> Option<f64> {
 }
 
 fn run(inputs: &[Input], emit: bool) -> Compilation {
-    let mut out = front_end(inputs);
+    let mut out = Compilation::default();
+    let mut sink = Sink::new();
+    out.program = front(inputs, &mut out, &mut sink).ok();
     let mut t = Timer::new();
-    let Some(prog) = &out.program else { return out };
-    match compile::compile(prog) {
-        Ok((set, warnings)) => {
-            out.diagnostics.extend(warnings);
+    if let Some(prog) = &out.program {
+        if let Ok(set) = compile::compile(prog, &mut sink) {
             t.lap("compile");
             if emit {
                 out.manifests = k8s::manifests(&set, prog, &out.sources);
@@ -206,18 +191,17 @@ fn run(inputs: &[Input], emit: bool) -> Compilation {
             }
             out.policies = Some(set);
         }
-        Err(ds) => out.diagnostics.extend(ds),
-    }
-    if let Some(prog) = &out.program {
-        out.diagnostics
-            .extend(crate::lint::lint(prog, out.firewall.as_ref()));
-        apply_silences(prog, &mut out.diagnostics);
+        sink.extend(crate::lint::lint(prog, out.firewall.as_ref()));
         t.lap("lint");
     }
-    if let Some(fw) = &out.firewall {
-        crate::firewall::apply_silences(fw, &mut out.diagnostics);
+    let mut diagnostics = sink.into_sorted();
+    if let Some(prog) = &out.program {
+        apply_silences(prog, &mut diagnostics);
     }
-    diag::sort_diagnostics(&mut out.diagnostics);
+    if let Some(fw) = &out.firewall {
+        crate::firewall::apply_silences(fw, &mut diagnostics);
+    }
+    out.diagnostics = diagnostics;
     out
 }
 

@@ -5,7 +5,7 @@
 //! Reports unknown names (with did-you-mean), unknown modules, duplicate
 //! definitions and postures, and cycles between definitions.
 
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, Diagnostic, Failed, Sink};
 use crate::ir::{Action, Direction};
 use crate::source::{FileId, SourceMap, Span};
 use crate::stdlib;
@@ -151,7 +151,9 @@ struct Lowerer<'t> {
 pub fn resolve(
     files: &[ast::File],
     sources: &mut SourceMap,
-) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
+    sink: &mut Sink,
+) -> Result<Resolved, Failed> {
+    let mark = sink.mark();
     let mut r = Resolver {
         sources,
         diags: Vec::new(),
@@ -160,11 +162,8 @@ pub fn resolve(
     r.collect(files);
     let Resolver { mut diags, t, .. } = r;
     let out = lower(&t, files, &mut diags);
-    if diags.iter().any(Diagnostic::is_error) {
-        Err(diags)
-    } else {
-        Ok((out, diags))
-    }
+    sink.extend(diags);
+    sink.finish(mark, out)
 }
 
 impl<'a> Resolver<'_, 'a> {

@@ -25,7 +25,7 @@ mod effects;
 mod exactness;
 pub mod names;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Failed, Sink};
 use crate::ir::{
     Action, Direction, IpSet, LabelSel, PeerSet, PortSet, Program, Statement, Tri,
     NAME_LABEL,
@@ -88,8 +88,8 @@ pub struct PolicySet {
 /// Compiles a checked program. Errors: a deny that cannot be subtracted
 /// exactly (E0502), and namespace label selectors on a side nplc must
 /// write policies for but cannot condition (E0501).
-pub fn compile(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagnostic>> {
-    compile_with(prog, true)
+pub fn compile(prog: &Program, sink: &mut Sink) -> Result<PolicySet, Failed> {
+    compile_with(prog, true, sink)
 }
 
 /// The documented construction without its two refusals (E0501, E0502),
@@ -97,14 +97,16 @@ pub fn compile(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagn
 /// its namespace's labels is widened (allow) or left alone (deny) whatever
 /// the other side, and a deny overlapping a named port is not subtracted.
 /// Never for output: what it returns may permit more or less than written.
-pub fn compile_inexact(prog: &Program) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagnostic>> {
-    compile_with(prog, false)
+pub fn compile_inexact(prog: &Program, sink: &mut Sink) -> Result<PolicySet, Failed> {
+    compile_with(prog, false, sink)
 }
 
 fn compile_with(
     prog: &Program,
     refuse_inexact: bool,
-) -> Result<(PolicySet, Vec<Diagnostic>), Vec<Diagnostic>> {
+    sink: &mut Sink,
+) -> Result<PolicySet, Failed> {
+    let mark = sink.mark();
     let index = StatementIndex::new(prog);
     let namespaces: Vec<&crate::ir::Namespace> = prog.namespaces.values().collect();
     // namespaces are independent: compile them in parallel, in order
@@ -133,10 +135,8 @@ fn compile_with(
         c.check_conflicts();
     }
     c.effect_warnings();
-    if c.diags.iter().any(Diagnostic::is_error) {
-        return Err(c.diags);
-    }
-    Ok((PolicySet { policies }, c.diags))
+    sink.extend(c.diags);
+    sink.finish(mark, PolicySet { policies })
 }
 
 /// Which statements can have subjects in which namespace, per direction, so

@@ -11,7 +11,7 @@
 //! share a name where both are visible in a rule (E0707).
 
 use super::{BlockSilence, Component, FirewallSpec, NodeRule, Role};
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, Diagnostic, Failed, Sink};
 use crate::ir::ranges::RangeSet;
 use crate::ir::Action;
 use crate::ir::{IpSet, PortSet, Silenced};
@@ -26,7 +26,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub fn check(
     files: &[ast::File],
     sources: &SourceMap,
-) -> Result<(Option<FirewallSpec>, Vec<Diagnostic>), Vec<Diagnostic>> {
+    sink: &mut Sink,
+) -> Result<Option<FirewallSpec>, Failed> {
+    let mark = sink.mark();
     let mut c = Checker::new(files, sources);
     c.components();
     c.defines();
@@ -41,11 +43,8 @@ pub fn check(
     } else {
         None
     };
-    if c.diags.iter().any(Diagnostic::is_error) {
-        Err(c.diags)
-    } else {
-        Ok((spec, c.diags))
-    }
+    sink.extend(c.diags);
+    sink.finish(mark, spec)
 }
 
 /// A component declaration.

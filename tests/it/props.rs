@@ -1396,7 +1396,7 @@ fn first_mismatch_in(
 /// cluster found (the refusal is not shown necessary).
 fn refusal_witness(case: &Case, c: &nplc::driver::Compilation) -> Option<String> {
     let prog = c.program.as_ref()?;
-    let (set, _) = nplc::compile::compile_inexact(prog).ok()?;
+    let set = nplc::compile::compile_inexact(prog, &mut nplc::diag::Sink::new()).ok()?;
     let policies: Vec<_> = nplc::emit::k8s::manifests(&set, prog, &c.sources)
         .into_iter()
         .map(|m| m.object)

@@ -48,7 +48,7 @@ pub const CODES: &[Code] = &[
     Code {
         code: "E0103",
         severity: Severity::Error,
-        summary: "a name defined twice in one scope, or a namespace posture set twice",
+        summary: "a name defined twice in one scope, or a namespace posture or its `labels` set twice",
     },
     Code {
         code: "E0104",
@@ -91,6 +91,11 @@ pub const CODES: &[Code] = &[
         summary: "a name or an address among the requirements of a selector (`except (d-a, d-b)`, `app=x, 10.0.0.0/8`): it reads as a label key, and `\\|` was meant",
     },
     Code {
+        code: "E0112",
+        severity: Severity::Error,
+        summary: "a rule scoped to one side (`on egress`, `on ingress`) whose side has no pods (`allow world -> * on egress`): external addresses have no side",
+    },
+    Code {
         code: "E0201",
         severity: Severity::Error,
         summary: "invalid label key (Kubernetes' qualified-name rules)",
@@ -124,6 +129,16 @@ pub const CODES: &[Code] = &[
         code: "E0207",
         severity: Severity::Error,
         summary: "an unquoted label key whose prefix has no dot (`c/app` after a `,`): a namespace is named only where a peer starts; quote the key (`\"c/app\"`) or join peers with `\\|`",
+    },
+    Code {
+        code: "E0208",
+        severity: Severity::Error,
+        summary: "a `labels { ... }` statement with a requirement other than `key=value`, or a key stated twice with two values",
+    },
+    Code {
+        code: "E0209",
+        severity: Severity::Error,
+        summary: "`labels { ... }` states `kubernetes.io/metadata.name` with another value than the namespace's name",
     },
     Code {
         code: "E0301",
@@ -213,7 +228,7 @@ pub const CODES: &[Code] = &[
     Code {
         code: "W0601",
         severity: Severity::Warning,
-        summary: "an allow with no effect: no side of it is isolated",
+        summary: "an allow with no effect: no side of it is isolated (for a rule `on ingress` or `on egress`: not the side it decides)",
     },
     Code {
         code: "W0602",

@@ -63,7 +63,13 @@ impl Compiler<'_> {
             match s.action {
                 Action::Allow if !self.allow_used.contains(&s.id) => self.diags.push(
                     Diagnostic::warning("W0601", "this allow has no effect")
-                        .at(s.span, "no side of it is isolated")
+                        .at(
+                            s.span,
+                            match s.scope {
+                                None => "no side of it is isolated".to_string(),
+                                Some(d) => format!("the {} side it decides is not isolated", d.word()),
+                            },
+                        )
                         .with_help("its pods are in namespaces that are not managed or not isolated in that direction; `default allow` already permits it"),
                 ),
                 Action::Deny if !self.deny_managed.contains(&s.id) => self.diags.push(

@@ -107,6 +107,7 @@ pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
                     })
                     .collect(),
                 labels,
+                labels_span: ns.labels.as_ref().map(|(_, sp)| *sp),
             },
         );
     }

@@ -141,6 +141,11 @@ pub const CODES: &[Code] = &[
         summary: "`labels { ... }` states `kubernetes.io/metadata.name` with another value than the namespace's name",
     },
     Code {
+        code: "E0210",
+        severity: Severity::Error,
+        summary: "with `--pods FILE` (`check`, `explain`, `matrix`): a managed namespace whose labels in the population differ from the ones its `labels` statement states; both label sets are shown. No fixture can hold a population: `tests/it/stated_labels.rs`",
+    },
+    Code {
         code: "E0301",
         severity: Severity::Error,
         summary: "malformed address or prefix length",

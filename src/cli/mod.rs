@@ -106,6 +106,25 @@ pub fn compile_for_query(common: &Common) -> Result<nplc::driver::Compilation, i
     Ok(c)
 }
 
+/// For a query against a population: every managed namespace whose labels
+/// there differ from the stated ones is an error (E0210), printed; returns
+/// the exit code then.
+pub fn refuse_label_mismatches(
+    common: &Common,
+    c: &nplc::driver::Compilation,
+    pop: &nplc::population::Population,
+) -> Result<(), i32> {
+    let Some(prog) = &c.program else {
+        return Ok(());
+    };
+    let d = nplc::eval::stated_label_mismatches(prog, pop);
+    if d.is_empty() {
+        return Ok(());
+    }
+    report(common.error_format, &c.sources, &d);
+    Err(EXIT_ERRORS)
+}
+
 /// Reports an input or output problem (exit code 2).
 pub fn fail_io(format: ErrorFormat, message: String) -> i32 {
     fail_io_then(format, message, "")

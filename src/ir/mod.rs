@@ -341,6 +341,8 @@ pub struct Namespace {
     /// The labels the program states for it (`labels {...}`), all of
     /// them, [`NAME_LABEL`] included; `None` when it states none.
     pub labels: Option<BTreeMap<String, String>>,
+    /// Where the `labels` statement is written.
+    pub labels_span: Option<Span>,
 }
 
 /// A lint code silenced by `@silence(...)`, with where it is written.

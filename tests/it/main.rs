@@ -18,3 +18,4 @@ mod nft_enforce;
 mod outdir;
 mod props;
 mod shuffle;
+mod stated_labels;

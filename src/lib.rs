@@ -14,6 +14,7 @@ pub mod diag;
 pub mod driver;
 pub mod emit;
 pub mod eval;
+pub mod import;
 pub mod firewall;
 pub mod ir;
 pub mod lint;

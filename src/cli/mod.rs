@@ -6,6 +6,7 @@
 pub mod build;
 pub mod check;
 pub mod explain;
+pub mod import;
 pub mod matrix;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -39,6 +40,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Print the reachability matrix of a population's pods.
     Matrix(matrix::Args),
+    /// Import NetworkPolicy YAML as `.npl` programs, one per namespace.
+    Import(import::Args),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -143,5 +146,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check(a) => check::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Matrix(a) => matrix::run(a),
+        Command::Import(a) => import::run(a),
     }
 }

@@ -12,6 +12,7 @@ mod examples;
 mod explain_matrix;
 mod firewall;
 mod fuzz_regressions;
+mod import_props;
 mod k8s_e2e;
 mod limits;
 mod nft_enforce;

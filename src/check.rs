@@ -88,7 +88,10 @@ pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
             let ls = c.selector(sel);
             workloads.entry(ls).or_insert_with(|| wname.clone());
         }
-        let labels = ns.labels.as_ref().map(|(sel, _)| c.stated_labels(name, sel));
+        let labels = ns
+            .labels
+            .as_ref()
+            .map(|(sel, _)| c.stated_labels(name, sel));
         prog.namespaces.insert(
             name.clone(),
             ir::Namespace {
@@ -576,9 +579,12 @@ impl Checker {
             if let Some(prev) = out.insert(r.key.node.clone(), value.node.clone()) {
                 if prev != value.node {
                     self.err(
-                        Diagnostic::error("E0208", format!("the label `{}` is stated twice", r.key.node))
-                            .at(r.span, "a second value")
-                            .with_help("a namespace has one value for each label key"),
+                        Diagnostic::error(
+                            "E0208",
+                            format!("the label `{}` is stated twice", r.key.node),
+                        )
+                        .at(r.span, "a second value")
+                        .with_help("a namespace has one value for each label key"),
                     );
                 }
             }

@@ -226,6 +226,26 @@ pub const CODES: &[Code] = &[
         summary: "a deny of port numbers overlapping an allowed named port, where neither side of those connections can enforce it (see language.md)",
     },
     Code {
+        code: "E0801",
+        severity: Severity::Error,
+        summary: "`nplc import`: an input that is not valid YAML or JSON (file, line and column of the parser's complaint)",
+    },
+    Code {
+        code: "E0802",
+        severity: Severity::Error,
+        summary: "`nplc import`: a NetworkPolicy the API server would reject: a bad label key or value, an unknown operator or policy type, `endPort` with a named port or below `port`, a port out of range, an `except` not strictly inside its `cidr`, a peer with `ipBlock` and a selector, an unsupported `apiVersion`",
+    },
+    Code {
+        code: "E0803",
+        severity: Severity::Error,
+        summary: "`nplc import`: an unknown field in a NetworkPolicy (the API server's strict field validation)",
+    },
+    Code {
+        code: "E0804",
+        severity: Severity::Error,
+        summary: "`nplc import`: a NetworkPolicy without `metadata.namespace`, and no `--namespace NS`",
+    },
+    Code {
         code: "W0002",
         severity: Severity::Note,
         summary: "a symbolic link in an input directory leads back into a directory being searched (a loop): it is not followed. Every file is read once, however many links lead to it, by its own path (one without a link) when it has one. No fixture can hold a loop: `tests/it/cli.rs` (`w0002_...`) builds one",
@@ -269,6 +289,11 @@ pub const CODES: &[Code] = &[
         code: "W0609",
         severity: Severity::Warning,
         summary: "a peer names a namespace that is not managed but is one typo away from one that is (`shpo/app=api` beside `namespace shop`; `did_you_mean`, a swap of two letters counting as one edit); `default`, the `kube-*` namespaces and names shorter than three characters are never taken for typos. Silence it on the statement when the other namespace is meant",
+    },
+    Code {
+        code: "W0805",
+        severity: Severity::Note,
+        summary: "`nplc import`: an object that is not a NetworkPolicy (a Namespace, a Pod, ...) is skipped, named by kind and name",
     },
     Code {
         code: "E0701",

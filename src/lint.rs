@@ -463,8 +463,10 @@ fn default_allow(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<
     }
     let denies = stmts.iter().copied().any(|s| {
         s.action == Action::Deny
-            && ((s.decides(crate::ir::Direction::Egress) && s.src.iter().any(|t| touches(&t.set, &ns.name)))
-                || (s.decides(crate::ir::Direction::Ingress) && s.dst.iter().any(|t| touches(&t.set, &ns.name))))
+            && ((s.decides(crate::ir::Direction::Egress)
+                && s.src.iter().any(|t| touches(&t.set, &ns.name)))
+                || (s.decides(crate::ir::Direction::Ingress)
+                    && s.dst.iter().any(|t| touches(&t.set, &ns.name))))
     });
     if denies {
         return;

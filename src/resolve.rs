@@ -356,7 +356,9 @@ fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Re
                         )
                         .at(*span, "stated again here")
                         .with_label(*prev, "first stated here")
-                        .with_help("state all of a namespace's labels in one `labels { ... }` statement"),
+                        .with_help(
+                            "state all of a namespace's labels in one `labels { ... }` statement",
+                        ),
                     ),
                     None => entry.labels = Some((labels.clone(), *span)),
                 },

@@ -62,16 +62,34 @@ pub fn run(a: Args) -> i32 {
         return EXIT_ERRORS;
     }
     if a.stdout {
-        let text: String = programs.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join("\n");
+        let text: String = programs
+            .iter()
+            .map(|p| p.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         print!("{text}");
     } else if let Some(dir) = &a.out {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            return super::fail_io(fmt, format!("cannot create `{}`: {}", dir.display(), nplc::diag::io_msg(&e)));
+            return super::fail_io(
+                fmt,
+                format!(
+                    "cannot create `{}`: {}",
+                    dir.display(),
+                    nplc::diag::io_msg(&e)
+                ),
+            );
         }
         for p in &programs {
             let path = dir.join(format!("{}.npl", p.namespace));
             if let Err(e) = std::fs::write(&path, &p.text) {
-                return super::fail_io(fmt, format!("cannot write `{}`: {}", path.display(), nplc::diag::io_msg(&e)));
+                return super::fail_io(
+                    fmt,
+                    format!(
+                        "cannot write `{}`: {}",
+                        path.display(),
+                        nplc::diag::io_msg(&e)
+                    ),
+                );
             }
         }
         if fmt == ErrorFormat::Human {

@@ -192,9 +192,11 @@ impl Compiler<'_> {
         self.prog.statements.iter().any(|t| {
             t.action == crate::ir::Action::Allow
                 && t.scope == Some(opposite)
-                && super::side_triples(t, opposite).into_iter().any(|(subj, _, peer, _)| {
-                    subj.intersect(region).is_some() && peer.intersect(&mine).is_some()
-                })
+                && super::side_triples(t, opposite)
+                    .into_iter()
+                    .any(|(subj, _, peer, _)| {
+                        subj.intersect(region).is_some() && peer.intersect(&mine).is_some()
+                    })
         })
     }
 
@@ -206,9 +208,11 @@ impl Compiler<'_> {
         let mine = PeerSet::in_namespace(&a.ns, a.subject.clone());
         self.prog.statements.iter().any(|t| {
             t.action == crate::ir::Action::Allow
-                && super::side_triples(t, opposite).into_iter().any(|(subj, _, peer, _)| {
-                    subj.intersect(region).is_some() && peer.intersect(&mine).is_some()
-                })
+                && super::side_triples(t, opposite)
+                    .into_iter()
+                    .any(|(subj, _, peer, _)| {
+                        subj.intersect(region).is_some() && peer.intersect(&mine).is_some()
+                    })
         })
     }
 
@@ -250,13 +254,14 @@ impl Compiler<'_> {
                 .statements
                 .get(c.deny)
                 .is_some_and(|s| s.scope.is_none());
-            let decided = two_sided && names.is_some_and(|names| {
-                names.iter().all(|n| {
-                    self.prog.namespaces.contains_key(n)
-                        && !skipped.contains(&(c.deny, n.as_str(), opposite))
-                        && !conflicted.contains(&(c.deny, n.as_str(), opposite))
-                })
-            });
+            let decided = two_sided
+                && names.is_some_and(|names| {
+                    names.iter().all(|n| {
+                        self.prog.namespaces.contains_key(n)
+                            && !skipped.contains(&(c.deny, n.as_str(), opposite))
+                            && !conflicted.contains(&(c.deny, n.as_str(), opposite))
+                    })
+                });
             if decided || !reported.insert((c.deny, c.allow)) {
                 continue;
             }

@@ -27,8 +27,7 @@ pub mod names;
 
 use crate::diag::{Diagnostic, Failed, Sink};
 use crate::ir::{
-    Action, Direction, IpSet, LabelSel, PeerSet, PortSet, Program, Statement, Tri,
-    NAME_LABEL,
+    Action, Direction, IpSet, LabelSel, PeerSet, PortSet, Program, Statement, Tri, NAME_LABEL,
 };
 use crate::source::Span;
 use cells::{cuts_only_addresses, may_meet, meets, merge_rules, subtract_all, Holes};

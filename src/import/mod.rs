@@ -169,7 +169,10 @@ fn documents(text: &str) -> Vec<(usize, &str)> {
 
 impl Reader<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     /// A span for a problem in the current document: the first occurrence
@@ -196,7 +199,10 @@ impl Reader<'_> {
                     .map(str::len)
                     .sum::<usize>();
                 let s = self.doc_start + skip;
-                let e = self.text[s..].find('\n').map(|i| s + i).unwrap_or(self.text.len());
+                let e = self.text[s..]
+                    .find('\n')
+                    .map(|i| s + i)
+                    .unwrap_or(self.text.len());
                 Span::new(self.file, s, e.max(s))
             }
         }
@@ -230,11 +236,14 @@ impl Reader<'_> {
                     let msg = e.to_string();
                     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
                     self.diags.push(
-                        Diagnostic::error("E0801", format!("this is not valid YAML or JSON: {msg}"))
-                            .at(
-                                Span::new(self.file, off, (off + len).min(text.len())),
-                                "here",
-                            ),
+                        Diagnostic::error(
+                            "E0801",
+                            format!("this is not valid YAML or JSON: {msg}"),
+                        )
+                        .at(
+                            Span::new(self.file, off, (off + len).min(text.len())),
+                            "here",
+                        ),
                     );
                     continue;
                 }
@@ -272,8 +281,11 @@ impl Reader<'_> {
             let span = self.locate(&format!("name: {name}"));
             let item = item.map(|i| format!(" (item {i})")).unwrap_or_default();
             self.diags.push(
-                Diagnostic::note("W0805", format!("skipped {what}{item}: not a NetworkPolicy"))
-                    .at(span, "not imported"),
+                Diagnostic::note(
+                    "W0805",
+                    format!("skipped {what}{item}: not a NetworkPolicy"),
+                )
+                .at(span, "not imported"),
             );
             return;
         }
@@ -318,7 +330,9 @@ impl Reader<'_> {
         if api != "networking.k8s.io/v1" {
             self.error(
                 "E0802",
-                format!("NetworkPolicy `{name}` has apiVersion `{api}`, not `networking.k8s.io/v1`"),
+                format!(
+                    "NetworkPolicy `{name}` has apiVersion `{api}`, not `networking.k8s.io/v1`"
+                ),
                 "apiVersion",
                 "unsupported apiVersion",
             );
@@ -371,7 +385,12 @@ impl Reader<'_> {
             if let Some(rules) = spec.get(key) {
                 let Some(seq) = rules.as_sequence() else {
                     if !rules.is_null() {
-                        self.error("E0802", format!("`spec.{key}` must be a list"), key, "not a list");
+                        self.error(
+                            "E0802",
+                            format!("`spec.{key}` must be a list"),
+                            key,
+                            "not a list",
+                        );
                     }
                     continue;
                 };
@@ -556,7 +575,12 @@ impl Reader<'_> {
         let port = match v.get("port") {
             None | Some(Value::Null) => {
                 if end.is_some() {
-                    self.error("E0802", format!("`{path}.endPort` without `port`"), "endPort", "needs a numeric `port`");
+                    self.error(
+                        "E0802",
+                        format!("`{path}.endPort` without `port`"),
+                        "endPort",
+                        "needs a numeric `port`",
+                    );
                     return None;
                 }
                 None
@@ -564,7 +588,12 @@ impl Reader<'_> {
             Some(Value::Number(n)) => {
                 let lo = n.as_i64().unwrap_or(0);
                 if !(1..=65535).contains(&lo) {
-                    self.error("E0802", format!("port `{lo}` is not between 1 and 65535"), &lo.to_string(), "out of range");
+                    self.error(
+                        "E0802",
+                        format!("port `{lo}` is not between 1 and 65535"),
+                        &lo.to_string(),
+                        "out of range",
+                    );
                     return None;
                 }
                 let hi = end.unwrap_or(lo);
@@ -592,19 +621,34 @@ impl Reader<'_> {
                 if let Ok(n) = s.parse::<u16>() {
                     // an int-or-string written as a string of digits
                     if n == 0 {
-                        self.error("E0802", "port `0` is not between 1 and 65535".into(), s, "out of range");
+                        self.error(
+                            "E0802",
+                            "port `0` is not between 1 and 65535".into(),
+                            s,
+                            "out of range",
+                        );
                         return None;
                     }
                     Some(PortValue::Number(n, n))
                 } else if is_port_name(s) {
                     Some(PortValue::Name(s.clone()))
                 } else {
-                    self.error("E0802", format!("`{s}` is not a valid port name"), s, "invalid port name");
+                    self.error(
+                        "E0802",
+                        format!("`{s}` is not a valid port name"),
+                        s,
+                        "invalid port name",
+                    );
                     return None;
                 }
             }
             Some(_) => {
-                self.error("E0802", format!("`{path}.port` must be a number or a name"), "port", "invalid port");
+                self.error(
+                    "E0802",
+                    format!("`{path}.port` must be a number or a name"),
+                    "port",
+                    "invalid port",
+                );
                 return None;
             }
         };
@@ -623,11 +667,21 @@ impl Reader<'_> {
                 let k = scalar(k);
                 let val = scalar(val);
                 if !is_label_key(&k) {
-                    self.error("E0802", format!("`{k}` is not a valid label key"), &k, "invalid label key");
+                    self.error(
+                        "E0802",
+                        format!("`{k}` is not a valid label key"),
+                        &k,
+                        "invalid label key",
+                    );
                     ok = false;
                 }
                 if !is_label_value(&val) {
-                    self.error("E0802", format!("`{val}` is not a valid label value"), &val, "invalid label value");
+                    self.error(
+                        "E0802",
+                        format!("`{val}` is not a valid label value"),
+                        &val,
+                        "invalid label value",
+                    );
                     ok = false;
                 }
                 sel.labels.insert(k, val);
@@ -639,10 +693,19 @@ impl Reader<'_> {
             .into_iter()
             .flatten()
         {
-            self.unknown_fields(e, &["key", "operator", "values"], &format!("{path}.matchExpressions[]."));
+            self.unknown_fields(
+                e,
+                &["key", "operator", "values"],
+                &format!("{path}.matchExpressions[]."),
+            );
             let key = e.get("key").map(scalar).unwrap_or_default();
             if !is_label_key(&key) {
-                self.error("E0802", format!("`{key}` is not a valid label key"), &key, "invalid label key");
+                self.error(
+                    "E0802",
+                    format!("`{key}` is not a valid label key"),
+                    &key,
+                    "invalid label key",
+                );
                 ok = false;
             }
             let values: Vec<String> = e
@@ -654,7 +717,12 @@ impl Reader<'_> {
                 .collect();
             for val in &values {
                 if !is_label_value(val) {
-                    self.error("E0802", format!("`{val}` is not a valid label value"), val, "invalid label value");
+                    self.error(
+                        "E0802",
+                        format!("`{val}` is not a valid label value"),
+                        val,
+                        "invalid label value",
+                    );
                     ok = false;
                 }
             }
@@ -677,11 +745,21 @@ impl Reader<'_> {
             };
             match op {
                 Op::In | Op::NotIn if values.is_empty() => {
-                    self.error("E0802", format!("`{op_text}` on `{key}` with no values"), op_text, "needs values");
+                    self.error(
+                        "E0802",
+                        format!("`{op_text}` on `{key}` with no values"),
+                        op_text,
+                        "needs values",
+                    );
                     ok = false;
                 }
                 Op::Exists | Op::DoesNotExist if !values.is_empty() => {
-                    self.error("E0802", format!("`{op_text}` on `{key}` with values"), op_text, "takes no values");
+                    self.error(
+                        "E0802",
+                        format!("`{op_text}` on `{key}` with values"),
+                        op_text,
+                        "takes no values",
+                    );
                     ok = false;
                 }
                 _ => {}
@@ -731,8 +809,9 @@ pub fn read_paths(paths: &[std::path::PathBuf]) -> Result<Vec<(String, String)>,
         let mut files = Vec::new();
         collect(p, true, &mut files)?;
         for f in files {
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| format!("cannot read `{}`: {}", f.display(), crate::diag::io_msg(&e)))?;
+            let text = std::fs::read_to_string(&f).map_err(|e| {
+                format!("cannot read `{}`: {}", f.display(), crate::diag::io_msg(&e))
+            })?;
             out.push((f.display().to_string(), text));
         }
     }

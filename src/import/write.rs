@@ -39,8 +39,21 @@ pub fn programs(policies: &[Policy]) -> Vec<Program> {
 
 /// Words the grammar reserves: never written as names or bare label keys.
 const KEYWORDS: [&str; 15] = [
-    "use", "define", "workload", "namespace", "default", "allow", "deny", "isolate", "ingress",
-    "egress", "except", "cluster", "world", "notin", "in",
+    "use",
+    "define",
+    "workload",
+    "namespace",
+    "default",
+    "allow",
+    "deny",
+    "isolate",
+    "ingress",
+    "egress",
+    "except",
+    "cluster",
+    "world",
+    "notin",
+    "in",
 ];
 
 fn is_word(s: &str) -> bool {
@@ -149,7 +162,10 @@ fn workload_name(policy: &str) -> String {
         s = s.replace("--", "-");
     }
     let s = s.trim_matches('-').to_string();
-    if s.is_empty() || !s.starts_with(|c: char| c.is_ascii_alphabetic()) || KEYWORDS.contains(&s.as_str()) {
+    if s.is_empty()
+        || !s.starts_with(|c: char| c.is_ascii_alphabetic())
+        || KEYWORDS.contains(&s.as_str())
+    {
         format!("w-{s}").trim_end_matches('-').to_string()
     } else {
         s
@@ -188,7 +204,10 @@ fn peer_text(p: &Peer, names: &Names) -> String {
             [e] => format!("{cidr} except {e}"),
             es => format!(
                 "{cidr} except ({})",
-                es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(" | ")
+                es.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             ),
         },
         Peer::Pods {
@@ -268,7 +287,13 @@ fn rule_statements(
     let subject = names.pods(&p.subject);
     let named = |x: &super::Port| matches!(x.port, Some(PortValue::Name(_)));
     let has_named = r.ports.iter().flatten().any(named);
-    let numbered: Vec<super::Port> = r.ports.iter().flatten().filter(|x| !named(x)).cloned().collect();
+    let numbered: Vec<super::Port> = r
+        .ports
+        .iter()
+        .flatten()
+        .filter(|x| !named(x))
+        .cloned()
+        .collect();
     // (peer texts, the other side is unmanaged, ports)
     let mut groups: Vec<(Vec<String>, bool, Option<Vec<super::Port>>)> = Vec::new();
     match &r.peers {
@@ -278,11 +303,17 @@ fn rule_statements(
                 groups.push((vec!["world".into()], false, Some(numbered.clone())));
             }
         }
-        None => groups.push((vec!["cluster".into(), "world".into()], false, r.ports.clone())),
+        None => groups.push((
+            vec!["cluster".into(), "world".into()],
+            false,
+            r.ports.clone(),
+        )),
         Some(peers) => {
             let text = |ps: &[&Peer]| ps.iter().map(|x| peer_text(x, names)).collect::<Vec<_>>();
-            let unmanaged =
-                |ps: &[&Peer]| ps.iter().all(|x| other_side_unmanaged(x, &p.namespace, managed));
+            let unmanaged = |ps: &[&Peer]| {
+                ps.iter()
+                    .all(|x| other_side_unmanaged(x, &p.namespace, managed))
+            };
             let all: Vec<&Peer> = peers.iter().collect();
             if egress && has_named {
                 let (blocks, pods): (Vec<&Peer>, Vec<&Peer>) =
@@ -298,7 +329,10 @@ fn rule_statements(
             }
         }
     }
-    out.push(format!("  # {}/{} {dir}[{index}] ({})", p.namespace, p.name, p.origin));
+    out.push(format!(
+        "  # {}/{} {dir}[{index}] ({})",
+        p.namespace, p.name, p.origin
+    ));
     if groups.is_empty() {
         out.push("  # (allows nothing: its named ports match no address)".into());
     }

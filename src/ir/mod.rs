@@ -275,11 +275,7 @@ pub fn ns_matches(sel: &LabelSel, ns: &str) -> Tri {
 /// Evaluates a namespace selector on managed namespace `ns`: exactly when
 /// the program states its labels (`labels`: all of them, with
 /// [`NAME_LABEL`]), else knowing only its name ([`ns_matches`]).
-pub fn ns_matches_in(
-    sel: &LabelSel,
-    ns: &str,
-    labels: Option<&BTreeMap<String, String>>,
-) -> Tri {
+pub fn ns_matches_in(sel: &LabelSel, ns: &str, labels: Option<&BTreeMap<String, String>>) -> Tri {
     match labels {
         Some(l) if sel.matches(l) => Tri::Yes,
         Some(_) => Tri::No,

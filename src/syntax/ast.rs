@@ -76,7 +76,10 @@ pub enum Statement {
     },
     Rule(Rule),
     /// `labels {k=v, ...}`: the namespace's own labels, all of them.
-    Labels { labels: Selector, span: Span },
+    Labels {
+        labels: Selector,
+        span: Span,
+    },
 }
 
 /// `allow|deny SRC -> DST`, or a shorthand (`allow egress DST`, `allow ingress SRC`).

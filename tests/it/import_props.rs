@@ -26,7 +26,13 @@ const NAMESPACES: [&str; 4] = ["a", "b", "c", "u"];
 const KEYS: [&str; 2] = ["app", "tier"];
 const VALUES: [&str; 3] = ["x", "y", "z"];
 const PROBE_PORTS: [u16; 8] = [53, 79, 80, 443, 5432, 8080, 8081, 9000];
-const EXTERNALS: [&str; 5] = ["10.0.0.1", "10.1.0.1", "192.168.1.1", "2001:db8::1", "2001:db8:1::1"];
+const EXTERNALS: [&str; 5] = [
+    "10.0.0.1",
+    "10.1.0.1",
+    "192.168.1.1",
+    "2001:db8::1",
+    "2001:db8:1::1",
+];
 
 fn value() -> impl Strategy<Value = &'static str> {
     prop::sample::select(&VALUES[..])
@@ -298,7 +304,11 @@ fn check(case: &Case, n: &mut usize) -> Result<(), TestCaseError> {
     let built: Vec<_> = c.manifests.iter().map(|m| m.object.clone()).collect();
     let pop = case.population();
     let mut endpoints: Vec<Endpoint> = (0..pop.pods.len()).map(Endpoint::Pod).collect();
-    endpoints.extend(EXTERNALS.iter().map(|a| Endpoint::External(a.parse::<IpAddr>().unwrap())));
+    endpoints.extend(
+        EXTERNALS
+            .iter()
+            .map(|a| Endpoint::External(a.parse::<IpAddr>().unwrap())),
+    );
     for &src in &endpoints {
         for &dst in &endpoints {
             if matches!((src, dst), (Endpoint::External(_), Endpoint::External(_))) {
@@ -306,7 +316,12 @@ fn check(case: &Case, n: &mut usize) -> Result<(), TestCaseError> {
             }
             for protocol in Protocol::ALL {
                 for port in PROBE_PORTS {
-                    let conn = Connection { src, dst, protocol, port };
+                    let conn = Connection {
+                        src,
+                        dst,
+                        protocol,
+                        port,
+                    };
                     let want = k8s::evaluate(&input, &pop, &conn).allowed;
                     let got = k8s::evaluate(&built, &pop, &conn).allowed;
                     *n += 1;
@@ -351,5 +366,8 @@ fn the_build_of_an_import_permits_what_the_input_permits() {
     if let Err(e) = result {
         panic!("{e}");
     }
-    eprintln!("import_props: {cases} policy sets, {} connections compared", n.get());
+    eprintln!(
+        "import_props: {cases} policy sets, {} connections compared",
+        n.get()
+    );
 }

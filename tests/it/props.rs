@@ -643,9 +643,10 @@ impl Case {
     fn keep_stated(&self, other: &mut Case) {
         for (i, b) in self.blocks.iter().enumerate() {
             if b.states_labels {
-                if let (Some(l), Some(mine)) =
-                    (other.cluster.ns_labels.get_mut(i), self.cluster.ns_labels.get(i))
-                {
+                if let (Some(l), Some(mine)) = (
+                    other.cluster.ns_labels.get_mut(i),
+                    self.cluster.ns_labels.get(i),
+                ) {
                     *l = *mine;
                 }
             }
@@ -1028,34 +1029,39 @@ fn rule() -> impl Strategy<Value = Rule> {
         prop_oneof![2 => Just(Form::Full), 1 => Just(Form::Egress), 1 => Just(Form::Ingress)];
     let ports = prop::option::weighted(0.6, prop::collection::vec(port_item(), 1..=2));
     let scope = prop::sample::select(vec!["", "", " on ingress", " on egress"]);
-    (any::<bool>(), form, side(), side(), ports, scope).prop_map(|(allow, form, src, mut dst, ports, mut scope)| {
-        let mut ports = ports.unwrap_or_default();
-        if form == Form::Ingress {
-            ports.clear();
-        }
-        let named_ok = allow && dst.iter().all(|p| !p.external);
-        if !named_ok {
-            ports.retain(|p| !matches!(p, PortItem::Named(..)));
-        }
-        if form == Form::Full && src.iter().all(|p| p.external) && dst.iter().all(|p| p.external) {
-            dst.push(Peer::pods("*", true, false));
-        }
-        // a scope only on a side that has pods (else E0112)
-        let pods = |side: &[Peer]| !side.iter().all(|p| p.external);
-        match (scope, form) {
-            (" on egress", Form::Full | Form::Ingress) if !pods(&src) => scope = "",
-            (" on ingress", Form::Full | Form::Egress) if !pods(&dst) => scope = "",
-            _ => {}
-        }
-        Rule {
-            allow,
-            form,
-            src,
-            dst,
-            ports,
-            scope,
-        }
-    })
+    (any::<bool>(), form, side(), side(), ports, scope).prop_map(
+        |(allow, form, src, mut dst, ports, mut scope)| {
+            let mut ports = ports.unwrap_or_default();
+            if form == Form::Ingress {
+                ports.clear();
+            }
+            let named_ok = allow && dst.iter().all(|p| !p.external);
+            if !named_ok {
+                ports.retain(|p| !matches!(p, PortItem::Named(..)));
+            }
+            if form == Form::Full
+                && src.iter().all(|p| p.external)
+                && dst.iter().all(|p| p.external)
+            {
+                dst.push(Peer::pods("*", true, false));
+            }
+            // a scope only on a side that has pods (else E0112)
+            let pods = |side: &[Peer]| !side.iter().all(|p| p.external);
+            match (scope, form) {
+                (" on egress", Form::Full | Form::Ingress) if !pods(&src) => scope = "",
+                (" on ingress", Form::Full | Form::Egress) if !pods(&dst) => scope = "",
+                _ => {}
+            }
+            Rule {
+                allow,
+                form,
+                src,
+                dst,
+                ports,
+                scope,
+            }
+        },
+    )
 }
 
 fn namespace_block() -> impl Strategy<Value = NsBlock> {
@@ -1082,13 +1088,15 @@ fn namespace_block() -> impl Strategy<Value = NsBlock> {
         prop::collection::vec(rule(), 0..=4),
         prop::bool::weighted(0.3),
     )
-        .prop_map(|(posture, workloads, isolates, rules, states_labels)| NsBlock {
-            posture,
-            workloads,
-            isolates,
-            rules,
-            states_labels,
-        })
+        .prop_map(
+            |(posture, workloads, isolates, rules, states_labels)| NsBlock {
+                posture,
+                workloads,
+                isolates,
+                rules,
+                states_labels,
+            },
+        )
 }
 
 fn cluster() -> impl Strategy<Value = Cluster> {

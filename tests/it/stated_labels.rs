@@ -39,7 +39,14 @@ const QUERIES: [&[&str]; 3] = [
     &["check", "p.npl", "--pods", "pods.yaml"],
     &["matrix", "p.npl", "--pods", "pods.yaml"],
     &[
-        "explain", "p.npl", "--pods", "pods.yaml", "--from", "ops/p", "--to", "app/q:80",
+        "explain",
+        "p.npl",
+        "--pods",
+        "pods.yaml",
+        "--from",
+        "ops/p",
+        "--to",
+        "app/q:80",
     ],
 ];
 
@@ -49,8 +56,16 @@ fn a_namespace_with_other_labels_is_an_error_with_both_sets() {
     for q in QUERIES {
         let (code, _, err) = run(&d, q);
         assert_eq!(code, 1, "{q:?}: {err}");
-        assert!(err.contains("error[E0210]: namespace `ops` carries other labels than the program states"), "{q:?}: {err}");
-        assert!(err.contains("states {env=prod, kubernetes.io/metadata.name=ops, team=ops}"), "{err}");
+        assert!(
+            err.contains(
+                "error[E0210]: namespace `ops` carries other labels than the program states"
+            ),
+            "{q:?}: {err}"
+        );
+        assert!(
+            err.contains("states {env=prod, kubernetes.io/metadata.name=ops, team=ops}"),
+            "{err}"
+        );
         assert!(err.contains("in the population it carries {env=stage, kubernetes.io/metadata.name=ops, team=ops}"), "{err}");
         // `app` carries what is stated
         assert!(!err.contains("namespace `app` carries"), "{err}");

@@ -1,7 +1,7 @@
 //! `nplc import`, beside the pipeline: from Kubernetes NetworkPolicy
 //! objects to `.npl` programs. Input: YAML or JSON texts (multi-document
 //! streams, `kind: List`, nplc's own output), read as the API server reads
-//! them. Output: one program text per namespace ([`write`]) that permits
+//! them. Output: one program text per namespace ([`mod@write`]) that permits
 //! exactly what the objects permit (docs/import.md), or diagnostics that
 //! name the YAML file, line and column (E0801-E0804; W0805 notes an object
 //! that is not a NetworkPolicy).
@@ -9,7 +9,7 @@
 //! Stages: [`read`] splits each text into documents and each document into
 //! objects, checks every NetworkPolicy field the way the API server does
 //! (unknown fields, label syntax, ports, `endPort`, `except` inside `cidr`)
-//! and lowers it to [`Policy`]; [`write`] turns the policies of each
+//! and lowers it to [`Policy`]; [`mod@write`] turns the policies of each
 //! namespace into statements.
 
 pub mod write;

@@ -282,6 +282,7 @@ fn rule_statements(
     names: &Names,
     managed: &BTreeSet<&str>,
     out: &mut Vec<String>,
+    uses_dns: &mut bool,
 ) {
     let dir = if egress { "egress" } else { "ingress" };
     let subject = names.pods(&p.subject);
@@ -344,6 +345,18 @@ fn rule_statements(
             format!(" on {dir}")
         };
         let ports = ports.map(|ps| ports_text(&ps));
+        // the standard library's name where it fits exactly
+        let is_dns = peer_list == "kube-system/k8s-app=kube-dns"
+            && ports.as_deref().is_some_and(|p| {
+                let mut v: Vec<&str> = p.split(", ").collect();
+                v.sort_unstable();
+                v == ["53", "udp/53"]
+            });
+        if egress && is_dns {
+            *uses_dns = true;
+            out.push(format!("  allow {subject} -> dns{scope}"));
+            continue;
+        }
         let line = if egress {
             let dst = match (&ports, peers.len() > 1) {
                 (None, _) => peer_list,
@@ -403,20 +416,74 @@ fn namespace_text(ns: &str, policies: &[&Policy], managed: &BTreeSet<&str>) -> S
             p.name
         ));
     }
+    let mut body: Vec<String> = Vec::new();
+    let mut dns = false;
     for p in policies {
         if p.ingress_isolated {
             for (i, r) in p.ingress.iter().enumerate() {
-                rule_statements(p, r, i, false, &names, managed, &mut lines);
+                rule_statements(p, r, i, false, &names, managed, &mut body, &mut dns);
             }
         }
         if p.egress_isolated {
             for (i, r) in p.egress.iter().enumerate() {
-                rule_statements(p, r, i, true, &names, managed, &mut lines);
+                rule_statements(p, r, i, true, &names, managed, &mut body, &mut dns);
             }
         }
     }
+    lines.extend(two_sided(body));
     lines.push("}".to_string());
+    if dns {
+        lines.insert(0, "use dns".to_string());
+    }
     let mut text = lines.join("\n");
     text.push('\n');
     text
+}
+
+/// An allow `on ingress` and the same allow `on egress` mean the same as
+/// the allow on both sides: the pair is written once, two-sided, where the
+/// first of them stands (with both comments).
+fn two_sided(body: Vec<String>) -> Vec<String> {
+    // (comments, statement) in order
+    let mut items: Vec<(Vec<String>, String)> = Vec::new();
+    let mut comments = Vec::new();
+    for l in body {
+        if l.trim_start().starts_with('#') {
+            comments.push(l);
+        } else {
+            items.push((std::mem::take(&mut comments), l));
+        }
+    }
+    let trailing = comments;
+    let mut out: Vec<(Vec<String>, String)> = Vec::new();
+    let mut used = vec![false; items.len()];
+    for i in 0..items.len() {
+        if used[i] {
+            continue;
+        }
+        let (c, l) = &items[i];
+        let partner = [(" on ingress", " on egress"), (" on egress", " on ingress")]
+            .iter()
+            .find_map(|(mine, other)| {
+                let base = l.strip_suffix(mine)?;
+                let want = format!("{base}{other}");
+                let j = (i + 1..items.len()).find(|&j| !used[j] && items[j].1 == want)?;
+                Some((j, base.to_string()))
+            });
+        match partner {
+            Some((j, base)) => {
+                used[j] = true;
+                let mut cs = c.clone();
+                cs.extend(items[j].0.iter().cloned());
+                out.push((cs, base));
+            }
+            None => out.push((c.clone(), l.clone())),
+        }
+    }
+    let mut lines: Vec<String> = out
+        .into_iter()
+        .flat_map(|(c, l)| c.into_iter().chain(std::iter::once(l)))
+        .collect();
+    lines.extend(trailing);
+    lines
 }

@@ -371,3 +371,62 @@ fn the_build_of_an_import_permits_what_the_input_permits() {
         n.get()
     );
 }
+
+/// `examples/import/imported/` is what `nplc import` writes from
+/// `examples/import/cluster/` today, and it builds to policies that permit
+/// what the cluster's policies permit (on the example's population).
+#[test]
+fn the_example_is_what_import_writes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/import");
+    let inputs = nplc::import::read_paths(&[root.join("cluster")]).unwrap();
+    // names as the example's README runs it, from examples/import
+    let inputs: Vec<(String, String)> = inputs
+        .into_iter()
+        .map(|(n, t)| {
+            let rel = std::path::Path::new(&n)
+                .strip_prefix(&root)
+                .map(|p| p.display().to_string())
+                .unwrap_or(n);
+            (rel, t)
+        })
+        .collect();
+    let r = nplc::import::read(&inputs, None);
+    assert!(!r.has_errors());
+    for p in nplc::import::write::programs(&r.policies) {
+        let kept =
+            std::fs::read_to_string(root.join("imported").join(format!("{}.npl", p.namespace)))
+                .unwrap();
+        assert_eq!(kept, p.text, "examples/import/imported/{}.npl is stale: run `nplc import cluster -o imported` in examples/import", p.namespace);
+    }
+}
+
+/// Bad input: each problem a diagnostic with the YAML file, line and
+/// column and a stable code; exit 1; nothing written.
+#[test]
+fn bad_input_is_refused_with_a_place_and_nothing_is_written() {
+    let dir = std::env::temp_dir().join(format!("nplc-it-import-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        ("yaml.yaml", "kind: [unclosed\n", "E0801", "yaml.yaml:2:1"),
+        ("label.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  podSelector:\n    matchLabels: {\"-bad\": x}\n", "E0802", "label.yaml:6:"),
+        ("endport.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  podSelector: {}\n  ingress:\n  - ports:\n    - port: http\n      endPort: 90\n", "E0802", "endport.yaml:9:"),
+        ("except.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  podSelector: {}\n  egress:\n  - to:\n    - ipBlock: {cidr: 10.0.0.0/8, except: [192.168.0.0/16]}\n", "E0802", "except.yaml:8:"),
+        ("field.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  podSelector: {}\n  ingres: []\n", "E0803", "field.yaml:6:3"),
+        ("nons.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}}\n", "E0804", "nons.yaml:3:"),
+    ];
+    for (file, text, code, place) in cases {
+        std::fs::write(dir.join(file), text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
+            .current_dir(&dir)
+            .args(["import", file, "-o", "out"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file}: {err}");
+        assert!(err.contains(&format!("error[{code}]")), "{file}: {err}");
+        assert!(err.contains(place), "{file}: want {place} in {err}");
+        assert!(err.contains("nothing was written"), "{err}");
+        assert!(!dir.join("out").exists(), "{file}: something was written");
+    }
+}

@@ -6,10 +6,15 @@
 //! ```text
 //! cargo bench --bench corpus_tool -- gen --out DIR --statements N [--namespaces M]
 //!                                        [--deny-percent P] [--seed S] [--single-file]
+//!                                        [--pods FILE [--replicas R]]
 //! cargo bench --bench corpus_tool -- floor --in DIR --out DIR [--runs R] [--trash DIR]
 //! cargo bench --bench corpus_tool -- stages --in DIR [--runs R]
 //! cargo bench --bench corpus_tool -- selftest
 //! ```
+//!
+//! `gen --pods FILE` also writes a cluster for the corpus (Namespace and
+//! Pod objects, `R` pods per workload, default 1; `Corpus::population_yaml`),
+//! the population `nplc matrix` and `nca --connectivity` are timed on.
 //!
 //! `floor` is the serialization floor: the emitted objects, already in
 //! memory, serialized to YAML (every `Manifest::to_yaml` and the
@@ -121,8 +126,16 @@ fn gen(args: &[String]) -> i32 {
     let c = corpus::generate(&spec);
     c.write_to(&out).expect("write the corpus");
     std::fs::write(out.join(MARKER), format!("{spec:?}\n")).expect("write the marker");
+    let mut pods = String::new();
+    if let Some(file) = o.get("--pods") {
+        let replicas = o.num("--replicas", 1) as usize;
+        let text = c.population_yaml(replicas);
+        let pop = nplc::population::load_population(&text).expect("the population loads");
+        std::fs::write(file, text).expect("write the population");
+        pods = format!(" pods={} pod_file={file}", pop.pods.len());
+    }
     println!(
-        "corpus={} files={} namespaces={} statements={} denies={} lines={} bytes={}",
+        "corpus={} files={} namespaces={} statements={} denies={} lines={} bytes={}{pods}",
         out.display(),
         c.files.len(),
         c.namespaces,
@@ -381,6 +394,33 @@ fn selftest() -> i32 {
         }
         if comp.manifests.is_empty() && !comp.has_errors() {
             problems.push("no manifests".to_string());
+        }
+        // the generated cluster loads, and the matrix over it agrees with
+        // the program (and, on the smallest corpus, with the pod-by-pod
+        // reference)
+        if let (Some(prog), true) = (&comp.program, c.namespaces <= 10) {
+            let pop = nplc::population::load_population(&c.population_yaml(2))
+                .expect("the population loads");
+            let want = 12 * 2 * c.namespaces + 3;
+            if pop.pods.len() != want {
+                problems.push(format!("{} pods, want {want}", pop.pods.len()));
+            }
+            let objects: Vec<_> = comp.manifests.iter().map(|m| m.object.clone()).collect();
+            let m = nplc::eval::classes::evaluate(&objects, prog, &pop);
+            if !m.disagreements().is_empty() {
+                problems.push("the matrix of the generated cluster disagrees".to_string());
+            }
+            if m.classes.len() * 2 != pop.pods.len() - 3 + 6 {
+                problems.push(format!("{} pod classes", m.classes.len()));
+            }
+            if c.namespaces <= 3 {
+                let ports = nplc::eval::matrix::default_ports(prog, &pop);
+                let got = nplc::eval::matrix::matrix(&objects, prog, &pop, &ports);
+                let want = nplc::eval::matrix::matrix_pod_by_pod(&objects, prog, &pop, &ports);
+                if got != want {
+                    problems.push("the class matrix differs from the pod-by-pod one".to_string());
+                }
+            }
         }
         if problems.is_empty() {
             println!(

@@ -16,7 +16,8 @@
 //! - `end_to_end`: `driver::compile_inputs` and serialization, what
 //!   `nplc build` does between reading and writing.
 //!
-//! Plus `small_file` (one file of about 200 lines: `driver::check_inputs`,
+//! Plus `matrix` (`nplc matrix` on generated clusters: see [`matrix`]) and
+//! `small_file` (one file of about 200 lines: `driver::check_inputs`,
 //! what `nplc check` does, and `end_to_end`) and `deny_share` (`compile`
 //! and `end_to_end` at 10k statements with 0%, 5%, 10% and 30% denies).
 //!
@@ -289,5 +290,58 @@ fn small_file_spec() -> Spec {
     Spec::new(70).namespaces(7).single_file()
 }
 
-criterion_group!(benches, small_file, by_size, by_denies);
+/// `nplc matrix` on a corpus and its generated cluster (one pod per
+/// workload, `Corpus::population_yaml`), after compilation: the class
+/// evaluation alone (`classes`), the class evaluation and the compact form
+/// (`classes_text`), and the class evaluation and every probe row as CSV
+/// (`csv`, written to a sink); and the pod-by-pod reference
+/// (`pod_by_pod`) on the smallest cluster only. Throughput in pods. Under
+/// `cargo bench`: 10, 40 and 415 namespaces (123, 483 and 4,983 pods); under
+/// `cargo test`: 3 namespaces.
+fn matrix(c: &mut Criterion) {
+    use nplc::eval::{classes, matrix};
+    let sizes: &[usize] = if benchmarking() { &[10, 40, 415] } else { &[3] };
+    for &ns in sizes {
+        let corpus = corpus::generate(&Spec::new(ns * 10).namespaces(ns));
+        let pop = nplc::population::load_population(&corpus.population_yaml(1))
+            .expect("the population loads");
+        let comp = driver::compile_inputs(&corpus.inputs());
+        let prog = comp.program.as_ref().expect("the corpus compiles");
+        let objects: Vec<_> = comp.manifests.iter().map(|m| m.object.clone()).collect();
+        let ports = matrix::default_ports(prog, &pop);
+        let label = format!("{}-pods", pop.pods.len());
+        let mut g = c.benchmark_group("matrix");
+        g.throughput(Throughput::Elements(pop.pods.len() as u64));
+        if benchmarking() && ns >= 100 {
+            g.sample_size(10).measurement_time(Duration::from_secs(20));
+        } else if benchmarking() {
+            g.sample_size(10).measurement_time(Duration::from_secs(5));
+        }
+        g.bench_function(BenchmarkId::new("classes", &label), |b| {
+            b.iter(|| black_box(classes::evaluate(&objects, prog, &pop)))
+        });
+        g.bench_function(BenchmarkId::new("classes_text", &label), |b| {
+            b.iter(|| {
+                let m = classes::evaluate(&objects, prog, &pop);
+                matrix::write_classes(&mut std::io::sink(), &m, &pop).expect("writes")
+            })
+        });
+        if ns <= 40 {
+            g.bench_function(BenchmarkId::new("csv", &label), |b| {
+                b.iter(|| {
+                    let m = classes::evaluate(&objects, prog, &pop);
+                    matrix::write_csv(&mut std::io::sink(), &m, &pop, &ports).expect("writes")
+                })
+            });
+        }
+        if ns <= 3 || (benchmarking() && ns <= 10) {
+            g.bench_function(BenchmarkId::new("pod_by_pod", &label), |b| {
+                b.iter(|| black_box(matrix::matrix_pod_by_pod(&objects, prog, &pop, &ports)))
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, small_file, by_size, by_denies, matrix);
 criterion_main!(benches);

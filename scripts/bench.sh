@@ -3,6 +3,7 @@
 # test run; run it by hand on a quiet machine:
 #
 #   scripts/bench.sh [--quick] [--runs N] [--kustomize-timeout SECONDS]
+#                    [--no-matrix | --matrix-only] [--nca-timeout SECONDS]
 #
 # 1. builds `nplc` (release) and the corpus tool (benches/corpus_tool.rs);
 # 2. generates the corpora (deterministic, seed 1) under $BENCH_DIR
@@ -27,7 +28,22 @@
 #        two cores
 #      `kubectl kustomize OUT` where kubectl is installed (skipped with a
 #        message otherwise; stopped after --kustomize-timeout, default 120 s);
-# 5. prints the tables (markdown) and the targets, and keeps them in
+# 5. `nplc matrix` (unless --no-matrix; --matrix-only skips 1-4): corpora
+#    of 10, 20, 40, 80 and 415 namespaces (ten statements each) with a
+#    generated cluster of one pod per workload (123, 243, 483, 963 and 4,983
+#    pods; `corpus_tool gen --pods`), and 140 namespaces with three pods per
+#    workload (5,043 pods); for each, N runs of
+#      nplc matrix DIR --pods FILE --format classes   (the compact form)
+#      nplc matrix DIR --pods FILE --format csv       (every probe row; up to
+#                                                      963 pods: the output
+#                                                      grows with pods^2)
+#    and, in the same run, one run of IBM's network-config-analyzer
+#      nca --connectivity OUT --resource_list FILE -o txt_no_fw_rules
+#          --output_endpoints pods                     on nplc's own output
+#    where nca is installed ($NCA, else on PATH, else .venv/bin/nca;
+#    skipped with a message otherwise; stopped after --nca-timeout, default
+#    600 s); --quick: 10, 40 and 415 namespaces;
+# 6. prints the tables (markdown) and the targets, and keeps them in
 #    $BENCH_DIR/results.md.
 #
 # On a machine with more than two CPUs every timed command is pinned to two
@@ -38,11 +54,17 @@ cd "$(dirname "$0")/.."
 RUNS=5
 QUICK=0
 KTIMEOUT=120
+MATRIX=1
+BUILDS=1
+NCATIMEOUT=600
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; RUNS=1 ;;
     --runs) RUNS="$2"; shift ;;
     --kustomize-timeout) KTIMEOUT="$2"; shift ;;
+    --no-matrix) MATRIX=0 ;;
+    --matrix-only) BUILDS=0 ;;
+    --nca-timeout) NCATIMEOUT="$2"; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -86,6 +108,7 @@ elif [ "$cpus" -gt 2 ] && command -v taskset >/dev/null 2>&1; then
   PIN=(taskset -c 0,1)
 fi
 
+if [ "$BUILDS" -eq 1 ]; then
 # ----------------------------------------------------------------- corpora
 # name statements namespaces deny% [single]
 CORPORA=(
@@ -110,6 +133,7 @@ for c in "${CORPORA[@]}"; do
   DN[$name]=$(sed -n 's/.*denies=\([0-9]*\).*/\1/p' <<<"$line")
   LINES[$name]=$(sed -n 's/.*lines=\([0-9]*\).*/\1/p' <<<"$line")
 done
+fi
 
 # ----------------------------------------------------------------- measure
 # measure PREP CMD...: runs CMD $RUNS times (PREP before each, untimed);
@@ -140,6 +164,9 @@ measure() {
   RSS=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
 }
 
+nothing() { :; }
+
+if [ "$BUILDS" -eq 1 ]; then
 OUT="$BENCH_DIR/out"
 # A fresh output directory: the previous tree is moved into $TRASH, which is
 # removed only after every measurement. On ext4 without a journal (this
@@ -160,7 +187,6 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
   TMPOUT=/dev/shm/nplc-bench-out-$$
 fi
 fresh_tmp() { rm -rf "$TMPOUT"; }
-nothing() { :; }
 
 declare -A CHECK CHECK_CPU CHECK_RSS BUILD BUILD_CPU BUILD_RSS AGAIN TMPFS TMPFS_CPU FLOOR_TMP FLOOR2_TMP SERDE FILES BYTES SER WRITE FLOOR FLOOR2 KUST STAGES
 for c in "${CORPORA[@]}"; do
@@ -273,4 +299,77 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
   fi
   echo "- denies 0% -> 30% (10k): build time x$(ratio "${BUILD[10k-deny30]}" "${BUILD[10k-deny0]}"), output bytes x$(ratio "${BYTES[10k-deny30]}" "${BYTES[10k-deny0]}")"
 } | tee "$BENCH_DIR/results.md"
+fi
+
+# ------------------------------------------------------------------ matrix
+if [ "$MATRIX" -eq 1 ]; then
+  NCA_BIN=${NCA:-$(command -v nca || true)}
+  if [ -z "$NCA_BIN" ] && [ -x .venv/bin/nca ]; then NCA_BIN=$(pwd)/.venv/bin/nca; fi
+  # name namespaces replicas
+  MX=("10ns 10 1" "20ns 20 1" "40ns 40 1" "80ns 80 1" "415ns 415 1" "140ns-x3 140 3")
+  [ "$QUICK" -eq 0 ] || MX=("10ns 10 1" "40ns 40 1" "415ns 415 1")
+  declare -A MPODS MCLS MCLS_CPU MCLS_RSS MCLS_BYTES MCSV MCSV_RSS MCSV_BYTES MNCA MCLASSES
+  mkdir -p "$BENCH_DIR/matrix"
+  for m in "${MX[@]}"; do
+    read -r name ns reps <<<"$m"
+    dir="$BENCH_DIR/matrix/$name"
+    line=$("$TOOL" gen --out "$dir" --statements $((ns * 10)) --namespaces "$ns" --seed 1 \
+      --pods "$dir.pods.yaml" --replicas "$reps")
+    MPODS[$name]=$(sed -n 's/.* pods=\([0-9]*\).*/\1/p' <<<"$line")
+    say "matrix $name: ${MPODS[$name]} pods ($RUNS runs each)"
+    measure nothing "$NPLC" matrix "$dir" --pods "$dir.pods.yaml" --format classes
+    MCLS[$name]=$WALL; MCLS_CPU[$name]=$CPU; MCLS_RSS[$name]=$RSS
+    "$NPLC" matrix "$dir" --pods "$dir.pods.yaml" --format classes >"$BENCH_DIR/matrix/out.txt"
+    MCLS_BYTES[$name]=$(wc -c <"$BENCH_DIR/matrix/out.txt")
+    MCLASSES[$name]=$(sed -n 's/^# [0-9]* pods in \([0-9]*\) classes$/\1/p' "$BENCH_DIR/matrix/out.txt")
+    if [ "${MPODS[$name]}" -le 1000 ]; then
+      measure nothing "$NPLC" matrix "$dir" --pods "$dir.pods.yaml" --format csv
+      MCSV[$name]=$WALL; MCSV_RSS[$name]=$RSS
+      MCSV_BYTES[$name]=$("$NPLC" matrix "$dir" --pods "$dir.pods.yaml" --format csv | wc -c)
+    else
+      MCSV[$name]="-"; MCSV_RSS[$name]="-"; MCSV_BYTES[$name]=0
+    fi
+    if [ -n "$NCA_BIN" ]; then
+      rm -rf "$BENCH_DIR/matrix/yaml"
+      "$NPLC" build "$dir" -o "$BENCH_DIR/matrix/yaml" >/dev/null
+      rm -f "$BENCH_DIR/matrix/nca.txt"
+      t0=$EPOCHREALTIME
+      if "${PIN[@]}" timeout "$NCATIMEOUT" "$NCA_BIN" --connectivity "$BENCH_DIR/matrix/yaml" \
+          --resource_list "$dir.pods.yaml" -o txt_no_fw_rules --output_endpoints pods \
+          -f "$BENCH_DIR/matrix/nca.txt" >"$BENCH_DIR/stderr.txt" 2>&1; then
+        t1=$EPOCHREALTIME
+        MNCA[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+      elif [ $? -eq 124 ]; then
+        MNCA[$name]="> ${NCATIMEOUT}000"
+      else
+        MNCA[$name]="failed"
+      fi
+    else
+      MNCA[$name]="skipped"
+    fi
+  done
+  [ -n "$NCA_BIN" ] || say "nca is not installed: the nca --connectivity baseline is skipped"
+  mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
+  verdict() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; then echo "holds"; else echo "MISSED"; fi; }
+  {
+    echo
+    echo "## nplc matrix (best of $RUNS; nca: one run)"
+    echo
+    echo "| cluster | pods | classes | classes ms | classes CPU ms | classes MB | classes output MB | csv ms | csv MB | csv output MB | nca --connectivity ms |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for m in "${MX[@]}"; do
+      read -r n _ <<<"$m"
+      echo "| $n | ${MPODS[$n]} | ${MCLASSES[$n]} | ${MCLS[$n]} | ${MCLS_CPU[$n]} | ${MCLS_RSS[$n]} | $(mb "${MCLS_BYTES[$n]}") | ${MCSV[$n]} | ${MCSV_RSS[$n]} | $(mb "${MCSV_BYTES[$n]}") | ${MNCA[$n]} |"
+    done
+    echo
+    echo "- nplc matrix of ${MPODS[40ns]} pods under 1 s: classes ${MCLS[40ns]} ms, $(verdict "${MCLS[40ns]}" 1000)$([ "${MCSV[40ns]}" = - ] || echo "; csv ${MCSV[40ns]} ms, $(verdict "${MCSV[40ns]}" 1000)")"
+    echo "- nplc matrix of ${MPODS[415ns]} pods under 10 s: classes ${MCLS[415ns]} ms, $(verdict "${MCLS[415ns]}" 10000)"
+    if [ -n "${MCLS[140ns-x3]:-}" ]; then
+      echo "- ... ${MPODS[140ns-x3]} pods in ${MCLASSES[140ns-x3]} classes: ${MCLS[140ns-x3]} ms, $(verdict "${MCLS[140ns-x3]}" 10000)"
+    fi
+    echo "- growth 40ns -> 415ns (pods x$(ratio "${MPODS[415ns]}" "${MPODS[40ns]}")): classes time x$(ratio "${MCLS[415ns]}" "${MCLS[40ns]}"), memory x$(ratio "${MCLS_RSS[415ns]}" "${MCLS_RSS[40ns]}"), output x$(ratio "${MCLS_BYTES[415ns]}" "${MCLS_BYTES[40ns]}")"
+  } | tee -a "$BENCH_DIR/results.md"
+  rm -rf "$BENCH_DIR/matrix/yaml"
+fi
 say "kept in $BENCH_DIR/results.md"

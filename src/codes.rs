@@ -36,6 +36,11 @@ pub const CODES: &[Code] = &[
         summary: "a file or directory cannot be read or written (exit code 2); a file that is not UTF-8 is named with the offset, line and column of its first invalid byte",
     },
     Code {
+        code: "E0003",
+        severity: Severity::Error,
+        summary: "a command-line value that cannot be used (exit code 2): a malformed `--ports` list, a `--from` or `--to` that is not a pod, an address or `namespace/pod`, a pod that the population does not have; never followed by \"nothing was written\"",
+    },
+    Code {
         code: "E0101",
         severity: Severity::Error,
         summary: "unknown name, with did-you-mean, or the `use` line that would define it",

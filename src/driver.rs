@@ -69,16 +69,17 @@ fn front(inputs: &[Input], out: &mut Compilation, sink: &mut Sink) -> Result<Pro
     }
     t.lap("parse");
     sink.finish(mark, ())?;
-    let resolved = resolve::resolve(&files, &mut out.sources, sink)?;
+    let (resolved, names) = resolve::resolve_scope(&files, &mut out.sources, sink)?;
     t.lap("resolve");
-    // the node firewall (`nodes` blocks), beside the policies; its errors
-    // do not stop the policies from being checked
-    out.firewall = crate::firewall::check::check(&files, &out.sources, sink)
+    // the node firewall (`nodes` blocks), beside the policies, through the
+    // resolver's scope; its errors do not stop the policies from being checked
+    out.firewall = crate::firewall::check::check(&files, &names, &out.sources, sink)
         .ok()
         .flatten();
     t.lap("firewall");
     // each stage's input is freed once the next has its own copy, so that
     // later stages reuse the memory instead of touching new pages
+    drop(names);
     drop(files);
     let program = check::check(&resolved, sink);
     drop(resolved);

@@ -1,11 +1,15 @@
 //! Security lints: the seeds' advice made checkable. Input: the checked
 //! [`Program`] and, when the build has `nodes` blocks, the [`FirewallSpec`].
-//! Output: warnings W0609, W0701-W0706, W0710 and W0711 (docs/diagnostics.md), each
+//! Output: warnings W0609, W0701-W0711 (docs/diagnostics.md), each
 //! pointing at the statement that causes it so that `@silence(CODE)` there
 //! silences it.
 //!
 //! W0609 reads the namespaces the peers name: one that is not managed but
 //! is a typo away from one that is.
+//!
+//! Node rule warnings (W0707-W0709): a role no rule gives management
+//! access to, an allow of a component on a role that does not run it, an
+//! allow that denies take out entirely.
 //!
 //! Firewall lints (W0701-W0703, W0710, W0711) read the port table, so they see the ports
 //! as finally open (allows minus denies), whether written by component name
@@ -58,6 +62,7 @@ pub fn lint(prog: &Program, fw: Option<&FirewallSpec>) -> Vec<Diagnostic> {
     }
     if let Some(fw) = fw {
         firewall(fw, &mut out);
+        node_rules(fw, &mut out);
     }
     out
 }
@@ -538,6 +543,142 @@ fn dns(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<Diagnostic
             .with_help("allow the cluster DNS: `use dns` at the top of the file, then `allow egress dns` in this namespace")
             .with_note("pods whose egress is isolated cannot resolve names without an allow to kube-system/k8s-app=kube-dns on udp/53"),
     );
+}
+
+/// W0707-W0709: what the node rules say about management access, the
+/// components a role runs, and allows that denies empty.
+fn node_rules(spec: &FirewallSpec, out: &mut Vec<Diagnostic>) {
+    let rows = spec.rows();
+    let mgmt = spec.management_ports();
+    let mgmt_text = describe_ports(&mgmt, spec);
+    // W0707: a role that no rule opens a management port on
+    for role in spec.roles.values() {
+        let reachable = rows.iter().any(|row| {
+            let range = RangeSet::range(row.lo.into(), row.hi.into());
+            row.role == role.name
+                && row.is_open()
+                && mgmt
+                    .numbers
+                    .get(&row.protocol)
+                    .map(|r| !r.intersect(&range).is_empty())
+                    .unwrap_or(false)
+        });
+        if reachable {
+            continue;
+        }
+        let managed = spec.managed(&role.name);
+        let closes = !managed.intersect(&mgmt).is_empty();
+        let mut d = Diagnostic::warning(
+            "W0707",
+            format!("no rule gives management access to role `{}`", role.name),
+        )
+        .at(role.name_span, "no management access");
+        d = if closes {
+            d.with_note(format!(
+                "the ruleset of `{}` drops {mgmt_text} from every source: loading it can lock operators out",
+                role.name
+            ))
+        } else {
+            d.with_note(format!(
+                "the ruleset of `{}` leaves {mgmt_text} untouched, but the sources do not say how operators reach these nodes",
+                role.name
+            ))
+        };
+        out.push(d.with_help(format!(
+            "allow the admin network: `allow admin-net -> {}:ssh` (with `use k8s-ports`); if the nodes are managed another way (a serial console, a cloud agent), write `@silence(W0707)` before the role",
+            role.name
+        )));
+    }
+    for rule in spec.rules.iter().filter(|r| r.action == Action::Allow) {
+        // W0708: an allow of a component on a role that does not run it
+        for role in &rule.roles {
+            let Some(rl) = spec.roles.get(role) else {
+                continue;
+            };
+            for (c, span) in &rule.named {
+                let Some(comp) = spec.components.get(c) else {
+                    continue;
+                };
+                if rl.runs(c) || (!rl.runs_written && comp.on.is_empty()) {
+                    continue;
+                }
+                let mut d =
+                    Diagnostic::warning("W0708", format!("`{c}` does not run on role `{role}`"))
+                        .at(*span, format!("opened on `{role}`"));
+                d = if rl.runs_written {
+                    d.with_label(rl.span, "its `runs` list")
+                        .with_help(format!("if `{c}` does run there, add it to the role's `runs` list; otherwise remove `{role}` from this rule"))
+                } else {
+                    let on: Vec<String> = comp.on.iter().map(|x| format!("`{x}`")).collect();
+                    d.with_help(format!(
+                        "by default `{c}` runs on {}; if it runs on `{role}` too, list what the role runs: `role {role} = ... runs {c}, ...`",
+                        on.join(", ")
+                    ))
+                };
+                if !comp.note.is_empty() {
+                    d = d.with_note(format!("`{c}`: {}", comp.note));
+                }
+                out.push(d);
+            }
+        }
+        // W0709: an allow that opens nothing
+        let mine: Vec<&PortRow> = rows
+            .iter()
+            .filter(|row| row.allowed_by.contains(&rule.id))
+            .collect();
+        if !mine.is_empty()
+            && mine
+                .iter()
+                .all(|row| row.open.intersect(&rule.sources).is_empty())
+        {
+            let mut d = Diagnostic::warning(
+                "W0709",
+                "this allow opens nothing: denies take out every source on every port",
+            )
+            .at(rule.span, "no effect");
+            for row in &mine {
+                for id in &row.denied_by {
+                    if let Some(deny) = spec.rules.get(*id) {
+                        d = d.with_label(deny.span, "denied here");
+                    }
+                }
+            }
+            d.labels.dedup();
+            out.push(d.with_help("remove the allow, or narrow the deny"));
+        }
+    }
+}
+
+/// `tcp/22 (ssh)`: a port set in words, with the components that use it.
+fn describe_ports(p: &PortSet, spec: &FirewallSpec) -> String {
+    let mut parts = Vec::new();
+    for (proto, r) in &p.numbers {
+        for &(lo, hi) in r.ranges() {
+            let text = if lo == hi {
+                format!("{proto}/{lo}")
+            } else {
+                format!("{proto}/{lo}-{hi}")
+            };
+            let names: Vec<&str> = spec
+                .components
+                .values()
+                .filter(|c| {
+                    c.ports
+                        .numbers
+                        .get(proto)
+                        .map(|x| x.contains(lo))
+                        .unwrap_or(false)
+                })
+                .map(|c| c.name.as_str())
+                .collect();
+            if names.is_empty() {
+                parts.push(text);
+            } else {
+                parts.push(format!("{text} (`{}`)", names.join("`, `")));
+            }
+        }
+    }
+    parts.join(", ")
 }
 
 #[cfg(test)]

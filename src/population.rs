@@ -49,7 +49,7 @@ pub struct PodInfo {
 }
 
 /// A container port with a name (what a policy's named port resolves to).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NamedPort {
     pub name: String,
     pub port: u16,

@@ -121,14 +121,129 @@ struct Def<'a> {
 /// declared inside a namespace.
 type Scope = Option<String>;
 
-/// What every name can denote, collected from all files before lowering.
+/// What every name can denote, collected from all files before lowering:
+/// the build's scope. Lowering reads it, and so does the node firewall
+/// (`crate::firewall::check`), which resolves address definitions and
+/// component ports through [`Tables::define`], [`Tables::component`] and
+/// [`Tables::unknown_help`] instead of scopes of its own.
 #[derive(Default)]
-struct Tables<'a> {
+pub struct Tables<'a> {
     defs: BTreeMap<(Scope, String), Def<'a>>,
     /// stdlib definitions by module.
     std_defs: BTreeMap<String, BTreeMap<String, Def<'a>>>,
     /// modules each file uses (a stdlib module's file sees its own names).
     uses: BTreeMap<FileId, BTreeSet<String>>,
+    /// The stdlib modules the build uses, parsed, by name.
+    modules: BTreeMap<String, ast::File>,
+    /// Component ports the build's files declare (`port NAME = ...`).
+    ports: BTreeMap<String, &'a ast::PortDecl>,
+}
+
+/// What kind of name a lookup wants, for its hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// A `define` (or `workload`): peers or address blocks.
+    Define,
+    /// A component port (`port NAME = ...`).
+    Port,
+}
+
+impl<'a> Tables<'a> {
+    /// The top-level definition `name` as seen from `file` (the build's
+    /// own first, then the stdlib modules `file` uses): the definition and
+    /// the file it is written in.
+    pub fn define(&self, name: &str, file: FileId) -> Option<(&ast::Define, FileId)> {
+        if let Some(d) = self.defs.get(&(None, name.to_string())) {
+            return Some((d.def.as_ref(), d.file));
+        }
+        self.used(file)
+            .find_map(|m| self.std_defs.get(m).and_then(|d| d.get(name)))
+            .map(|d| (d.def.as_ref(), d.file))
+    }
+
+    /// The component port `name` as seen from `file`.
+    pub fn component(&self, name: &str, file: FileId) -> Option<&ast::PortDecl> {
+        if let Some(d) = self.ports.get(name) {
+            return Some(d);
+        }
+        self.used(file).find_map(|m| {
+            self.modules
+                .get(m)
+                .and_then(|f| f.ports.iter().find(|p| p.name.node == name))
+        })
+    }
+
+    /// Every component port the build sees, by name: the stdlib modules'
+    /// (the first module in name order wins), shadowed by the build's own.
+    pub fn components(&self) -> BTreeMap<&str, &ast::PortDecl> {
+        let mut all: BTreeMap<&str, &ast::PortDecl> = BTreeMap::new();
+        for f in self.modules.values() {
+            for p in &f.ports {
+                all.entry(p.name.node.as_str()).or_insert(p);
+            }
+        }
+        for (n, p) in &self.ports {
+            all.insert(n.as_str(), *p);
+        }
+        all
+    }
+
+    /// The stdlib modules `file` sees.
+    fn used(&self, file: FileId) -> impl Iterator<Item = &String> {
+        self.uses.get(&file).into_iter().flatten()
+    }
+
+    /// The names of `kind` visible from `file` (in namespace `ns`, for
+    /// definitions), for did-you-mean.
+    fn visible(&self, kind: NameKind, file: FileId, ns: Option<&str>) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        match kind {
+            NameKind::Define => {
+                out.extend(
+                    self.defs
+                        .keys()
+                        .filter(|(s, _)| s.is_none() || s.as_deref() == ns)
+                        .map(|(_, k)| k.as_str()),
+                );
+                for m in self.used(file) {
+                    if let Some(defs) = self.std_defs.get(m) {
+                        out.extend(defs.keys().map(String::as_str));
+                    }
+                }
+            }
+            NameKind::Port => {
+                out.extend(self.ports.keys().map(String::as_str));
+                for m in self.used(file) {
+                    if let Some(f) = self.modules.get(m) {
+                        out.extend(f.ports.iter().map(|p| p.name.node.as_str()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The help line for an unknown name of `kind` written in `file`, in
+    /// one order for every stage: a standard-library module that has it
+    /// exactly (`add use M`), else the closest visible name (or one of
+    /// `extra`, such as the role names where a role may stand), else none.
+    pub fn unknown_help(
+        &self,
+        name: &str,
+        kind: NameKind,
+        file: FileId,
+        ns: Option<&str>,
+        extra: &[&str],
+    ) -> Option<String> {
+        if let Some(m) = stdlib_module_with(name, kind) {
+            return Some(format!(
+                "`{name}` is in the standard library: add `use {m}` at the top of this file"
+            ));
+        }
+        let mut candidates = self.visible(kind, file, ns);
+        candidates.extend_from_slice(extra);
+        did_you_mean(name, candidates).map(|s| format!("did you mean `{s}`?"))
+    }
 }
 
 /// The first pass: definitions and `use`d modules into [`Tables`].
@@ -153,6 +268,16 @@ pub fn resolve(
     sources: &mut SourceMap,
     sink: &mut Sink,
 ) -> Result<Resolved, Failed> {
+    resolve_scope(files, sources, sink).map(|(r, _)| r)
+}
+
+/// [`resolve`], also returning the build's scope, for the stages that
+/// look names up beside the policies (the node firewall).
+pub fn resolve_scope<'a>(
+    files: &'a [ast::File],
+    sources: &mut SourceMap,
+    sink: &mut Sink,
+) -> Result<(Resolved, Tables<'a>), Failed> {
     let mark = sink.mark();
     let mut r = Resolver {
         sources,
@@ -163,12 +288,15 @@ pub fn resolve(
     let Resolver { mut diags, t, .. } = r;
     let out = lower(&t, files, &mut diags);
     sink.extend(diags);
-    sink.finish(mark, out)
+    sink.finish(mark, (out, t))
 }
 
 impl<'a> Resolver<'_, 'a> {
     fn collect(&mut self, files: &'a [ast::File]) {
         for f in files {
+            for d in &f.ports {
+                self.add_port(d);
+            }
             for item in &f.items {
                 match item {
                     ast::Item::Use(mods) => {
@@ -230,10 +358,24 @@ impl<'a> Resolver<'_, 'a> {
                         );
                     }
                 }
+                self.t.modules.insert(m.node.clone(), f);
             }
             Err(d) => self.diags.push(d),
         }
         self.t.std_defs.insert(m.node.clone(), defs);
+    }
+
+    fn add_port(&mut self, d: &'a ast::PortDecl) {
+        if let Some(prev) = self.t.ports.get(&d.name.node) {
+            self.diags.push(
+                Diagnostic::error("E0703", format!("port `{}` is declared twice", d.name.node))
+                    .at(d.name.span, "declared again here")
+                    .with_label(prev.name.span, "first declared here")
+                    .with_help("rename one of them or remove the duplicate"),
+            );
+            return;
+        }
+        self.t.ports.insert(d.name.node.clone(), d);
     }
 
     fn add_def(&mut self, scope: Scope, d: &'a ast::Define, ns: Option<String>, file: FileId) {
@@ -263,17 +405,37 @@ impl<'a> Resolver<'_, 'a> {
 /// overflow it (the check for a cycle is linear in this depth too).
 const MAX_DEFINITION_DEPTH: usize = 256;
 
-/// The standard-library module that is named `word` or defines it.
-fn stdlib_module_with(word: &str) -> Option<&'static str> {
-    stdlib::MODULES
-        .iter()
-        .find(|(m, text)| {
-            *m == word
-                || text
-                    .lines()
-                    .any(|l| l.trim_start().starts_with(&format!("define {word} ")))
-        })
-        .map(|(m, _)| *m)
+/// The standard-library module that is named `word` or has it: for
+/// [`NameKind::Define`] a definition, for [`NameKind::Port`] a component
+/// port. The first in `stdlib::MODULES` order; read from the modules
+/// parsed once, not from their text.
+fn stdlib_module_with(word: &str, kind: NameKind) -> Option<&'static str> {
+    type Index = BTreeMap<(bool, String), &'static str>;
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut index = Index::new();
+        for (m, text) in stdlib::MODULES {
+            // the id is never shown: only the names are kept
+            let Ok(f) = crate::syntax::parse_file(FileId(usize::MAX), text) else {
+                continue;
+            };
+            for item in &f.items {
+                if let ast::Item::Define(d) = item {
+                    index.entry((false, d.name.node.clone())).or_insert(m);
+                }
+            }
+            for p in &f.ports {
+                index.entry((true, p.name.node.clone())).or_insert(m);
+            }
+        }
+        index
+    });
+    if kind == NameKind::Define && stdlib::module(word).is_some() {
+        return stdlib::names().find(|m| *m == word);
+    }
+    index
+        .get(&(kind == NameKind::Port, word.to_string()))
+        .copied()
 }
 
 /// The namespace blocks of a file, in source order.
@@ -634,7 +796,7 @@ impl Lowerer<'_> {
                 .into_iter()
                 .flatten()
                 .any(|m| t.std_defs.get(m).is_some_and(|d| d.contains_key(word)))
-            || stdlib_module_with(word).is_some()
+            || stdlib_module_with(word, NameKind::Define).is_some()
     }
 
     /// `ns/name`: a workload or definition of namespace `ns`.
@@ -687,33 +849,14 @@ impl Lowerer<'_> {
             }
         }
         // not visible: say what would have been
-        let mut d =
-            Diagnostic::error("E0101", format!("unknown name `{name}`")).at(span, "not declared");
-        if let Some(m) = stdlib_module_with(name) {
-            d = d.with_help(format!(
-                "`{name}` is in the standard library: add `use {m}` at the top of this file"
-            ));
-        } else {
-            let mut candidates: Vec<String> = t
-                .defs
-                .keys()
-                .filter(|(s, _)| s.is_none() || s.as_deref() == ns)
-                .map(|(_, k)| k.clone())
-                .collect();
-            for m in used.into_iter().flatten() {
-                if let Some(defs) = t.std_defs.get(m) {
-                    candidates.extend(defs.keys().cloned());
-                }
-            }
-            match did_you_mean(name, candidates.iter().map(String::as_str)) {
-                Some(s) => d = d.with_help(format!("did you mean `{s}`?")),
-                None => {
-                    d = d.with_help(format!(
+        let d = Diagnostic::error("E0101", format!("unknown name `{name}`"))
+            .at(span, "not declared")
+            .with_help(
+                t.unknown_help(name, NameKind::Define, file, ns, &[])
+                    .unwrap_or_else(|| format!(
                         "declare it with `workload {name} = app={name}`, or write a label selector such as `app={name}` (`{name}=*` selects pods that have the label `{name}`)"
-                    ))
-                }
-            }
-        }
+                    )),
+            );
         self.diags.push(d);
         empty
     }

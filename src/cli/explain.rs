@@ -45,7 +45,7 @@ pub fn run(a: Args) -> i32 {
     let fmt = a.common.error_format;
     // usage errors first: the question itself, then the files
     if let Err(e) = explain::parse_endpoint(&a.from).and_then(|_| explain::parse_target(&a.to)) {
-        return super::fail_io(fmt, e.0);
+        return super::fail_usage(fmt, e.0);
     }
     let pop = match &a.pods {
         Some(p) => match load_population(p) {
@@ -70,6 +70,6 @@ pub fn run(a: Args) -> i32 {
                 EXIT_ERRORS
             }
         }
-        Err(e) => super::fail_io(fmt, e.0),
+        Err(e) => super::fail_usage(fmt, e.0),
     }
 }

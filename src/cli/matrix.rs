@@ -1,13 +1,16 @@
-//! `nplc matrix PATH... --pods FILE [--format table|csv|json] [--ports LIST]`:
+//! `nplc matrix PATH... --pods FILE [--format table|csv|json|classes|classes-json] [--ports LIST]`:
 //! compile, then print what a probe between every two pods of the
 //! population would see under the generated policies, per protocol and
-//! port (docs/population.md). Exit 0 on success, 1 when the sources have
+//! port, or (`classes`, `classes-json`) the compact form: classes of pods
+//! and the port ranges each pair of classes allows (docs/population.md).
+//! Every form is computed on classes of pods and port intervals
+//! (`eval::classes`) and written as it is produced. Exit 0 on success, 1 when the sources have
 //! errors (or, a bug, the generated policies disagree with the program),
 //! 2 on a usage or I/O error. Warnings are not printed (`nplc check` does).
 
 use super::{Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use clap::ValueEnum;
-use nplc::eval::matrix;
+use nplc::eval::{classes, matrix};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -20,6 +23,11 @@ pub enum Format {
     Csv,
     /// An array of `{src, dst, protocol, port, allowed}` objects.
     Json,
+    /// The compact form: classes of pods that behave alike, and the port
+    /// ranges each pair of classes allows (every port, not only probes).
+    Classes,
+    /// The compact form as JSON.
+    ClassesJson,
 }
 
 #[derive(clap::Args, Debug)]
@@ -41,7 +49,7 @@ pub struct Args {
 pub fn run(a: Args) -> i32 {
     let fmt = a.common.error_format;
     let ports = match a.ports.as_deref().map(matrix::parse_ports) {
-        Some(Err(e)) => return super::fail_io(fmt, format!("`--ports`: {e}")),
+        Some(Err(e)) => return super::fail_usage(fmt, format!("`--ports`: {e}")),
         Some(Ok(p)) => Some(p),
         None => None,
     };
@@ -61,24 +69,40 @@ pub fn run(a: Args) -> i32 {
     };
     let ports = ports.unwrap_or_else(|| matrix::default_ports(prog, &pop));
     let objects: Vec<_> = c.manifests.iter().map(|m| m.object.clone()).collect();
-    let rows = matrix::matrix(&objects, prog, &pop, &ports);
-    let text = match a.format {
-        Format::Table => matrix::table(&rows, &pop),
-        Format::Csv => matrix::csv(&rows, &pop),
-        Format::Json => matrix::json(&rows, &pop),
+    let m = classes::evaluate(&objects, prog, &pop);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = match a.format {
+        Format::Table => matrix::write_table(&mut out, &m, &pop, &ports),
+        Format::Csv => matrix::write_csv(&mut out, &m, &pop, &ports),
+        Format::Json => matrix::write_json(&mut out, &m, &pop, &ports),
+        Format::Classes => matrix::write_classes(&mut out, &m, &pop),
+        Format::ClassesJson => matrix::write_classes_json(&mut out, &m, &pop),
     };
-    let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
+    if written.and_then(|_| out.flush()).is_err() {
         return EXIT_USAGE;
     }
-    let bad = matrix::disagreements(&rows);
-    if !bad.is_empty() {
-        eprintln!("error: the generated policies and the program disagree on {} connection(s); this is a bug in nplc", bad.len());
-        for r in bad.iter().take(10) {
+    drop(out);
+    if matches!(a.format, Format::Classes | Format::ClassesJson) {
+        let bad = m.disagreements();
+        if !bad.is_empty() {
+            eprintln!("error: the generated policies and the program disagree on {} pair(s) of pod classes; this is a bug in nplc", bad.len());
+            for (s, d, cell) in bad.iter().take(10) {
+                eprintln!(
+                    "  {} -> {}: the program allows {}, the policies allow {}",
+                    matrix::class_name(&m, &pop, *s),
+                    matrix::class_name(&m, &pop, *d),
+                    cell.intended.text(),
+                    cell.allowed.text()
+                );
+            }
+            return EXIT_ERRORS;
+        }
+        return EXIT_OK;
+    }
+    let (count, bad) = matrix::row_disagreements(&m, &pop, &ports, 10);
+    if count > 0 {
+        eprintln!("error: the generated policies and the program disagree on {count} connection(s); this is a bug in nplc");
+        for r in &bad {
             let name = |i: usize| {
                 pop.pods
                     .get(i)

@@ -140,6 +140,14 @@ pub fn fail_io_then(format: ErrorFormat, message: String, trailer: &str) -> i32 
     EXIT_USAGE
 }
 
+/// Reports a command-line value that cannot be used (E0003, exit code 2):
+/// nothing has been read, so nothing is said about writing.
+pub fn fail_usage(format: ErrorFormat, message: String) -> i32 {
+    let d = Diagnostic::error("E0003", message);
+    report(format, &SourceMap::new(), &[d]);
+    EXIT_USAGE
+}
+
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Build(a) => build::run(a),

@@ -12,6 +12,7 @@
 //! program writes no port and no pod declares one, so every port behaves
 //! alike) the matrix probes TCP port 80.
 
+use crate::eval::classes::{self, ClassMatrix};
 use crate::eval::k8s::Connection;
 use crate::eval::{intent, k8s};
 use crate::ir::ports::MAX_PORT;
@@ -20,6 +21,7 @@ use crate::net::Protocol;
 use crate::population::{Endpoint, Population};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 
 /// Ports to probe, per protocol.
 pub type ProbePorts = BTreeMap<Protocol, BTreeSet<u16>>;
@@ -141,8 +143,24 @@ pub fn sorted_pods(pop: &Population) -> Vec<usize> {
 }
 
 /// Every probe between two pods (a pod to itself included), sorted by
-/// source, destination, protocol and port.
+/// source, destination, protocol and port; computed on classes of pods and
+/// port intervals ([`classes::evaluate`]), equal to [`matrix_pod_by_pod`].
 pub fn matrix(
+    policies: &[NetworkPolicy],
+    prog: &Program,
+    pop: &Population,
+    ports: &ProbePorts,
+) -> Vec<Row> {
+    let m = classes::evaluate(policies, prog, pop);
+    let mut rows = Vec::new();
+    m.for_each_row(pop, ports, |r| rows.push(r.clone()));
+    rows
+}
+
+/// The reference for [`matrix`]: every probe decided on its own by the
+/// Kubernetes evaluator and the intent evaluator, pod by pod and port by
+/// port (time grows with pods² × ports × policies).
+pub fn matrix_pod_by_pod(
     policies: &[NetworkPolicy],
     prog: &Program,
     pop: &Population,
@@ -285,6 +303,343 @@ pub fn table(rows: &[Row], pop: &Population) -> String {
     s
 }
 
+// ---- streaming renderings from a class matrix -------------------------------
+//
+// The functions below write the same bytes as `csv`, `json` and `table` over
+// the rows of `matrix`, without holding the rows: memory stays what the
+// class matrix needs, however many rows the output has.
+
+/// Every pod's `namespace/name`, by pod index.
+fn pod_names(pop: &Population) -> Vec<String> {
+    (0..pop.pods.len()).map(|i| pod_name(pop, i)).collect()
+}
+
+/// Writes `buf` out once it is large, so that output streams.
+fn spill(w: &mut dyn Write, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    if buf.len() >= 1 << 16 {
+        w.write_all(buf)?;
+        buf.clear();
+    }
+    Ok(())
+}
+
+/// [`csv`] of the rows of `m`, streamed.
+pub fn write_csv(
+    w: &mut dyn Write,
+    m: &ClassMatrix,
+    pop: &Population,
+    ports: &ProbePorts,
+) -> std::io::Result<()> {
+    let names = pod_names(pop);
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
+    buf.extend_from_slice(b"src,dst,protocol,port,allowed\n");
+    let mut result = Ok(());
+    m.for_each_row(pop, ports, |r| {
+        if result.is_err() {
+            return;
+        }
+        let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("");
+        buf.extend_from_slice(name(r.src).as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(name(r.dst).as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(r.protocol.k8s_name().as_bytes());
+        buf.push(b',');
+        buf.extend_from_slice(r.port.to_string().as_bytes());
+        buf.extend_from_slice(if r.allowed { b",true\n" } else { b",false\n" });
+        result = spill(w, &mut buf);
+    });
+    result?;
+    w.write_all(&buf)
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{}\"", s.escape_default()))
+}
+
+/// [`json`] of the rows of `m`, streamed.
+pub fn write_json(
+    w: &mut dyn Write,
+    m: &ClassMatrix,
+    pop: &Population,
+    ports: &ProbePorts,
+) -> std::io::Result<()> {
+    let names: Vec<String> = pod_names(pop).iter().map(|n| json_string(n)).collect();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
+    let mut first = true;
+    let mut result = Ok(());
+    m.for_each_row(pop, ports, |r| {
+        if result.is_err() {
+            return;
+        }
+        let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("\"\"");
+        buf.extend_from_slice(if first {
+            b"[\n  {\n    \"src\": "
+        } else {
+            b",\n  {\n    \"src\": "
+        });
+        first = false;
+        buf.extend_from_slice(name(r.src).as_bytes());
+        buf.extend_from_slice(b",\n    \"dst\": ");
+        buf.extend_from_slice(name(r.dst).as_bytes());
+        buf.extend_from_slice(b",\n    \"protocol\": \"");
+        buf.extend_from_slice(r.protocol.k8s_name().as_bytes());
+        buf.extend_from_slice(b"\",\n    \"port\": ");
+        buf.extend_from_slice(r.port.to_string().as_bytes());
+        buf.extend_from_slice(if r.allowed {
+            b",\n    \"allowed\": true\n  }"
+        } else {
+            b",\n    \"allowed\": false\n  }"
+        });
+        result = spill(w, &mut buf);
+    });
+    result?;
+    buf.extend_from_slice(if first { b"[]\n" } else { b"\n]\n" });
+    w.write_all(&buf)
+}
+
+/// [`table`] of the rows of `m`, streamed.
+pub fn write_table(
+    w: &mut dyn Write,
+    m: &ClassMatrix,
+    pop: &Population,
+    ports: &ProbePorts,
+) -> std::io::Result<()> {
+    let pods = sorted_pods(pop);
+    let names: Vec<String> = pods.iter().map(|i| pod_name(pop, *i)).collect();
+    let class = |i: usize| m.classes.of_pod.get(i).copied().unwrap_or(0);
+    let corner = "from \\ to";
+    let first = names
+        .iter()
+        .map(String::len)
+        .chain([corner.len()])
+        .max()
+        .unwrap_or(0);
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
+    let mut line = String::new();
+    let mut any = false;
+    for (proto, nums) in ports {
+        for &port in nums {
+            if pods.is_empty() {
+                continue;
+            }
+            if any {
+                buf.push(b'\n');
+            }
+            any = true;
+            line.clear();
+            line.push_str(&format!("{}/{}\n", proto.k8s_name(), port));
+            buf.extend_from_slice(line.as_bytes());
+            line.clear();
+            line.push_str(&format!("{corner:<first$}"));
+            for n in &names {
+                line.push_str("  ");
+                line.push_str(n);
+            }
+            buf.extend_from_slice(line.trim_end().as_bytes());
+            buf.push(b'\n');
+            for (si, src) in pods.iter().enumerate() {
+                line.clear();
+                line.push_str(&format!(
+                    "{:<first$}",
+                    names.get(si).map(String::as_str).unwrap_or("")
+                ));
+                let s = class(*src);
+                for (di, dst) in pods.iter().enumerate() {
+                    let yes = m
+                        .get(s, class(*dst))
+                        .is_some_and(|c| c.allowed.contains(*proto, port));
+                    let mark = if yes { "yes" } else { "-" };
+                    line.push_str("  ");
+                    let width = names.get(di).map(String::len).unwrap_or(0);
+                    line.push_str(&format!("{mark:<width$}"));
+                }
+                buf.extend_from_slice(line.trim_end().as_bytes());
+                buf.push(b'\n');
+                spill(w, &mut buf)?;
+            }
+        }
+    }
+    w.write_all(&buf)
+}
+
+/// The probe rows of `m` on which the generated policies and the program
+/// disagree: how many, and the first `keep` of them in row order.
+pub fn row_disagreements(
+    m: &ClassMatrix,
+    pop: &Population,
+    ports: &ProbePorts,
+    keep: usize,
+) -> (usize, Vec<Row>) {
+    // only a pair of classes whose two port sets differ can disagree
+    if m.disagreements().is_empty() {
+        return (0, Vec::new());
+    }
+    let mut count = 0;
+    let mut first = Vec::new();
+    m.for_each_row(pop, ports, |r| {
+        if r.allowed != r.intended {
+            count += 1;
+            if first.len() < keep {
+                first.push(r.clone());
+            }
+        }
+    });
+    (count, first)
+}
+
+/// A class as the compact forms name it: `namespace/{k=v,...}`.
+pub fn class_name(m: &ClassMatrix, pop: &Population, c: usize) -> String {
+    match pop.pods.get(m.classes.representative(c)) {
+        Some(p) => {
+            let l: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{}/{{{}}}", p.namespace, l.join(","))
+        }
+        None => format!("#{c}"),
+    }
+}
+
+/// The compact text form: the classes (number, namespace and labels, named
+/// ports, pods), then one line per pair of classes whose connection the
+/// generated policies allow on some port, with the ports as ranges. Pairs
+/// not listed allow nothing. Classes are numbered in the order of their
+/// first pod by (namespace, name); pairs are sorted by source class, then
+/// destination class.
+pub fn write_classes(w: &mut dyn Write, m: &ClassMatrix, pop: &Population) -> std::io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
+    let pods: usize = m.classes.members.iter().map(Vec::len).sum();
+    buf.extend_from_slice(
+        format!("# {} pods in {} classes\nclasses\n", pods, m.classes.len()).as_bytes(),
+    );
+    for c in 0..m.classes.len() {
+        let Some(rep) = pop.pods.get(m.classes.representative(c)) else {
+            continue;
+        };
+        let mut line = format!("  c{c}  {}", class_name(m, pop, c));
+        if !rep.ports.is_empty() {
+            let ps: Vec<String> = rep
+                .ports
+                .iter()
+                .map(|np| format!("{}={}/{}", np.name, np.protocol.k8s_name(), np.port))
+                .collect();
+            line.push_str(&format!("  ports {}", ps.join(",")));
+        }
+        let names: Vec<&str> = m
+            .classes
+            .members
+            .get(c)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| pop.pods.get(*i).map(|p| p.name.as_str()))
+            .collect();
+        line.push_str(&format!("  pods {}\n", names.join(",")));
+        buf.extend_from_slice(line.as_bytes());
+        spill(w, &mut buf)?;
+    }
+    buf.extend_from_slice(b"allowed (source class -> destination class: ports)\n");
+    for s in 0..m.classes.len() {
+        for (d, cell) in m.row(s) {
+            let a = cell.allowed.without_zero();
+            if a.is_empty() {
+                continue;
+            }
+            buf.extend_from_slice(format!("  c{s} -> c{d}: {}\n", a.text()).as_bytes());
+            spill(w, &mut buf)?;
+        }
+    }
+    w.write_all(&buf)
+}
+
+#[derive(serde::Serialize)]
+struct JsonClass<'a> {
+    id: usize,
+    namespace: &'a str,
+    labels: &'a BTreeMap<String, String>,
+    ports: &'a [crate::population::NamedPort],
+    pods: Vec<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonRange {
+    protocol: &'static str,
+    port: u16,
+    #[serde(rename = "endPort")]
+    end_port: u16,
+}
+
+#[derive(serde::Serialize)]
+struct JsonPair {
+    src: usize,
+    dst: usize,
+    ports: Vec<JsonRange>,
+}
+
+/// The compact form as JSON: `{"classes": [...], "allowed": [...]}`, each
+/// class `{"id", "namespace", "labels", "ports", "pods"}` and each pair
+/// `{"src", "dst", "ports": [{"protocol", "port", "endPort"}]}`, one
+/// element per line, in the order of [`write_classes`].
+pub fn write_classes_json(
+    w: &mut dyn Write,
+    m: &ClassMatrix,
+    pop: &Population,
+) -> std::io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
+    buf.extend_from_slice(b"{\n\"classes\": [");
+    let mut sep = "\n";
+    for c in 0..m.classes.len() {
+        let Some(rep) = pop.pods.get(m.classes.representative(c)) else {
+            continue;
+        };
+        let jc = JsonClass {
+            id: c,
+            namespace: &rep.namespace,
+            labels: &rep.labels,
+            ports: &rep.ports,
+            pods: m
+                .classes
+                .members
+                .get(c)
+                .into_iter()
+                .flatten()
+                .filter_map(|i| pop.pods.get(*i).map(|p| p.name.as_str()))
+                .collect(),
+        };
+        buf.extend_from_slice(sep.as_bytes());
+        serde_json::to_writer(&mut buf, &jc).map_err(std::io::Error::other)?;
+        sep = ",\n";
+        spill(w, &mut buf)?;
+    }
+    buf.extend_from_slice(b"\n],\n\"allowed\": [");
+    let mut sep = "\n";
+    for s in 0..m.classes.len() {
+        for (d, cell) in m.row(s) {
+            let a = cell.allowed.without_zero();
+            if a.is_empty() {
+                continue;
+            }
+            let jp = JsonPair {
+                src: s,
+                dst: d,
+                ports: a
+                    .ranges()
+                    .iter()
+                    .map(|&(p, lo, hi)| JsonRange {
+                        protocol: p.k8s_name(),
+                        port: lo,
+                        end_port: hi,
+                    })
+                    .collect(),
+            };
+            buf.extend_from_slice(sep.as_bytes());
+            serde_json::to_writer(&mut buf, &jp).map_err(std::io::Error::other)?;
+            sep = ",\n";
+            spill(w, &mut buf)?;
+        }
+    }
+    buf.extend_from_slice(b"\n]\n}\n");
+    w.write_all(&buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +736,62 @@ mod tests {
             t,
             "TCP/5432\nfrom \\ to  app/api-0  app/db-0  other/x\napp/api-0  -          yes       -\napp/db-0   -          -         -\nother/x    -          -         yes\n"
         );
+    }
+
+    #[test]
+    fn streaming_forms_equal_the_row_forms_and_the_reference() {
+        let src = "namespace app {\n  allow app=api -> app=db:5432, pg, 8000-8100\n  allow other/* -> app=db:udp/53, 8000-8100\n  deny other/app=api -> app=db:8050\n}\n";
+        let (p, pols, mut pop) = setup(src);
+        // a second pod of a class
+        pop.insert_pod(PodInfo {
+            namespace: "app".into(),
+            name: "api-1".into(),
+            labels: [("app".to_string(), "api".to_string())].into(),
+            ports: vec![],
+        });
+        let ports = default_ports(&p, &pop);
+        let reference = matrix_pod_by_pod(&pols, &p, &pop, &ports);
+        assert_eq!(matrix(&pols, &p, &pop, &ports), reference);
+        assert!(disagreements(&reference).is_empty());
+        let m = classes::evaluate(&pols, &p, &pop);
+        assert_eq!(m.classes.len(), 3, "{:?}", m.classes);
+        let render = |f: fn(
+            &mut dyn Write,
+            &ClassMatrix,
+            &Population,
+            &ProbePorts,
+        ) -> std::io::Result<()>| {
+            let mut out = Vec::new();
+            f(&mut out, &m, &pop, &ports).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(render(write_csv), csv(&reference, &pop));
+        assert_eq!(render(write_json), json(&reference, &pop));
+        assert_eq!(render(write_table), table(&reference, &pop));
+        assert_eq!(row_disagreements(&m, &pop, &ports, 10), (0, vec![]));
+        let mut out = Vec::new();
+        write_classes(&mut out, &m, &pop).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "# 4 pods in 3 classes\nclasses\n  c0  app/{app=api}  pods api-0,api-1\n  c1  app/{app=db}  ports pg=TCP/5432  pods db-0\n  c2  other/{app=api}  pods x\nallowed (source class -> destination class: ports)\n  c0 -> c1: TCP 5432, 8000-8100\n  c2 -> c1: TCP 8000-8049, 8051-8100; UDP 53\n  c2 -> c2: all\n"
+        );
+        let mut out = Vec::new();
+        write_classes_json(&mut out, &m, &pop).unwrap();
+        let j: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(j["classes"][1]["pods"], serde_json::json!(["db-0"]));
+        assert_eq!(
+            j["allowed"][1],
+            serde_json::json!({"src": 2, "dst": 1, "ports": [
+                {"protocol": "TCP", "port": 8000, "endPort": 8049},
+                {"protocol": "TCP", "port": 8051, "endPort": 8100},
+                {"protocol": "UDP", "port": 53, "endPort": 53}]})
+        );
+        // no pods at all
+        let empty = Population::default();
+        let m = classes::evaluate(&pols, &p, &empty);
+        let mut out = Vec::new();
+        write_json(&mut out, &m, &empty, &ports).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), json(&[], &empty));
     }
 }

@@ -12,12 +12,10 @@
 
 use super::{BlockSilence, Component, FirewallSpec, NodeRule, Role};
 use crate::diag::{did_you_mean, Diagnostic, Failed, Sink};
-use crate::ir::ranges::RangeSet;
-use crate::ir::Action;
 use crate::ir::{IpSet, PortSet, Silenced};
 use crate::net::Protocol;
+use crate::resolve::{NameKind, Tables};
 use crate::source::{FileId, SourceMap, Span};
-use crate::stdlib;
 use crate::syntax::ast::{self, PeerKind, PortAtom, PortItem, PortSpec, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,21 +23,17 @@ use std::collections::{BTreeMap, BTreeSet};
 /// `nodes` block (`port` declarations are still checked).
 pub fn check(
     files: &[ast::File],
+    names: &Tables<'_>,
     sources: &SourceMap,
     sink: &mut Sink,
 ) -> Result<Option<FirewallSpec>, Failed> {
     let mark = sink.mark();
-    let mut c = Checker::new(files, sources);
+    let mut c = Checker::new(files, names, sources);
     c.components();
-    c.defines();
     let spec = if files.iter().any(|f| !f.nodes.is_empty()) {
         c.roles();
         c.rules();
-        let spec = c.finish();
-        if !c.diags.iter().any(Diagnostic::is_error) {
-            c.warnings(&spec);
-        }
-        Some(spec)
+        Some(c.finish())
     } else {
         None
     };
@@ -47,32 +41,15 @@ pub fn check(
     sink.finish(mark, spec)
 }
 
-/// A component declaration.
-#[derive(Clone)]
-struct CompDecl {
-    decl: ast::PortDecl,
-}
-
-#[derive(Clone)]
-struct DefDecl {
-    def: ast::Define,
-    file: FileId,
-}
-
 struct Checker<'a> {
     files: &'a [ast::File],
+    /// The build's scope, from the resolver: address definitions and
+    /// component ports, with their hints.
+    names: &'a Tables<'a>,
     sources: &'a SourceMap,
     diags: Vec<Diagnostic>,
-    /// Modules used by each file.
-    uses: BTreeMap<FileId, BTreeSet<String>>,
-    /// Parsed stdlib modules used by the build, by name.
-    modules: BTreeMap<String, ast::File>,
-    user_components: BTreeMap<String, CompDecl>,
-    module_components: BTreeMap<String, BTreeMap<String, CompDecl>>,
     /// Checked components (all visible to the build), by name.
     components: BTreeMap<String, Component>,
-    user_defines: BTreeMap<String, DefDecl>,
-    module_defines: BTreeMap<String, BTreeMap<String, DefDecl>>,
     roles: BTreeMap<String, Role>,
     role_names: BTreeMap<String, Span>,
     rules: Vec<NodeRule>,
@@ -91,45 +68,13 @@ fn silenced(list: &[Spanned<String>]) -> Vec<Silenced> {
 }
 
 impl<'a> Checker<'a> {
-    fn new(files: &'a [ast::File], sources: &'a SourceMap) -> Checker<'a> {
-        let mut uses: BTreeMap<FileId, BTreeSet<String>> = BTreeMap::new();
-        for f in files {
-            for item in &f.items {
-                if let ast::Item::Use(ms) = item {
-                    uses.entry(f.id)
-                        .or_default()
-                        .extend(ms.iter().map(|m| m.node.clone()));
-                }
-            }
-        }
-        let mut modules = BTreeMap::new();
-        for m in uses.values().flatten() {
-            if modules.contains_key(m) {
-                continue;
-            }
-            // resolve added every used module to the source map; parse it
-            // again with that id so that spans point into it
-            let name = format!("<stdlib>/{m}.npl");
-            let id = sources
-                .file_ids()
-                .find(|id| sources.is_stdlib(*id) && sources.name(*id) == name);
-            if let Some(id) = id {
-                if let Ok(f) = crate::syntax::parse_file(id, sources.text(id)) {
-                    modules.insert(m.clone(), f);
-                }
-            }
-        }
+    fn new(files: &'a [ast::File], names: &'a Tables<'a>, sources: &'a SourceMap) -> Checker<'a> {
         Checker {
             files,
+            names,
             sources,
             diags: Vec::new(),
-            uses,
-            modules,
-            user_components: BTreeMap::new(),
-            module_components: BTreeMap::new(),
             components: BTreeMap::new(),
-            user_defines: BTreeMap::new(),
-            module_defines: BTreeMap::new(),
             roles: BTreeMap::new(),
             role_names: BTreeMap::new(),
             rules: Vec::new(),
@@ -142,105 +87,27 @@ impl<'a> Checker<'a> {
         self.sources.location(span)
     }
 
-    /// Where a statement is, from its keyword on (after its `@silence` lines).
-    fn statement_location(&self, span: Span) -> String {
-        let start = self.statement_start(span);
-        self.location(Span::new(span.file, start, span.end))
-    }
-
-    /// The offset of a statement's keyword, after its `@silence` lines.
-    fn statement_start(&self, span: Span) -> usize {
-        let text = self.sources.text(span.file);
-        let mut i = span.start;
-        while i < span.end {
-            let rest = text.get(i..span.end).unwrap_or("");
-            let trimmed = rest.trim_start();
-            if let Some(after) = trimmed.strip_prefix('#') {
-                i += rest.len() - after.len();
-                i += after.find('\n').unwrap_or(after.len());
-            } else if trimmed.starts_with("@silence") {
-                let start = i + rest.len() - trimmed.len();
-                match trimmed.find(')') {
-                    Some(close) => i = start + close + 1,
-                    None => break,
-                }
-            } else {
-                i += rest.len() - trimmed.len();
-                break;
-            }
-        }
-        i.min(span.end)
-    }
-
-    /// The stdlib modules whose names `file` sees: those it `use`s, and for
-    /// a stdlib module's own file, that module.
-    fn used(&self, file: FileId) -> BTreeSet<String> {
-        let mut out = self.uses.get(&file).cloned().unwrap_or_default();
-        out.extend(
-            self.modules
-                .iter()
-                .filter(|(_, f)| f.id == file)
-                .map(|(m, _)| m.clone()),
-        );
-        out
-    }
-
     // ---- components -----------------------------------------------------
 
+    /// Every component the build sees (duplicates are the resolver's E0703).
     fn components(&mut self) {
-        for f in self.files {
-            for d in &f.ports {
-                if let Some(prev) = self.user_components.get(&d.name.node) {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "E0703",
-                            format!("port `{}` is declared twice", d.name.node),
-                        )
-                        .at(d.name.span, "declared again here")
-                        .with_label(prev.decl.name.span, "first declared here")
-                        .with_help("rename one of them or remove the duplicate"),
-                    );
-                    continue;
-                }
-                self.user_components
-                    .insert(d.name.node.clone(), CompDecl { decl: d.clone() });
-            }
-        }
-        for (m, f) in &self.modules {
-            let decls = f
-                .ports
-                .iter()
-                .map(|d| (d.name.node.clone(), CompDecl { decl: d.clone() }))
-                .collect();
-            self.module_components.insert(m.clone(), decls);
-        }
-        // every visible component, the sources' shadowing the stdlib's
-        let mut all: BTreeMap<String, CompDecl> = BTreeMap::new();
-        for decls in self.module_components.values() {
-            for (n, d) in decls {
-                all.entry(n.clone()).or_insert_with(|| d.clone());
-            }
-        }
-        for (n, d) in &self.user_components {
-            all.insert(n.clone(), d.clone());
-        }
-        for (name, d) in all {
-            let ports = self.decl_ports(&d.decl);
+        let names = self.names;
+        for (name, decl) in names.components() {
+            let ports = self.decl_ports(decl);
             let comp = Component {
-                name: name.clone(),
+                name: name.to_string(),
                 ports,
-                note: d
-                    .decl
+                note: decl
                     .note
                     .as_ref()
                     .map(|n| n.node.clone())
                     .unwrap_or_default(),
-                on: d.decl.on.iter().map(|r| r.node.clone()).collect(),
-                management: d.decl.management,
-                location: self.location(d.decl.name.span),
-                span: d.decl.span,
+                on: decl.on.iter().map(|r| r.node.clone()).collect(),
+                management: decl.management,
+                location: self.location(decl.name.span),
+                span: decl.span,
             };
-            self.components.insert(name, comp);
+            self.components.insert(name.to_string(), comp);
         }
     }
 
@@ -305,97 +172,22 @@ impl<'a> Checker<'a> {
 
     /// The component `name` as seen from `file`.
     fn component_visible(&self, name: &str, file: FileId) -> bool {
-        self.user_components.contains_key(name)
-            || self.used(file).iter().any(|m| {
-                self.module_components
-                    .get(m)
-                    .map(|d| d.contains_key(name))
-                    .unwrap_or(false)
-            })
-    }
-
-    fn visible_components(&self, file: FileId) -> Vec<String> {
-        let mut v: Vec<String> = self.user_components.keys().cloned().collect();
-        for m in self.used(file) {
-            if let Some(d) = self.module_components.get(&m) {
-                v.extend(d.keys().cloned());
-            }
-        }
-        v.sort();
-        v.dedup();
-        v
+        self.names.component(name, file).is_some()
     }
 
     fn unknown_component(&mut self, name: &Spanned<String>, file: FileId) {
-        let mut d = Diagnostic::error("E0702", format!("unknown port `{}`", name.node))
-            .at(name.span, "no such component port");
-        let in_module = stdlib::MODULES.iter().find(|(_, text)| {
-            crate::syntax::parse_file(FileId(usize::MAX), text)
-                .map(|f| f.ports.iter().any(|p| p.name.node == name.node))
-                .unwrap_or(false)
-        });
-        let visible = self.visible_components(file);
-        if let Some(s) = did_you_mean(&name.node, visible.iter().map(String::as_str)) {
-            d = d.with_help(format!("did you mean `{s}`?"));
-        } else if let Some((m, _)) = in_module {
-            d = d.with_help(format!(
-                "`{}` is in the standard library: add `use {m}` at the top of this file",
-                name.node
-            ));
-        } else {
-            d = d.with_help(format!(
+        let help = self
+            .names
+            .unknown_help(&name.node, NameKind::Port, file, None, &[])
+            .unwrap_or_else(|| format!(
                 "declare it (`port {} = tcp/PORT \"what it is\"`), write a number (`:tcp/9100`), or `use k8s-ports` for the Kubernetes component ports",
                 name.node
             ));
-        }
-        self.diags.push(d);
-    }
-
-    // ---- definitions of address blocks -----------------------------------
-
-    fn defines(&mut self) {
-        for f in self.files {
-            for item in &f.items {
-                if let ast::Item::Define(d) = item {
-                    // duplicates are reported by resolve (E0103); keep the first
-                    self.user_defines
-                        .entry(d.name.node.clone())
-                        .or_insert(DefDecl {
-                            def: d.clone(),
-                            file: f.id,
-                        });
-                }
-            }
-        }
-        for (m, f) in &self.modules {
-            let defs = f
-                .items
-                .iter()
-                .filter_map(|i| match i {
-                    ast::Item::Define(d) => Some((
-                        d.name.node.clone(),
-                        DefDecl {
-                            def: d.clone(),
-                            file: f.id,
-                        },
-                    )),
-                    _ => None,
-                })
-                .collect();
-            self.module_defines.insert(m.clone(), defs);
-        }
-    }
-
-    fn define_visible(&self, name: &str, file: FileId) -> Option<DefDecl> {
-        if let Some(d) = self.user_defines.get(name) {
-            return Some(d.clone());
-        }
-        for m in self.used(file) {
-            if let Some(d) = self.module_defines.get(&m).and_then(|x| x.get(name)) {
-                return Some(d.clone());
-            }
-        }
-        None
+        self.diags.push(
+            Diagnostic::error("E0702", format!("unknown port `{}`", name.node))
+                .at(name.span, "no such component port")
+                .with_help(help),
+        );
     }
 
     // ---- roles ------------------------------------------------------------
@@ -429,8 +221,9 @@ impl<'a> Checker<'a> {
         for f in self.files {
             for b in &f.nodes {
                 if !b.silence.is_empty() {
-                    let start = self.statement_start(b.span);
-                    let location = self.location(Span::new(b.span.file, start, start));
+                    // the line the block begins on
+                    let location =
+                        self.location(Span::new(b.head.file, b.head.start, b.head.start));
                     self.block_silences.push(BlockSilence {
                         span: b.span,
                         location,
@@ -476,7 +269,8 @@ impl<'a> Checker<'a> {
                         runs,
                         runs_written,
                         span: r.span,
-                        location: self.statement_location(r.span),
+                        name_span: r.name.span,
+                        location: self.location(r.head),
                         silence: silenced(&r.silence),
                     };
                     self.roles.insert(r.name.node.clone(), role);
@@ -534,7 +328,7 @@ impl<'a> Checker<'a> {
     }
 
     fn address_name(&mut self, n: &str, span: Span, file: FileId, roles: bool) -> Option<IpSet> {
-        let def = self.define_visible(n, file);
+        let def = self.names.define(n, file);
         let role_span = self.role_names.get(n).copied();
         if roles {
             if let (Some(rs), Some(d)) = (role_span, &def) {
@@ -542,7 +336,7 @@ impl<'a> Checker<'a> {
                     Diagnostic::error("E0707", format!("`{n}` names both a role and a definition"))
                         .at(span, "which one?")
                         .with_label(rs, "the role")
-                        .with_label(d.def.name.span, "the definition")
+                        .with_label(d.0.name.span, "the definition")
                         .with_help("rename the role or the definition"),
                 );
                 return None;
@@ -565,8 +359,8 @@ impl<'a> Checker<'a> {
                 return Some(addrs);
             }
         }
-        if let Some(d) = def {
-            return self.expand(n, &d, span);
+        if let Some((d, def_file)) = def {
+            return self.expand(n, d, def_file, span);
         }
         if let (false, Some(rs)) = (roles, role_span) {
             self.diags.push(
@@ -577,44 +371,34 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
-        let mut d =
-            Diagnostic::error("E0101", format!("unknown name `{n}`")).at(span, "not declared");
-        let in_module = stdlib::MODULES.iter().find(|(_, text)| {
-            text.lines()
-                .any(|l| l.trim_start().starts_with(&format!("define {n} ")))
-        });
-        let mut candidates: Vec<String> = self.user_defines.keys().cloned().collect();
-        if roles {
-            candidates.extend(self.role_names.keys().cloned());
-        }
-        for m in self.used(file) {
-            if let Some(x) = self.module_defines.get(&m) {
-                candidates.extend(x.keys().cloned());
-            }
-        }
-        if let Some(s) = did_you_mean(n, candidates.iter().map(String::as_str)) {
-            d = d.with_help(format!("did you mean `{s}`?"));
-        } else if let Some((m, _)) = in_module {
-            d = d.with_help(format!(
-                "`{n}` is in the standard library: add `use {m}` at the top of this file"
-            ));
-        } else if roles {
-            d = d.with_help(format!("declare it: `role {n} = ADDRESSES` in a `nodes` block, or `define {n} = 10.0.0.0/8` at the top level"));
+        let role_names: Vec<&str> = if roles {
+            self.role_names.keys().map(String::as_str).collect()
         } else {
-            d = d.with_help(format!(
-                "define it at the top level: `define {n} = 10.0.0.0/8`"
-            ));
-        }
+            Vec::new()
+        };
+        let help = self
+            .names
+            .unknown_help(n, NameKind::Define, file, None, &role_names)
+            .unwrap_or_else(|| {
+                if roles {
+                    format!("declare it: `role {n} = ADDRESSES` in a `nodes` block, or `define {n} = 10.0.0.0/8` at the top level")
+                } else {
+                    format!("define it at the top level: `define {n} = 10.0.0.0/8`")
+                }
+            });
+        let d = Diagnostic::error("E0101", format!("unknown name `{n}`"))
+            .at(span, "not declared")
+            .with_help(help);
         self.diags.push(d);
         None
     }
 
-    fn expand(&mut self, n: &str, d: &DefDecl, use_span: Span) -> Option<IpSet> {
+    fn expand(&mut self, n: &str, d: &ast::Define, file: FileId, use_span: Span) -> Option<IpSet> {
         if self.stack.iter().any(|x| x == n) {
             // resolve reports the cycle (E0105)
             return None;
         }
-        if let Some(p) = &d.def.value.ports {
+        if let Some(p) = &d.value.ports {
             self.diags.push(
                 Diagnostic::error("E0704", format!("`{n}` carries ports; a node rule takes addresses on its source"))
                     .at(use_span, "a definition with ports")
@@ -627,8 +411,8 @@ impl<'a> Checker<'a> {
         let errors_before = self.diags.len();
         let mut out = IpSet::empty();
         let mut ok = true;
-        for p in &d.def.value.peers {
-            match self.address_peer(p, d.file, false) {
+        for p in &d.value.peers {
+            match self.address_peer(p, file, false) {
                 Some(s) => out = out.union(&s),
                 None => ok = false,
             }
@@ -766,41 +550,6 @@ impl<'a> Checker<'a> {
         if errors_after > errors_before {
             return None;
         }
-        // W0708: an allow of a component on a role that does not run it
-        if r.action == Action::Allow {
-            for role in &roles {
-                let Some(rl) = self.roles.get(role) else {
-                    continue;
-                };
-                for (c, span) in &named {
-                    let Some(comp) = self.components.get(c) else {
-                        continue;
-                    };
-                    if rl.runs(c) || (!rl.runs_written && comp.on.is_empty()) {
-                        continue;
-                    }
-                    let mut d = Diagnostic::warning(
-                        "W0708",
-                        format!("`{c}` does not run on role `{role}`"),
-                    )
-                    .at(*span, format!("opened on `{role}`"));
-                    d = if rl.runs_written {
-                        d.with_label(rl.span, "its `runs` list")
-                            .with_help(format!("if `{c}` does run there, add it to the role's `runs` list; otherwise remove `{role}` from this rule"))
-                    } else {
-                        let on: Vec<String> = comp.on.iter().map(|x| format!("`{x}`")).collect();
-                        d.with_help(format!(
-                            "by default `{c}` runs on {}; if it runs on `{role}` too, list what the role runs: `role {role} = ... runs {c}, ...`",
-                            on.join(", ")
-                        ))
-                    };
-                    if !comp.note.is_empty() {
-                        d = d.with_note(format!("`{c}`: {}", comp.note));
-                    }
-                    self.diags.push(d);
-                }
-            }
-        }
         Some(NodeRule {
             id: 0,
             action: r.action,
@@ -809,9 +558,10 @@ impl<'a> Checker<'a> {
             roles,
             ports,
             components,
+            named,
             silence: silenced(&r.silence),
             span: r.span,
-            location: self.statement_location(r.span),
+            location: self.location(r.head),
         })
     }
 
@@ -899,83 +649,6 @@ impl<'a> Checker<'a> {
             files,
         }
     }
-
-    /// Warnings that need the whole table: management access (W0707) and
-    /// allows that open nothing (W0709).
-    fn warnings(&mut self, spec: &FirewallSpec) {
-        let rows = spec.rows();
-        let mgmt = spec.management_ports();
-        let mgmt_text = describe_ports(&mgmt, spec);
-        for role in spec.roles.values() {
-            let reachable = rows.iter().any(|row| {
-                let range = RangeSet::range(row.lo.into(), row.hi.into());
-                row.role == role.name
-                    && row.is_open()
-                    && mgmt
-                        .numbers
-                        .get(&row.protocol)
-                        .map(|r| !r.intersect(&range).is_empty())
-                        .unwrap_or(false)
-            });
-            if reachable {
-                continue;
-            }
-            let managed = spec.managed(&role.name);
-            let closes = !managed.intersect(&mgmt).is_empty();
-            let name_span = self
-                .role_names
-                .get(&role.name)
-                .copied()
-                .unwrap_or(role.span);
-            let mut d = Diagnostic::warning(
-                "W0707",
-                format!("no rule gives management access to role `{}`", role.name),
-            )
-            .at(name_span, "no management access");
-            d = if closes {
-                d.with_note(format!(
-                    "the ruleset of `{}` drops {mgmt_text} from every source: loading it can lock operators out",
-                    role.name
-                ))
-            } else {
-                d.with_note(format!(
-                    "the ruleset of `{}` leaves {mgmt_text} untouched, but the sources do not say how operators reach these nodes",
-                    role.name
-                ))
-            };
-            self.diags.push(d.with_help(format!(
-                "allow the admin network: `allow admin-net -> {}:ssh` (with `use k8s-ports`); if the nodes are managed another way (a serial console, a cloud agent), write `@silence(W0707)` before the role",
-                role.name
-            )));
-        }
-        for rule in spec.rules.iter().filter(|r| r.action == Action::Allow) {
-            let mine: Vec<&super::PortRow> = rows
-                .iter()
-                .filter(|row| row.allowed_by.contains(&rule.id))
-                .collect();
-            if !mine.is_empty()
-                && mine
-                    .iter()
-                    .all(|row| row.open.intersect(&rule.sources).is_empty())
-            {
-                let mut d = Diagnostic::warning(
-                    "W0709",
-                    "this allow opens nothing: denies take out every source on every port",
-                )
-                .at(rule.span, "no effect");
-                for row in &mine {
-                    for id in &row.denied_by {
-                        if let Some(deny) = spec.rules.get(*id) {
-                            d = d.with_label(deny.span, "denied here");
-                        }
-                    }
-                }
-                d.labels.dedup();
-                self.diags
-                    .push(d.with_help("remove the allow, or narrow the deny"));
-            }
-        }
-    }
 }
 
 fn protocol(item: &PortItem) -> Protocol {
@@ -983,38 +656,6 @@ fn protocol(item: &PortItem) -> Protocol {
         .as_ref()
         .and_then(|p| Protocol::parse(&p.node))
         .unwrap_or(Protocol::Tcp)
-}
-
-/// `tcp/22 (ssh)`: a port set in words, with the components that use it.
-fn describe_ports(p: &PortSet, spec: &FirewallSpec) -> String {
-    let mut parts = Vec::new();
-    for (proto, r) in &p.numbers {
-        for &(lo, hi) in r.ranges() {
-            let text = if lo == hi {
-                format!("{proto}/{lo}")
-            } else {
-                format!("{proto}/{lo}-{hi}")
-            };
-            let names: Vec<&str> = spec
-                .components
-                .values()
-                .filter(|c| {
-                    c.ports
-                        .numbers
-                        .get(proto)
-                        .map(|x| x.contains(lo))
-                        .unwrap_or(false)
-                })
-                .map(|c| c.name.as_str())
-                .collect();
-            if names.is_empty() {
-                parts.push(text);
-            } else {
-                parts.push(format!("{text} (`{}`)", names.join("`, `")));
-            }
-        }
-    }
-    parts.join(", ")
 }
 
 /// Lowercase letters, digits, `-`; starts with a letter; at most 50 characters.

@@ -60,6 +60,8 @@ pub struct Role {
     pub runs_written: bool,
     /// The role statement and its location (`file:line`).
     pub span: Span,
+    /// Its name where first declared.
+    pub name_span: Span,
     pub location: String,
     pub silence: Vec<Silenced>,
 }
@@ -92,6 +94,8 @@ pub struct NodeRule {
     pub ports: PortSet,
     /// Components named in the ports.
     pub components: BTreeSet<String>,
+    /// Each component name as written in the ports, with its place.
+    pub named: Vec<(String, Span)>,
     pub silence: Vec<Silenced>,
     pub span: Span,
     pub location: String,
@@ -591,6 +595,7 @@ mod tests {
                     .collect(),
                 runs_written: false,
                 span: Span::default(),
+                name_span: Span::default(),
                 location: String::new(),
                 silence: vec![],
             },
@@ -603,6 +608,7 @@ mod tests {
             roles: ["worker".to_string()].into_iter().collect(),
             ports,
             components: BTreeSet::new(),
+            named: vec![],
             silence: vec![],
             span: Span::default(),
             location: String::new(),
@@ -664,7 +670,7 @@ mod tests {
             let mut fw = FirewallSpec::default();
             fw.roles.insert("r".into(), Role {
                 name: "r".into(), addresses: IpSet::empty(), runs: BTreeSet::new(), runs_written: false,
-                span: Span::default(), location: String::new(), silence: vec![],
+                span: Span::default(), name_span: Span::default(), location: String::new(), silence: vec![],
             });
             for (i, (allow, third, len, udp, lo, extra)) in rules.iter().enumerate() {
                 let net: IpNet = format!("10.0.{}.0/{}", third, 22 + len * 2).parse::<IpNet>().unwrap().trunc();
@@ -677,6 +683,7 @@ mod tests {
                     roles: ["r".to_string()].into_iter().collect(),
                     ports: PortSet::range(proto, *lo, lo + extra),
                     components: BTreeSet::new(),
+                    named: vec![],
                     silence: vec![],
                     span: Span::default(),
                     location: String::new(),

@@ -226,6 +226,8 @@ pub struct NodesBlock {
     pub roles: Vec<RoleDecl>,
     pub rules: Vec<NodeRule>,
     pub span: Span,
+    /// Where the block begins after its `@silence` attributes (the keyword).
+    pub head: Span,
 }
 
 /// `role NAME [= ADDRESSES] [runs COMPONENT, ...]`.
@@ -238,6 +240,8 @@ pub struct RoleDecl {
     pub runs: Option<Vec<Spanned<String>>>,
     pub silence: Vec<Spanned<String>>,
     pub span: Span,
+    /// The declaration from its keyword on, after its `@silence` attributes.
+    pub head: Span,
 }
 
 /// `allow|deny SRC -> ROLES:PORTS` in a `nodes` block.
@@ -248,6 +252,8 @@ pub struct NodeRule {
     pub dst: Side,
     pub silence: Vec<Spanned<String>>,
     pub span: Span,
+    /// The rule from its keyword on, after its `@silence` attributes.
+    pub head: Span,
 }
 
 /// `port NAME = PORTS ["NOTE"] [on ROLE, ...] [for management]`: a named

@@ -149,6 +149,18 @@ impl Lower {
         let s = p.as_span();
         Span::new(self.file, s.start(), last_end(p).max(s.start()))
     }
+    /// `p` from its first part that is not an `@silence` attribute on: a
+    /// statement without the attributes (and comments) before its keyword.
+    fn head(&self, p: &Pair<Rule>) -> Span {
+        let whole = self.span(p);
+        let start = p
+            .clone()
+            .into_inner()
+            .find(|c| c.as_rule() != Rule::attrs)
+            .map(|c| c.as_span().start())
+            .unwrap_or(whole.start);
+        Span::new(self.file, start, whole.end)
+    }
     fn text(&self, p: &Pair<Rule>) -> Spanned<String> {
         Spanned::new(p.as_str().to_string(), self.span(p))
     }
@@ -654,11 +666,13 @@ impl Lower {
     /// `nodes { ... }`.
     fn nodes(&self, p: Pair<Rule>) -> NodesBlock {
         let span = self.span(&p);
+        let head = self.head(&p);
         let mut block = NodesBlock {
             silence: vec![],
             roles: vec![],
             rules: vec![],
             span,
+            head,
         };
         for c in p.into_inner() {
             match c.as_rule() {
@@ -671,6 +685,7 @@ impl Lower {
                         runs: None,
                         silence: vec![],
                         span,
+                        head: self.head(&c),
                     };
                     for x in c.into_inner() {
                         match x.as_rule() {
@@ -692,6 +707,7 @@ impl Lower {
                 }
                 Rule::node_rule => {
                     let span = self.span(&c);
+                    let head = self.head(&c);
                     let mut action = Action::Allow;
                     let mut silence = Vec::new();
                     let mut sides = Vec::new();
@@ -712,6 +728,7 @@ impl Lower {
                         dst,
                         silence,
                         span,
+                        head,
                     });
                 }
                 _ => {}

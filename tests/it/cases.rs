@@ -4,24 +4,32 @@
 //! that code; an `ok-...` fixture must compile without errors.
 
 use crate::common;
-use std::path::PathBuf;
+use std::path::Path;
 
-fn fixtures() -> Vec<PathBuf> {
-    let dir = common::root().join("tests/cases");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() || p.extension().map(|x| x == "npl").unwrap_or(false))
-        .filter(|p| p.file_name().map(|n| n != "snapshots").unwrap_or(true))
-        .collect();
-    v.sort();
-    v
+/// Whether `path` (an entry of `tests/cases/`) is a fixture: a `.npl`
+/// file or a directory of them, not the snapshots.
+fn is_fixture(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+    let in_cases = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|p| p == "cases");
+    in_cases
+        && (path.is_dir() || path.extension().is_some_and(|x| x == "npl"))
+        && name.is_some_and(|n| n != "snapshots")
 }
 
+/// One test per fixture (insta's `glob!`: every fixture runs, each failing
+/// one is named), each with its snapshot `tests/cases/snapshots/<stem>.snap`.
 #[test]
 fn every_case_matches_its_snapshot() {
     let mut failures = Vec::new();
-    for f in fixtures() {
+    let mut count = 0;
+    insta::glob!("../cases", "*", |f| {
+        if !is_fixture(f) {
+            return;
+        }
+        count += 1;
         let stem = f.file_stem().unwrap().to_string_lossy().to_string();
         let rel = f.strip_prefix(common::root()).unwrap().to_path_buf();
         let c = common::compile(&rel);
@@ -45,10 +53,9 @@ fn every_case_matches_its_snapshot() {
                 common::render(&c)
             ));
         }
-        insta::with_settings!({snapshot_path => "../cases/snapshots", prepend_module_to_snapshot => false, omit_expression => true}, {
-            insta::assert_snapshot!(stem.clone(), common::render(&c));
-        });
-    }
+        common::snapshot("../cases/snapshots", &stem, &common::render(&c));
+    });
+    assert!(count > 50, "the fixtures are found ({count})");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -79,3 +79,15 @@ pub fn without_locations(yaml: &str) -> String {
     }
     out.join("\n")
 }
+
+/// Asserts `contents` against the snapshot `<dir>/<name>.snap` (`dir`
+/// relative to `tests/it/`): one layout for cases, examples and firewall
+/// fixtures, named after the fixture alone (no `glob!` suffix).
+pub fn snapshot(dir: &str, name: &str, contents: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.remove_snapshot_suffix();
+    settings.set_snapshot_path(dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(name.to_string(), contents));
+}

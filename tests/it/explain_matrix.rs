@@ -467,3 +467,43 @@ fn matrix_usage_errors_exit_2() {
     assert_eq!(v[0]["code"], "E0002");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A flag value that cannot be used is E0003 (not an I/O error), in both
+/// formats, and never says that nothing was written.
+#[test]
+fn bad_flag_values_are_usage_errors() {
+    let d = setup("usage-code");
+    for args in [
+        &["matrix", "shop.npl", "--pods", "pods.yaml", "--ports", "0"][..],
+        &[
+            "explain",
+            "shop.npl",
+            "--from",
+            "shop/app=web",
+            "--to",
+            "shop/db-0:5432",
+        ][..],
+        &[
+            "explain",
+            "shop.npl",
+            "--pods",
+            "pods.yaml",
+            "--from",
+            "shop/no-such-pod",
+            "--to",
+            "shop/db-0:5432",
+        ][..],
+    ] {
+        let o = nplc(&d, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let text = String::from_utf8_lossy(&o.stderr);
+        assert!(text.contains("error[E0003]"), "{args:?}: {text}");
+        assert!(!text.contains("nothing was written"), "{args:?}: {text}");
+        let mut json = args.to_vec();
+        json.extend(["--error-format", "json"]);
+        let o = nplc(&d, &json);
+        let v: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+        assert_eq!(v[0]["code"], "E0003", "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

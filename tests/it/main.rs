@@ -15,6 +15,7 @@ mod fuzz_regressions;
 mod import_props;
 mod k8s_e2e;
 mod limits;
+mod matrix_classes;
 mod nft_enforce;
 mod outdir;
 mod props;

@@ -510,7 +510,7 @@ struct Cluster {
 }
 
 #[derive(Clone)]
-struct Case {
+pub(crate) struct Case {
     blocks: Vec<NsBlock>,
     cluster: Cluster,
     externals: Vec<prop::sample::Index>,
@@ -522,7 +522,7 @@ struct Case {
 }
 
 impl Case {
-    fn source(&self) -> String {
+    pub(crate) fn source(&self) -> String {
         self.render(None)
     }
 
@@ -592,7 +592,7 @@ impl Case {
             .collect()
     }
 
-    fn population(&self) -> Population {
+    pub(crate) fn population(&self) -> Population {
         let mut pop = Population::default();
         let namespaces = self.namespaces();
         for (name, t) in &namespaces {
@@ -659,7 +659,7 @@ impl Case {
 
     /// Ports to probe per protocol: around every number and range the
     /// program writes, every container port, and one port nothing names.
-    fn probe_ports(&self, pop: &Population) -> BTreeMap<Protocol, BTreeSet<u16>> {
+    pub(crate) fn probe_ports(&self, pop: &Population) -> BTreeMap<Protocol, BTreeSet<u16>> {
         let mut out: BTreeMap<Protocol, BTreeSet<u16>> = Protocol::ALL
             .iter()
             .map(|p| (*p, [OTHER_PORT].into()))
@@ -1115,7 +1115,7 @@ fn cluster() -> impl Strategy<Value = Cluster> {
         .prop_map(|(ns_labels, pods)| Cluster { ns_labels, pods })
 }
 
-fn case() -> impl Strategy<Value = Case> {
+pub(crate) fn case() -> impl Strategy<Value = Case> {
     (
         prop::collection::vec(namespace_block(), 1..=3),
         cluster(),
@@ -1160,7 +1160,7 @@ const EXPECTED_REJECTIONS: [&str; 4] = ["E0501", "E0502", "E0109", "E0112"];
 /// (a dot-less `NS/key` read as a label key).
 const COMMA_REFUSALS: [&str; 4] = ["E0001", "E0110", "E0111", "E0207"];
 
-fn compile_text(text: &str) -> nplc::driver::Compilation {
+pub(crate) fn compile_text(text: &str) -> nplc::driver::Compilation {
     compile_inputs(&[Input {
         name: "prop.npl".into(),
         text: text.to_string(),
@@ -1176,7 +1176,9 @@ fn error_codes(c: &nplc::driver::Compilation) -> BTreeSet<String> {
 }
 
 /// The emitted objects without their annotations (which name source lines).
-fn objects(c: &nplc::driver::Compilation) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
+pub(crate) fn objects(
+    c: &nplc::driver::Compilation,
+) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
     c.manifests
         .iter()
         .map(|m| {
@@ -1574,7 +1576,7 @@ fn verdict_word(allowed: bool) -> &'static str {
     }
 }
 
-fn cases() -> u32 {
+pub(crate) fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|s| s.parse().ok())

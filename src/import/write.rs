@@ -271,6 +271,14 @@ fn other_side_unmanaged(p: &Peer, ns: &str, managed: &BTreeSet<&str>) -> bool {
     }
 }
 
+/// The statements of a namespace as they are written, and whether one
+/// of them names the standard library's `dns`.
+#[derive(Default)]
+struct Body {
+    lines: Vec<String>,
+    dns: bool,
+}
+
 /// The statements of one rule (two when a named port meets address blocks
 /// in an egress rule: a named port resolves on the destination pod, so it
 /// never matches an address, and the grammar does not take it there).
@@ -281,9 +289,9 @@ fn rule_statements(
     egress: bool,
     names: &Names,
     managed: &BTreeSet<&str>,
-    out: &mut Vec<String>,
-    uses_dns: &mut bool,
+    body: &mut Body,
 ) {
+    let out = &mut body.lines;
     let dir = if egress { "egress" } else { "ingress" };
     let subject = names.pods(&p.subject);
     let named = |x: &super::Port| matches!(x.port, Some(PortValue::Name(_)));
@@ -353,7 +361,7 @@ fn rule_statements(
                 v == ["53", "udp/53"]
             });
         if egress && is_dns {
-            *uses_dns = true;
+            body.dns = true;
             out.push(format!("  allow {subject} -> dns{scope}"));
             continue;
         }
@@ -416,23 +424,22 @@ fn namespace_text(ns: &str, policies: &[&Policy], managed: &BTreeSet<&str>) -> S
             p.name
         ));
     }
-    let mut body: Vec<String> = Vec::new();
-    let mut dns = false;
+    let mut body = Body::default();
     for p in policies {
         if p.ingress_isolated {
             for (i, r) in p.ingress.iter().enumerate() {
-                rule_statements(p, r, i, false, &names, managed, &mut body, &mut dns);
+                rule_statements(p, r, i, false, &names, managed, &mut body);
             }
         }
         if p.egress_isolated {
             for (i, r) in p.egress.iter().enumerate() {
-                rule_statements(p, r, i, true, &names, managed, &mut body, &mut dns);
+                rule_statements(p, r, i, true, &names, managed, &mut body);
             }
         }
     }
-    lines.extend(two_sided(body));
+    lines.extend(two_sided(body.lines));
     lines.push("}".to_string());
-    if dns {
+    if body.dns {
         lines.insert(0, "use dns".to_string());
     }
     let mut text = lines.join("\n");

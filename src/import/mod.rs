@@ -129,6 +129,11 @@ pub fn read(inputs: &[(String, String)], default_ns: Option<&str>) -> Read {
             default_ns,
             origin_name: name.clone(),
             doc_start: 0,
+            doc_end: text.len(),
+            cursor: 0,
+            line_starts: std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
         };
         r.file_text();
         out.diagnostics.extend(r.diags);
@@ -146,8 +151,15 @@ struct Reader<'a> {
     policies: Vec<Policy>,
     default_ns: Option<&'a str>,
     origin_name: String,
-    /// Byte offset of the document being read.
+    /// Byte range of the document being read.
     doc_start: usize,
+    doc_end: usize,
+    /// Where the object being read starts (its name), so that a search for
+    /// what it says looks there first: objects are found in order, and a
+    /// large list is searched once, not once per object.
+    cursor: usize,
+    /// Byte offsets of line starts.
+    line_starts: Vec<usize>,
 }
 
 /// The documents of a YAML stream: (byte offset, text), split at lines
@@ -169,30 +181,58 @@ fn documents(text: &str) -> Vec<(usize, &str)> {
 
 impl Reader<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+
+    /// Where `needle` first occurs from the cursor on in the document,
+    /// else from the document's start.
+    fn find(&self, needle: &str) -> Option<usize> {
+        if needle.is_empty() {
+            return None;
+        }
+        let from = self.cursor.clamp(self.doc_start, self.doc_end);
+        self.text[from..self.doc_end]
+            .find(needle)
+            .map(|i| from + i)
+            .or_else(|| {
+                self.text[self.doc_start..from]
+                    .find(needle)
+                    .map(|i| self.doc_start + i)
+            })
+    }
+
+    /// Where the object named `name` starts: its `name` field, in YAML or JSON.
+    fn find_name(&self, name: &str) -> Option<(usize, usize)> {
+        [
+            format!("name: {name}"),
+            format!("\"name\": \"{name}\""),
+            format!("\"name\":\"{name}\""),
+        ]
+        .iter()
+        .find_map(|n| self.find(n).map(|at| (at, n.len())))
     }
 
     /// A span for a problem in the current document: the first occurrence
     /// of `needle` in it (the offending key or value as written), else the
     /// document's first line.
     fn locate(&self, needle: &str) -> Span {
-        let doc = &self.text[self.doc_start..];
-        let end_of_doc = documents(doc)
-            .first()
-            .map(|(_, d)| d.len())
-            .unwrap_or(doc.len());
-        let within = &doc[..end_of_doc];
-        let at = (!needle.is_empty())
-            .then(|| within.find(needle))
-            .flatten()
-            .map(|i| (self.doc_start + i, needle.len()));
-        match at {
-            Some((s, n)) => Span::new(self.file, s, s + n),
+        match self.find(needle) {
+            Some(s) => Span::new(self.file, s, s + needle.len()),
             None => {
-                // the first non-blank, non-comment line
+                // the object's name, or the document's first line that is
+                // neither blank nor a comment
+                if self.cursor > self.doc_start && self.cursor < self.doc_end {
+                    let s = self.cursor;
+                    let e = self.text[s..]
+                        .find('\n')
+                        .map(|i| s + i)
+                        .unwrap_or(self.text.len());
+                    return Span::new(self.file, s, e);
+                }
+                let within = &self.text[self.doc_start..self.doc_end];
                 let skip = within
                     .split_inclusive('\n')
                     .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
@@ -218,6 +258,8 @@ impl Reader<'_> {
         let text = self.text;
         for (start, doc) in documents(text) {
             self.doc_start = start;
+            self.doc_end = start + doc.len();
+            self.cursor = start;
             if doc.trim().is_empty()
                 || doc
                     .lines()
@@ -278,7 +320,13 @@ impl Reader<'_> {
             } else {
                 format!("{kind} `{name}`")
             };
-            let span = self.locate(&format!("name: {name}"));
+            let span = match self.find_name(&name) {
+                Some((at, n)) => {
+                    self.cursor = at;
+                    Span::new(self.file, at, at + n)
+                }
+                None => self.locate(""),
+            };
             let item = item.map(|i| format!(" (item {i})")).unwrap_or_default();
             self.diags.push(
                 Diagnostic::note(
@@ -289,7 +337,10 @@ impl Reader<'_> {
             );
             return;
         }
-        let line = self.line_of(self.locate(&format!("name: {name}")).start);
+        if let Some((at, _)) = self.find_name(&name) {
+            self.cursor = at;
+        }
+        let line = self.line_of(self.cursor);
         let before = self.diags.len();
         if let Some(p) = self.policy(v, &name) {
             if self.diags.len() == before {
@@ -342,7 +393,7 @@ impl Reader<'_> {
             self.error(
                 "E0802",
                 format!("`{name}` is not a valid NetworkPolicy name"),
-                &format!("name: {name}"),
+                "",
                 "not a DNS-1123 subdomain",
             );
         }
@@ -354,7 +405,7 @@ impl Reader<'_> {
                     self.error(
                         "E0804",
                         format!("NetworkPolicy `{name}` has no namespace"),
-                        &format!("name: {name}"),
+                        "",
                         "no `metadata.namespace`",
                     );
                     return None;

@@ -274,6 +274,9 @@ impl Checker {
         if self.diags[diags_before..].iter().any(Diagnostic::is_error) {
             return None;
         }
+        // no spare room: a statement's IR lives to the end of the build
+        src.shrink_to_fit();
+        dst.shrink_to_fit();
         Some(ir::Statement {
             id: 0,
             action: r.action,

@@ -41,6 +41,16 @@ pub const CODES: &[Code] = &[
         summary: "a command-line value that cannot be used (exit code 2): a malformed `--ports` list, a `--from` or `--to` that is not a pod, an address or `namespace/pod`, a pod that the population does not have; never followed by \"nothing was written\"",
     },
     Code {
+        code: "E0004",
+        severity: Severity::Error,
+        summary: "the project file `nplc.toml` is not valid TOML, has a key it does not know, or a `deny` entry that is not a warning code (exit code 2); it points at the line (docs/project.md)",
+    },
+    Code {
+        code: "E0005",
+        severity: Severity::Error,
+        summary: "`nplc fmt` cannot lay out a file without changing its statements (a safety net: the file is left as it is); report it with the file",
+    },
+    Code {
         code: "E0101",
         severity: Severity::Error,
         summary: "unknown name, with did-you-mean, or the `use` line that would define it",

@@ -11,7 +11,7 @@ use crate::emit::k8s::{self, Manifest};
 use crate::ir::Program;
 use crate::resolve;
 use crate::source::SourceMap;
-use crate::syntax;
+use crate::syntax::{self, ast};
 use std::path::{Path, PathBuf};
 
 /// One input file.
@@ -69,22 +69,48 @@ fn front(inputs: &[Input], out: &mut Compilation, sink: &mut Sink) -> Result<Pro
     }
     t.lap("parse");
     sink.finish(mark, ())?;
-    let (resolved, names) = resolve::resolve_scope(&files, &mut out.sources, sink)?;
-    t.lap("resolve");
-    // the node firewall (`nodes` blocks), beside the policies, through the
-    // resolver's scope; its errors do not stop the policies from being checked
-    out.firewall = crate::firewall::check::check(&files, &names, &out.sources, sink)
-        .ok()
-        .flatten();
-    t.lap("firewall");
+    let resolved = resolve_and_firewall(&files, out, sink)?;
     // each stage's input is freed once the next has its own copy, so that
     // later stages reuse the memory instead of touching new pages
-    drop(names);
     drop(files);
     let program = check::check(&resolved, sink);
     drop(resolved);
     t.lap("check");
     program
+}
+
+/// Resolution and, beside it, the node firewall (through the resolver's
+/// scope; its errors do not stop the policies from being checked).
+fn resolve_and_firewall(
+    files: &[ast::File],
+    out: &mut Compilation,
+    sink: &mut Sink,
+) -> Result<resolve::Resolved, Failed> {
+    let mut t = Timer::new();
+    let (resolved, names) = resolve::resolve_scope(files, &mut out.sources, sink)?;
+    t.lap("resolve");
+    out.firewall = crate::firewall::check::check(files, &names, &out.sources, sink)
+        .ok()
+        .flatten();
+    t.lap("firewall");
+    Ok(resolved)
+}
+
+/// The stages after parsing on files already parsed (the language server
+/// parses each file once per edit): resolve, the node firewall, check,
+/// compile, the lints and `@silence`, without emission. `files` are in
+/// name order and their ids index `sources`.
+pub fn check_parsed(sources: SourceMap, files: &[ast::File]) -> Compilation {
+    let mut out = Compilation {
+        sources,
+        ..Compilation::default()
+    };
+    let mut sink = Sink::new();
+    out.program = resolve_and_firewall(files, &mut out, &mut sink)
+        .and_then(|r| check::check(&r, &mut sink))
+        .ok();
+    back_end(&mut out, sink, false);
+    out
 }
 
 /// Drops warnings and notes silenced with `@silence(CODE)` on the statement
@@ -182,6 +208,13 @@ fn run(inputs: &[Input], emit: bool) -> Compilation {
     let mut out = Compilation::default();
     let mut sink = Sink::new();
     out.program = front(inputs, &mut out, &mut sink).ok();
+    back_end(&mut out, sink, emit);
+    out
+}
+
+/// Compile (and with `emit` the manifests), the lints and `@silence`,
+/// after the program is checked; the sink becomes the sorted diagnostics.
+fn back_end(out: &mut Compilation, mut sink: Sink, emit: bool) {
     let mut t = Timer::new();
     if let Some(prog) = &out.program {
         if let Ok(set) = compile::compile(prog, &mut sink) {
@@ -203,7 +236,6 @@ fn run(inputs: &[Input], emit: bool) -> Compilation {
         crate::firewall::apply_silences(fw, &mut diagnostics);
     }
     out.diagnostics = diagnostics;
-    out
 }
 
 /// Why inputs could not be read (exit code 2).

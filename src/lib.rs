@@ -51,6 +51,8 @@ pub mod ir;
 #[doc(hidden)]
 pub mod lint;
 #[doc(hidden)]
+pub mod lsp;
+#[doc(hidden)]
 pub mod net;
 #[doc(hidden)]
 pub mod outdir;
@@ -58,6 +60,10 @@ pub mod outdir;
 pub mod par;
 #[doc(hidden)]
 pub mod population;
+#[doc(hidden)]
+pub mod project;
+#[doc(hidden)]
+pub mod report;
 #[doc(hidden)]
 pub mod resolve;
 #[doc(hidden)]

@@ -189,6 +189,99 @@ pub fn write<T: Tree + ?Sized>(
     result
 }
 
+/// What a build would change in its output directory (`nplc build
+/// --check`): the files it would add, change and remove, each sorted by
+/// path. Empty when the directory is current.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drift {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    /// An interrupted build left its journal: the next build rolls that
+    /// switch back first.
+    pub interrupted: bool,
+}
+
+impl Drift {
+    pub fn is_current(&self) -> bool {
+        self.added.is_empty()
+            && self.changed.is_empty()
+            && self.removed.is_empty()
+            && !self.interrupted
+    }
+}
+
+/// Compares the files of `tree` with what `dir` holds, reading only: no
+/// lock, no staging, nothing written. The same refusals as [`write()`] (a
+/// path outside `dir`, a file nplc did not write where it would write one,
+/// a bad ownership list) are errors, since that build would fail. The
+/// files are rendered and compared on every core.
+pub fn drift<T: Tree + ?Sized>(dir: &Path, tree: &T) -> Result<Drift, Error> {
+    if dir.as_os_str().is_empty() {
+        return Err(String::from("the output directory is an empty path").into());
+    }
+    if let Some(bad) = (0..tree.count()).map(|i| tree.path(i)).find(|p| !safe(p)) {
+        return Err(format!("refusing to write `{bad}` outside the output directory").into());
+    }
+    if fs::metadata(dir).is_ok() {
+        refuse(dir)?;
+    }
+    let previous = read_owned(dir)?;
+    let mut above = BTreeMap::new();
+    for i in 0..tree.count() {
+        missing_above(dir, tree.path(i), &mut above)?;
+    }
+    let indices: Vec<usize> = (0..tree.count()).collect();
+    // per file: 0 unchanged, 1 added, 2 changed
+    let states = crate::par::map_chunks(&indices, |run| {
+        let mut buf = String::with_capacity(4096);
+        run.iter()
+            .map(|&i| {
+                let rel = tree.path(i);
+                let target = dir.join(rel);
+                match fs::symlink_metadata(&target) {
+                    Ok(_) if !previous.contains(rel) => Err(format!(
+                        "refusing to overwrite `{}`, which nplc did not write; move it away or choose another output directory",
+                        target.display()
+                    )),
+                    Ok(m) if m.is_dir() => Err(format!(
+                        "`{}` is a directory where nplc writes a file; move it away",
+                        target.display()
+                    )),
+                    Ok(_) => {
+                        buf.clear();
+                        tree.render(i, &mut buf);
+                        let same = fs::read(&target).is_ok_and(|old| old == buf.as_bytes());
+                        Ok(if same { 0u8 } else { 2 })
+                    }
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(1),
+                    Err(e) => Err(io(&target, e)),
+                }
+            })
+            .collect()
+    });
+    let mut d = Drift {
+        interrupted: exists(&dir.join(JOURNAL)),
+        ..Drift::default()
+    };
+    let new: BTreeSet<&str> = indices.iter().map(|&i| tree.path(i)).collect();
+    for (&i, state) in indices.iter().zip(states) {
+        match state? {
+            1 => d.added.push(tree.path(i).to_string()),
+            2 => d.changed.push(tree.path(i).to_string()),
+            _ => {}
+        }
+    }
+    for rel in previous.iter().filter(|p| !new.contains(p.as_str())) {
+        if missing_above(dir, rel, &mut above)?.is_none() && exists(&dir.join(rel)) {
+            d.removed.push(rel.clone());
+        }
+    }
+    d.added.sort();
+    d.changed.sort();
+    Ok(d)
+}
+
 /// Refuses an existing directory that is not nplc's to fill: one holding a
 /// Git repository, the root directory, the home directory (unless an
 /// earlier build made it nplc's own: it holds `.nplc-owned`).

@@ -1,4 +1,5 @@
-//! `nplc build PATH... (-o DIR | --stdout)`: compile and write the manifests.
+//! `nplc build PATH... (-o DIR [--check] | --stdout)`: compile and write the
+//! manifests (`--check`: write nothing, list what a build would change).
 //! On success it says on standard error what it did to DIR (one line: files
 //! written, changed, unchanged, removed); a build that fails says that
 //! nothing was written, which the output directory's writer guarantees
@@ -7,7 +8,7 @@
 
 use super::{report_then, Common, ErrorFormat, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use nplc::driver;
-use nplc::emit::files::BuildFiles;
+use nplc::emit::files::{BuildFiles, Tree};
 use nplc::emit::k8s;
 use nplc::outdir;
 use std::io::Write;
@@ -19,21 +20,42 @@ pub struct Args {
     pub common: Common,
     /// Output directory: `DIR/<namespace>/<policy>.yaml`, `DIR/kustomization.yaml`,
     /// and with `nodes` blocks `DIR/firewall/` (ports.txt, ports.json, ports.csv, ROLE.nft).
+    /// Without `-o` and `--stdout`: the `output` of the project file
+    /// (docs/project.md).
     #[arg(
         short = 'o',
         long = "out",
         value_name = "DIR",
-        required_unless_present = "stdout",
         conflicts_with = "stdout"
     )]
     pub out: Option<PathBuf>,
     /// Write one multi-document YAML stream to standard output instead.
     #[arg(long)]
     pub stdout: bool,
+    /// Write nothing: list the files a build would add, change or remove
+    /// in DIR (exit 1 if any, 0 when DIR is current).
+    #[arg(long, requires = "out", conflicts_with = "stdout")]
+    pub check: bool,
 }
 
-pub fn run(a: Args) -> i32 {
+pub fn run(mut a: Args) -> i32 {
     let fmt = a.common.error_format;
+    let project = match super::project(&mut a.common) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if a.out.is_none() && !a.stdout {
+        match project.as_ref().and_then(|p| p.output.clone()) {
+            Some(o) => a.out = Some(o),
+            None => {
+                return super::fail_io(
+                    fmt,
+                    "where to? give `-o DIR` or `--stdout` (or `output` in `nplc.toml`)"
+                        .to_string(),
+                )
+            }
+        }
+    }
     let mut t = driver::Timer::new();
     let inputs = match driver::read_inputs_noting(&a.common.paths) {
         Ok(i) => i,
@@ -42,6 +64,9 @@ pub fn run(a: Args) -> i32 {
     t.lap("read");
     let mut c = driver::compile_inputs(&inputs.files);
     c.diagnostics.extend(inputs.notes);
+    if let Some(p) = &project {
+        p.deny(&mut c.diagnostics);
+    }
     let code = write(&a, &c);
     super::exit_without_freeing(c, code)
 }
@@ -52,7 +77,10 @@ const NOTHING_WRITTEN: &str = "; nothing was written";
 fn write(a: &Args, c: &driver::Compilation) -> i32 {
     let fmt = a.common.error_format;
     report_then(fmt, &c.sources, &c.diagnostics, NOTHING_WRITTEN);
-    if c.has_errors() {
+    if super::fails(&a.common, &c.diagnostics) {
+        if !c.has_errors() && fmt == ErrorFormat::Human {
+            eprintln!("error: warnings denied (--deny-warnings){NOTHING_WRITTEN}");
+        }
         return EXIT_ERRORS;
     }
     if a.stdout {
@@ -67,6 +95,9 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
         return EXIT_OK;
     }
     let Some(dir) = &a.out else { return EXIT_USAGE };
+    if a.check {
+        return check(dir, c, fmt);
+    }
     let human = fmt == ErrorFormat::Human;
     let mut t = driver::Timer::new();
     // serialized and written together, on every core
@@ -97,4 +128,49 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
         Err(e) if e.intact => super::fail_io_then(fmt, e.message, NOTHING_WRITTEN),
         Err(e) => super::fail_io(fmt, e.message),
     }
+}
+
+/// `--check`: what a build would change in `dir`, on standard output one
+/// line per file (`add`, `change`, `remove`, then the path in `dir`),
+/// and a summary on standard error.
+fn check(dir: &std::path::Path, c: &driver::Compilation, fmt: ErrorFormat) -> i32 {
+    let files = BuildFiles::new(&c.manifests, c.firewall.as_ref());
+    let d = match outdir::drift(dir, &files) {
+        Ok(d) => d,
+        Err(e) => return super::fail_io(fmt, e.message),
+    };
+    let shown = outdir::shown(dir);
+    let mut out = std::io::stdout().lock();
+    for (what, list) in [
+        ("add", &d.added),
+        ("change", &d.changed),
+        ("remove", &d.removed),
+    ] {
+        for f in list.iter() {
+            if writeln!(out, "{what} {shown}{f}").is_err() {
+                return EXIT_USAGE;
+            }
+        }
+    }
+    if d.is_current() {
+        if fmt == ErrorFormat::Human {
+            eprintln!("{shown} is current ({} files)", files.count());
+        }
+        return EXIT_OK;
+    }
+    if fmt == ErrorFormat::Human {
+        if d.interrupted {
+            eprintln!(
+                "note: an interrupted build left {shown}{}; the next build rolls it back",
+                outdir::JOURNAL
+            );
+        }
+        eprintln!(
+            "{shown} is out of date: a build would add {}, change {} and remove {} file(s)",
+            d.added.len(),
+            d.changed.len(),
+            d.removed.len()
+        );
+    }
+    EXIT_ERRORS
 }

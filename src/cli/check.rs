@@ -16,7 +16,11 @@ pub struct Args {
     pub pods: Option<std::path::PathBuf>,
 }
 
-pub fn run(a: Args) -> i32 {
+pub fn run(mut a: Args) -> i32 {
+    let project = match super::project(&mut a.common) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let mut t = driver::Timer::new();
     let inputs = match driver::read_inputs_noting(&a.common.paths) {
         Ok(i) => i,
@@ -36,7 +40,14 @@ pub fn run(a: Args) -> i32 {
         c.diagnostics
             .extend(nplc::eval::stated_label_mismatches(prog, pop));
     }
+    if let Some(p) = &project {
+        p.deny(&mut c.diagnostics);
+    }
     report(a.common.error_format, &c.sources, &c.diagnostics);
-    let code = if c.has_errors() { EXIT_ERRORS } else { EXIT_OK };
+    let code = if super::fails(&a.common, &c.diagnostics) {
+        EXIT_ERRORS
+    } else {
+        EXIT_OK
+    };
     super::exit_without_freeing(c, code)
 }

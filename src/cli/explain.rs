@@ -23,7 +23,8 @@ pub struct Args {
     #[arg(long, value_name = "DST:PORT[/PROTO]")]
     pub to: String,
     /// The population: Kubernetes Namespace and Pod objects (YAML), such as
-    /// `kubectl get ns,pods -A -o yaml` prints.
+    /// `kubectl get ns,pods -A -o yaml` prints. Without it: the
+    /// `population` of the project file (docs/project.md), else none.
     #[arg(long, value_name = "FILE")]
     pub pods: Option<PathBuf>,
 }
@@ -41,11 +42,18 @@ pub fn load_population(path: &std::path::Path) -> Result<nplc::population::Popul
         .map_err(|e| format!("population `{}`: {e}", path.display()))
 }
 
-pub fn run(a: Args) -> i32 {
+pub fn run(mut a: Args) -> i32 {
     let fmt = a.common.error_format;
     // usage errors first: the question itself, then the files
     if let Err(e) = explain::parse_endpoint(&a.from).and_then(|_| explain::parse_target(&a.to)) {
         return super::fail_usage(fmt, e.0);
+    }
+    let project = match super::project(&mut a.common) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if a.pods.is_none() {
+        a.pods = project.and_then(|p| p.population);
     }
     let pop = match &a.pods {
         Some(p) => match load_population(p) {

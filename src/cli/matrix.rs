@@ -36,8 +36,9 @@ pub struct Args {
     pub common: Common,
     /// The population: Kubernetes Namespace and Pod objects (YAML), such as
     /// `kubectl get ns,pods -A -o yaml` prints.
+    /// Without it: the `population` of the project file (docs/project.md).
     #[arg(long, value_name = "FILE")]
-    pub pods: PathBuf,
+    pub pods: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Probe these ports instead of the default (every port and range
@@ -46,14 +47,28 @@ pub struct Args {
     pub ports: Option<String>,
 }
 
-pub fn run(a: Args) -> i32 {
+pub fn run(mut a: Args) -> i32 {
     let fmt = a.common.error_format;
+    let project = match super::project(&mut a.common) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let Some(pods) = a
+        .pods
+        .clone()
+        .or_else(|| project.and_then(|p| p.population))
+    else {
+        return super::fail_io(
+            fmt,
+            "no population: give `--pods FILE` (or `population` in `nplc.toml`)".to_string(),
+        );
+    };
     let ports = match a.ports.as_deref().map(matrix::parse_ports) {
         Some(Err(e)) => return super::fail_usage(fmt, format!("`--ports`: {e}")),
         Some(Ok(p)) => Some(p),
         None => None,
     };
-    let pop = match super::explain::load_population(&a.pods) {
+    let pop = match super::explain::load_population(&pods) {
         Ok(pop) => pop,
         Err(e) => return super::fail_io(fmt, e),
     };

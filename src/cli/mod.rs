@@ -6,7 +6,9 @@
 pub mod build;
 pub mod check;
 pub mod explain;
+pub mod fmt;
 pub mod import;
+pub mod lsp;
 pub mod matrix;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -42,6 +44,10 @@ pub enum Command {
     Matrix(matrix::Args),
     /// Import NetworkPolicy YAML as `.npl` programs, one per namespace.
     Import(import::Args),
+    /// Lay out `.npl` files canonically (`--check`: only list those that would change).
+    Fmt(fmt::Args),
+    /// Run the language server on standard input and output (docs/editors.md).
+    Lsp(lsp::Args),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -49,16 +55,42 @@ pub enum ErrorFormat {
     #[default]
     Human,
     Json,
+    /// GitHub Actions workflow commands (annotations on the pull request).
+    Github,
+    /// One SARIF 2.1.0 log (code scanning).
+    Sarif,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct Common {
     /// `.npl` files, or directories searched recursively for `*.npl`.
-    #[arg(required = true, value_name = "PATH")]
+    /// Without any, the `sources` of the `nplc.toml` found in the working
+    /// directory or above (docs/project.md).
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// How to print diagnostics (on standard error).
     #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
     pub error_format: ErrorFormat,
+    /// Fail the run (exit 1) on warnings too (`check`, `build`).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// Whether the run fails: errors, or warnings under `--deny-warnings`.
+pub fn fails(common: &Common, diags: &[Diagnostic]) -> bool {
+    diags
+        .iter()
+        .any(|d| d.is_error() || (common.deny_warnings && d.severity == diag::Severity::Warning))
+}
+
+/// How CI formats name files: relative to the repository around the
+/// current directory.
+fn ci_paths() -> nplc::report::Paths {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    nplc::report::Paths {
+        root: nplc::report::repo_root(&cwd),
+        cwd,
+    }
 }
 
 /// Prints diagnostics to standard error in the chosen format.
@@ -84,6 +116,14 @@ pub fn report_then(format: ErrorFormat, sources: &SourceMap, diags: &[Diagnostic
             }
         }
         ErrorFormat::Json => eprintln!("{}", diag::render_json(sources, diags)),
+        ErrorFormat::Github => eprint!(
+            "{}",
+            nplc::report::render_github(sources, diags, &ci_paths())
+        ),
+        ErrorFormat::Sarif => eprintln!(
+            "{}",
+            nplc::report::render_sarif(sources, diags, &ci_paths())
+        ),
     }
 }
 
@@ -128,6 +168,52 @@ pub fn refuse_label_mismatches(
     Err(EXIT_ERRORS)
 }
 
+/// The project file of a command given no PATH: found upwards from the
+/// working directory, its `sources` become the command's paths. `None`
+/// when PATHs are given (explicit arguments win; nothing of a project
+/// file applies then). Errors (no project file, unreadable or malformed)
+/// are reported, and the exit code (2) returned.
+pub fn project(common: &mut Common) -> Result<Option<nplc::project::Project>, i32> {
+    use nplc::project::{self, ProjectError};
+    if !common.paths.is_empty() {
+        return Ok(None);
+    }
+    let fmt = common.error_format;
+    let cwd = std::env::current_dir().map_err(|e| {
+        fail_io(
+            fmt,
+            format!(
+                "cannot read the working directory: {}",
+                nplc::diag::io_msg(&e)
+            ),
+        )
+    })?;
+    let Some(file) = project::find(&cwd) else {
+        return Err(fail_io(
+            fmt,
+            format!(
+                "no PATH given and no `{}` in `{}` or a directory above it; name the `.npl` files or directories to read",
+                project::FILE_NAME,
+                cwd.display()
+            ),
+        ));
+    };
+    match project::load(&file) {
+        Ok(p) => {
+            common.paths = p.sources.clone();
+            Ok(Some(p))
+        }
+        Err(ProjectError::Io(m)) => Err(fail_io(fmt, m)),
+        Err(ProjectError::Malformed {
+            sources,
+            diagnostic,
+        }) => {
+            report(fmt, &sources, &[*diagnostic]);
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
 /// Reports an input or output problem (exit code 2).
 pub fn fail_io(format: ErrorFormat, message: String) -> i32 {
     fail_io_then(format, message, "")
@@ -155,5 +241,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Explain(a) => explain::run(a),
         Command::Matrix(a) => matrix::run(a),
         Command::Import(a) => import::run(a),
+        Command::Fmt(a) => fmt::run(a),
+        Command::Lsp(a) => lsp::run(a),
     }
 }

@@ -32,9 +32,17 @@ pub fn programs(policies: &[Policy]) -> Vec<Program> {
         .iter()
         .map(|(ns, ps)| Program {
             namespace: ns.to_string(),
-            text: namespace_text(ns, ps, &managed),
+            text: formatted(namespace_text(ns, ps, &managed)),
         })
         .collect()
+}
+
+/// A program text in `nplc fmt`'s layout. The formatter refuses only a
+/// text it cannot lay out without changing it; the import then keeps its
+/// own layout (still a valid program), and the import's tests require the
+/// formatted one (`tests/it/import_props.rs`).
+fn formatted(text: String) -> String {
+    crate::syntax::fmt::format_source(crate::source::FileId(0), &text).unwrap_or(text)
 }
 
 /// Words the grammar reserves: never written as names or bare label keys.

@@ -168,8 +168,12 @@ impl PeerSet {
 /// `j != i` with `peers[i].is_subset(peers[j])` is listed (sorted), and
 /// usually few others, so that a policy with many distinct peers does not
 /// compare every pair. Address sets are indexed by their ranges and gaps
-/// ([`ipset::superset_candidates`]); pods of named namespaces by name (a
-/// set of pods in namespace `n` lies only in sets that admit `n`).
+/// ([`ipset::superset_candidates`]). Pod sets are indexed twice, and each
+/// is looked up in the index that offers it fewer candidates: by the names
+/// their namespaces are limited to (a set of pods in namespace `n` lies
+/// only in sets that admit `n`), and by one finite label constraint of
+/// their pods (a set of pods lies in `app in (x, y)` only if it limits
+/// `app` to some of `x`, `y`).
 pub fn superset_candidates(peers: &[&PeerSet]) -> Vec<Vec<usize>> {
     let everyone = |i: usize| (0..peers.len()).filter(|&j| j != i).collect::<Vec<_>>();
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); peers.len()];
@@ -186,55 +190,117 @@ pub fn superset_candidates(peers: &[&PeerSet]) -> Vec<Vec<usize>> {
     for ((i, _), c) in ext.iter().zip(ipset::superset_candidates(&sets)) {
         out[*i] = c.into_iter().map(|k| ext[k].0).collect();
     }
-    // pods: by the names their namespaces are limited to, if any
-    let names = |p: &PeerSet| match p {
-        PeerSet::Pods { namespaces, .. } => match namespaces.get(NAME_LABEL) {
-            Some(KeyC {
-                values: ValSet::Finite(v),
-                ..
-            }) => Some(v.iter().cloned().collect::<Vec<String>>()),
-            _ => None,
-        },
-        PeerSet::External(_) => None,
-    };
-    let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    // pods, by the names their namespaces are limited to, if any
+    fn names(p: &PeerSet) -> Option<&sorted::VecSet<String>> {
+        match p {
+            PeerSet::Pods { namespaces, .. } => match namespaces.get(NAME_LABEL) {
+                Some(KeyC {
+                    values: ValSet::Finite(v),
+                    ..
+                }) => Some(v),
+                _ => None,
+            },
+            PeerSet::External(_) => None,
+        }
+    }
+    // and by one finite constraint of their pods' labels (the one with the
+    // fewest values): a nonempty set inside `k in V` limits `k` to values
+    // of `V`, or to none (absent only)
+    fn witness(p: &PeerSet) -> Option<(&str, &sorted::VecSet<String>)> {
+        match p {
+            PeerSet::Pods { pods, .. } => pods
+                .0
+                .iter()
+                .filter_map(|(k, c)| match &c.values {
+                    ValSet::Finite(v) => Some((k.as_str(), v)),
+                    ValSet::Cofinite(_) => None,
+                })
+                .min_by_key(|(_, v)| v.len()),
+            PeerSet::External(_) => None,
+        }
+    }
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut unnamed: Vec<usize> = Vec::new();
+    let mut by_value: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut unwitnessed: Vec<usize> = Vec::new();
     for (j, p) in peers.iter().enumerate() {
         if let PeerSet::Pods { .. } = p {
             match names(p) {
                 Some(v) => v
-                    .into_iter()
-                    .for_each(|n| by_name.entry(n).or_default().push(j)),
+                    .iter()
+                    .for_each(|n| by_name.entry(n.as_str()).or_default().push(j)),
                 None => unnamed.push(j),
+            }
+            match witness(p) {
+                Some((k, v)) => {
+                    by_key.entry(k).or_default().push(j);
+                    for x in v.iter() {
+                        by_value.entry((k, x.as_str())).or_default().push(j);
+                    }
+                }
+                None => unwitnessed.push(j),
             }
         }
     }
+    // whether `j` may contain `i` by the first index, and by the second
+    let name_ok = |i: &PeerSet, j: usize| match names(i).and_then(|v| v.first()) {
+        Some(n) => names(peers[j]).is_none_or(|v| v.contains(n.as_str())),
+        None => true,
+    };
+    let witness_ok = |i: &PeerSet, j: usize| match (witness(peers[j]), i) {
+        (None, _) => true,
+        (Some((k, v)), PeerSet::Pods { pods, .. }) => match pods.get(k) {
+            Some(KeyC {
+                values: ValSet::Finite(a),
+                ..
+            }) => a.first().is_none_or(|x| v.contains(x.as_str())),
+            _ => false,
+        },
+        (Some(_), PeerSet::External(_)) => false,
+    };
     for (i, p) in peers.iter().enumerate() {
         // an empty set lies in every set, of either kind
         if p.is_empty() {
             out[i] = everyone(i);
             continue;
         }
-        if let PeerSet::Pods { .. } = p {
-            let first = names(p).and_then(|v| v.into_iter().next());
-            let mut c: Vec<usize> = match first {
-                Some(n) => by_name
-                    .get(&n)
-                    .into_iter()
-                    .flatten()
-                    .chain(&unnamed)
-                    .copied()
-                    .filter(|&j| j != i)
-                    .collect(),
-                None => everyone(i)
-                    .into_iter()
-                    .filter(|&j| matches!(peers[j], PeerSet::Pods { .. }))
-                    .collect(),
-            };
-            c.sort_unstable();
-            c.dedup();
-            out[i] = c;
+        let PeerSet::Pods { pods, .. } = p else {
+            continue;
+        };
+        // the candidates of the name index (`None`: every pod set)
+        let named: Option<Vec<&[usize]>> = names(p).and_then(|v| v.first()).map(|n| {
+            let listed = by_name.get(n.as_str()).map_or(&[][..], Vec::as_slice);
+            vec![listed, unnamed.as_slice()]
+        });
+        // the candidates of the label index: for each finite constraint of
+        // `p`, the sets whose witness key it is and that admit its first value
+        let mut labelled: Vec<&[usize]> = vec![unwitnessed.as_slice()];
+        for (k, c) in pods.0.iter() {
+            if let ValSet::Finite(a) = &c.values {
+                let hit = match a.first() {
+                    Some(x) => by_value.get(&(k.as_str(), x.as_str())),
+                    None => by_key.get(k.as_str()),
+                };
+                labelled.extend(hit.map(Vec::as_slice));
+            }
         }
+        let size = |lists: &[&[usize]]| lists.iter().map(|l| l.len()).sum::<usize>();
+        let mut c: Vec<usize> = match named {
+            Some(named) if size(&named) <= size(&labelled) => named
+                .iter()
+                .flat_map(|l| l.iter().copied())
+                .filter(|&j| j != i && witness_ok(p, j))
+                .collect(),
+            _ => labelled
+                .iter()
+                .flat_map(|l| l.iter().copied())
+                .filter(|&j| j != i && name_ok(p, j))
+                .collect(),
+        };
+        c.sort_unstable();
+        c.dedup();
+        out[i] = c;
     }
     out
 }
@@ -437,6 +503,22 @@ mod tests {
                     .minus(&IpSet::from_net(&"10.1.0.0/16".parse().unwrap())),
             ),
             PeerSet::External(IpSet::empty()),
+            PeerSet::in_namespace("a", app("y")),
+            PeerSet::in_namespace(
+                "a",
+                LabelSel::any().with("app", KeyC::one_of(["x".into(), "y".into()].into())),
+            ),
+            PeerSet::in_namespace("a", app("x").with("tier", KeyC::eq("web"))),
+            PeerSet::in_namespace("a", LabelSel::any().with("app", KeyC::missing())),
+            PeerSet::in_namespace(
+                "a",
+                LabelSel::any().with("app", KeyC::none_of(["z".into()].into())),
+            ),
+            PeerSet::in_namespace("a", LabelSel::any().with("app", KeyC::exists())),
+            PeerSet::Pods {
+                namespaces: LabelSel::any(),
+                pods: app("y").with("tier", KeyC::one_of(["web".into(), "db".into()].into())),
+            },
         ];
         let refs: Vec<&PeerSet> = peers.iter().collect();
         let c = superset_candidates(&refs);
@@ -451,7 +533,11 @@ mod tests {
             assert!(!c[i].contains(&i));
         }
         assert!(pairs > 10, "{pairs}");
-        // and the index does narrow: `b/app=x` is not a candidate for `a/...`
+        // and the indices do narrow: `b/app=x` is not a candidate for
+        // `a/app=x`, nor `a/app=y`
         assert!(!c[2].contains(&3));
+        assert!(!c[2].contains(&13));
+        // `a/app=x, tier=web` has only those that admit `app=x` or are wider
+        assert_eq!(c[15], [0, 1, 2, 4, 5, 6, 14, 17, 18]);
     }
 }

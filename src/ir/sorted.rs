@@ -47,6 +47,7 @@ impl<K: Ord, V> VecMap<K, V> {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
+                grow_exactly_while_small(&mut self.0);
                 self.0.insert(i, (key, value));
                 None
             }
@@ -72,6 +73,17 @@ impl<K: Ord, V> VecMap<K, V> {
     }
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
         self.0.iter().map(|(_, v)| v)
+    }
+}
+
+/// Makes room for one more element, exactly while `v` is small: a vector
+/// that grows by doubling holds room for four elements at least, and most
+/// maps and sets of the IR (a selector's keys, a key's values) hold one or
+/// two, so that doubling made the IR of a statement twice its size
+/// (docs/performance.md, "Limits").
+fn grow_exactly_while_small<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() && v.len() < 8 {
+        v.reserve_exact(1);
     }
 }
 
@@ -133,6 +145,7 @@ impl<T: Ord> VecSet<T> {
         match self.0.binary_search(&x) {
             Ok(_) => false,
             Err(i) => {
+                grow_exactly_while_small(&mut self.0);
                 self.0.insert(i, x);
                 true
             }
@@ -165,7 +178,14 @@ impl<T: Ord + Clone> VecSet<T> {
         use std::cmp::Ordering::*;
         let (a, b) = (&self.0, &o.0);
         let (mut i, mut j) = (0, 0);
-        let mut out = Vec::new();
+        // room for the largest result that `keep` can give
+        let most = match (keep(true, false), keep(false, true)) {
+            (true, true) => a.len() + b.len(),
+            (true, false) => a.len(),
+            (false, true) => b.len(),
+            (false, false) => a.len().min(b.len()),
+        };
+        let mut out = Vec::with_capacity(most);
         while i < a.len() || j < b.len() {
             let ord = match (a.get(i), b.get(j)) {
                 (Some(x), Some(y)) => x.cmp(y),
@@ -182,6 +202,9 @@ impl<T: Ord + Clone> VecSet<T> {
             }
             i += usize::from(in_a);
             j += usize::from(in_b);
+        }
+        if out.len() < out.capacity() {
+            out.shrink_to_fit();
         }
         VecSet(out)
     }

@@ -4,6 +4,7 @@
 //! [`ast::File`] with spans, or a syntax diagnostic (E0001) in plain words.
 
 pub mod ast;
+pub mod fmt;
 mod parser;
 
 pub use parser::{comma_between_peers, parse_file, parse_side};

@@ -9,47 +9,142 @@ use crate::ir::{Action, Direction};
 use crate::source::{FileId, Span};
 use pest::iterators::Pair;
 use pest::Parser;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/npl.pest"]
 struct NplParser;
 
-/// Parses one file into its AST, or one syntax error (E0001).
-pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
+/// The pest tree of one file (its `file` pair), for the formatter
+/// (`fmt.rs`); the same checks and syntax error as [`parse_file`].
+pub(super) fn parse_tree(file: FileId, text: &str) -> Result<Pair<'_, Rule>, Diagnostic> {
     too_deep(file, text)?;
     let mut pairs = NplParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
-    let lw = Lower {
-        file,
-        commas: RefCell::new(Vec::new()),
-    };
-    let mut items = Vec::new();
-    let mut nodes = Vec::new();
-    let mut ports = Vec::new();
+    pairs
+        .next()
+        .ok_or_else(|| Diagnostic::error("E0001", "expected a file"))
+}
+
+/// Parses one file into its AST, or one syntax error (E0001).
+///
+/// The file is parsed piece by piece (`parse_stepwise`): pest keeps a
+/// queue of every token of what it parses (about 85 bytes per byte of
+/// input) until the pairs are lowered, so one parse of a file of a million
+/// statements held gigabytes. When a piece does not parse, the whole file
+/// is parsed again at once, for the same syntax error as always.
+pub fn parse_file(file: FileId, text: &str) -> Result<File, Diagnostic> {
+    too_deep(file, text)?;
+    match parse_stepwise(file, text) {
+        Some(f) => Ok(f),
+        None => parse_whole(file, text),
+    }
+}
+
+/// The whole file in one pest parse.
+fn parse_whole(file: FileId, text: &str) -> Result<File, Diagnostic> {
+    let mut pairs = NplParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
+    let lw = Lower::new(file);
+    let mut out = FileParts::default();
     if let Some(root) = pairs.next() {
         for p in root.into_inner() {
-            match p.as_rule() {
-                Rule::use_stmt => items.push(Item::Use(
-                    p.into_inner()
-                        .filter(|x| x.as_rule() == Rule::module_name)
-                        .map(|x| lw.text(&x))
-                        .collect(),
-                )),
-                Rule::define_stmt => items.push(Item::Define(lw.define(p))),
-                Rule::namespace_block => items.push(Item::Namespace(lw.namespace(p))),
-                Rule::nodes_block => nodes.push(lw.nodes(p)),
-                Rule::port_decl => ports.push(lw.port_decl(p)),
-                _ => {}
-            }
+            lw.item(p, &mut out);
         }
     }
-    Ok(File {
-        id: file,
-        items,
-        nodes,
-        ports,
-        peer_commas: lw.commas.into_inner(),
-    })
+    Ok(out.finish(file, lw))
+}
+
+/// The file parsed one top-level item, and inside a namespace block one
+/// statement, at a time, each lowered before the next is parsed; `None`
+/// where a piece does not parse (then [`parse_whole`] finds the error).
+///
+/// This follows the `file` rule step by step, as pest runs it: a parsing
+/// expression grammar never backtracks into a repetition, so `item*` (and
+/// `ns_item*`) matches exactly the items that match one after the other,
+/// each rule sees the rest of the file for its look-aheads, and between
+/// two pieces pest skips whitespace and comments ([`skip`]). Positions are
+/// those of the piece's text; [`Lower`] adds the piece's offset.
+fn parse_stepwise(file: FileId, text: &str) -> Option<File> {
+    let lw = Lower::new(file);
+    let mut out = FileParts::default();
+    let mut pos = skip(text, 0);
+    if text[pos..].starts_with('\u{FEFF}') {
+        pos = skip(text, pos + '\u{FEFF}'.len_utf8());
+    }
+    while pos < text.len() {
+        let rest = &text[pos..];
+        lw.offset.set(pos);
+        let head = (rest.starts_with('@') || rest.starts_with("namespace"))
+            .then(|| NplParser::parse(Rule::ns_head, rest).ok())
+            .flatten()
+            .and_then(|mut p| p.next());
+        pos = match head {
+            Some(head) => {
+                let start = pos;
+                let head_end = pos + head.as_span().end();
+                let mut block = lw.ns_head(head);
+                let mut end = block.span.end;
+                pos = skip(text, head_end);
+                while !text[pos..].starts_with('}') {
+                    lw.offset.set(pos);
+                    let one = NplParser::parse(Rule::ns_one, &text[pos..]).ok()?.next()?;
+                    let one_end = pos + one.as_span().end();
+                    let stmt = one.into_inner().next()?;
+                    end = lw.span(&stmt).end;
+                    block.statements.extend(lw.ns_statement(stmt));
+                    pos = skip(text, one_end);
+                }
+                block.span = Span::new(file, start, end.max(start));
+                out.items.push(Item::Namespace(block));
+                pos + 1
+            }
+            None => {
+                let one = NplParser::parse(Rule::item_one, rest).ok()?.next()?;
+                let one_end = pos + one.as_span().end();
+                lw.item(one.into_inner().next()?, &mut out);
+                one_end
+            }
+        };
+        pos = skip(text, pos);
+    }
+    Some(out.finish(file, lw))
+}
+
+/// Where pest's implicit whitespace and comments (`WHITESPACE`, `COMMENT`
+/// in the grammar) that begin at `pos` end.
+fn skip(text: &str, mut pos: usize) -> usize {
+    let b = text.as_bytes();
+    while let Some(&c) = b.get(pos) {
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' => pos += 1,
+            b'#' => {
+                while b.get(pos).is_some_and(|&c| c != b'\n' && c != b'\r') {
+                    pos += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    pos
+}
+
+/// The top-level parts of a file, in order, as they are lowered.
+#[derive(Default)]
+struct FileParts {
+    items: Vec<Item>,
+    nodes: Vec<NodesBlock>,
+    ports: Vec<PortDecl>,
+}
+
+impl FileParts {
+    fn finish(self, id: FileId, lw: Lower) -> File {
+        File {
+            id,
+            items: self.items,
+            nodes: self.nodes,
+            ports: self.ports,
+            peer_commas: lw.commas.into_inner(),
+        }
+    }
 }
 
 /// Parses a single side (`kube-system/k8s-app=kube-dns:udp/53`): used by tests
@@ -58,10 +153,7 @@ pub fn parse_side(file: FileId, text: &str) -> Result<Side, Diagnostic> {
     too_deep(file, text)?;
     let mut pairs =
         NplParser::parse(Rule::side_only, text).map_err(|e| syntax_error(file, text, e))?;
-    let lw = Lower {
-        file,
-        commas: RefCell::new(Vec::new()),
-    };
+    let lw = Lower::new(file);
     let side = pairs
         .next()
         .and_then(|p| p.into_inner().find(|x| x.as_rule() == Rule::side))
@@ -131,6 +223,10 @@ fn too_deep(file: FileId, text: &str) -> Result<(), Diagnostic> {
 
 struct Lower {
     file: FileId,
+    /// Where the text being lowered begins in the file (a piece of it, in
+    /// [`parse_stepwise`]): every position of a pair goes through
+    /// [`Lower::span`], which adds it.
+    offset: Cell<usize>,
     /// Where a `,` was written between peers (reported as E0110).
     commas: RefCell<Vec<Span>>,
 }
@@ -143,11 +239,36 @@ pub fn comma_between_peers(span: Span) -> Diagnostic {
 }
 
 impl Lower {
+    fn new(file: FileId) -> Lower {
+        Lower {
+            file,
+            offset: Cell::new(0),
+            commas: RefCell::new(Vec::new()),
+        }
+    }
     /// The span of a pair without the whitespace and comments that pest
     /// consumes after its last token.
     fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), last_end(p).max(s.start()))
+        let off = self.offset.get();
+        Span::new(self.file, off + s.start(), off + last_end(p).max(s.start()))
+    }
+
+    /// One top-level item, into its list.
+    fn item(&self, p: Pair<Rule>, out: &mut FileParts) {
+        match p.as_rule() {
+            Rule::use_stmt => out.items.push(Item::Use(
+                p.into_inner()
+                    .filter(|x| x.as_rule() == Rule::module_name)
+                    .map(|x| self.text(&x))
+                    .collect(),
+            )),
+            Rule::define_stmt => out.items.push(Item::Define(self.define(p))),
+            Rule::namespace_block => out.items.push(Item::Namespace(self.namespace(p))),
+            Rule::nodes_block => out.nodes.push(self.nodes(p)),
+            Rule::port_decl => out.ports.push(self.port_decl(p)),
+            _ => {}
+        }
     }
     /// `p` from its first part that is not an `@silence` attribute on: a
     /// statement without the attributes (and comments) before its keyword.
@@ -157,7 +278,7 @@ impl Lower {
             .clone()
             .into_inner()
             .find(|c| c.as_rule() != Rule::attrs)
-            .map(|c| c.as_span().start())
+            .map(|c| self.span(&c).start)
             .unwrap_or(whole.start);
         Span::new(self.file, start, whole.end)
     }
@@ -213,60 +334,87 @@ impl Lower {
     }
 
     fn namespace(&self, p: Pair<Rule>) -> NamespaceBlock {
-        let span = self.span(&p);
-        let mut name = Spanned::new(String::new(), span);
-        let mut statements = Vec::new();
-        let mut silence = Vec::new();
+        let mut block = self.ns_head_parts(&p);
         for c in p.into_inner() {
+            block.statements.extend(self.ns_statement(c));
+        }
+        block
+    }
+
+    /// A namespace block's head (`namespace NAME {`) with no statements
+    /// yet; its span ends at the name.
+    fn ns_head(&self, p: Pair<Rule>) -> NamespaceBlock {
+        self.ns_head_parts(&p)
+    }
+
+    /// The name and attributes of a namespace block (or of its head).
+    fn ns_head_parts(&self, p: &Pair<Rule>) -> NamespaceBlock {
+        let span = self.span(p);
+        let mut name = Spanned::new(String::new(), span);
+        let mut silence = Vec::new();
+        for c in p.clone().into_inner() {
             match c.as_rule() {
                 Rule::attrs => silence = self.attrs(c),
                 Rule::ns_name => name = self.text(&c),
-                Rule::posture => statements.push(self.posture(c)),
-                Rule::workload_stmt => statements.push(Statement::Define(self.workload(c))),
-                Rule::define_stmt => statements.push(Statement::Define(self.define(c))),
-                Rule::isolate_stmt => {
-                    let span = self.span(&c);
-                    let mut direction = None;
-                    let mut targets = Vec::new();
-                    let mut silence = Vec::new();
-                    for x in c.into_inner() {
-                        match x.as_rule() {
-                            Rule::attrs => silence = self.attrs(x),
-                            Rule::direction => direction = Some(self.direction(x)),
-                            Rule::peer_list => targets = self.peer_list(x),
-                            _ => {}
-                        }
-                    }
-                    statements.push(Statement::Isolate {
-                        direction,
-                        targets,
-                        silence,
-                        span,
-                    });
-                }
-                Rule::rule_stmt => statements.push(Statement::Rule(self.rule(c))),
-                Rule::labels_stmt => {
-                    // ends at its `}` (a literal, not an inner pair)
-                    let span = Span::new(self.file, c.as_span().start(), c.as_span().end());
-                    let labels = c
-                        .into_inner()
-                        .find(|x| x.as_rule() == Rule::selector)
-                        .map(|x| self.selector(x))
-                        .unwrap_or(Selector {
-                            requirements: vec![],
-                            span,
-                        });
-                    statements.push(Statement::Labels { labels, span });
-                }
                 _ => {}
             }
         }
         NamespaceBlock {
             name,
             silence,
-            statements,
+            statements: Vec::new(),
             span,
         }
+    }
+
+    /// One statement of a namespace block (`None` for the block's other
+    /// pairs: its attributes, keyword and name).
+    fn ns_statement(&self, c: Pair<Rule>) -> Option<Statement> {
+        Some(match c.as_rule() {
+            Rule::posture => self.posture(c),
+            Rule::workload_stmt => Statement::Define(self.workload(c)),
+            Rule::define_stmt => Statement::Define(self.define(c)),
+            Rule::isolate_stmt => {
+                let span = self.span(&c);
+                let mut direction = None;
+                let mut targets = Vec::new();
+                let mut silence = Vec::new();
+                for x in c.into_inner() {
+                    match x.as_rule() {
+                        Rule::attrs => silence = self.attrs(x),
+                        Rule::direction => direction = Some(self.direction(x)),
+                        Rule::peer_list => targets = self.peer_list(x),
+                        _ => {}
+                    }
+                }
+                Statement::Isolate {
+                    direction,
+                    targets,
+                    silence,
+                    span,
+                }
+            }
+            Rule::rule_stmt => Statement::Rule(self.rule(c)),
+            Rule::labels_stmt => {
+                // ends at its `}` (a literal, not an inner pair)
+                let off = self.offset.get();
+                let span = Span::new(
+                    self.file,
+                    off + c.as_span().start(),
+                    off + c.as_span().end(),
+                );
+                let labels = c
+                    .into_inner()
+                    .find(|x| x.as_rule() == Rule::selector)
+                    .map(|x| self.selector(x))
+                    .unwrap_or(Selector {
+                        requirements: vec![],
+                        span,
+                    });
+                Statement::Labels { labels, span }
+            }
+            _ => return None,
+        })
     }
 
     /// `@silence(W0701, ...)` attributes: the lint codes.
@@ -405,7 +553,7 @@ impl Lower {
                     let mut items = Vec::new();
                     for l in c.into_inner() {
                         if l.as_rule() == Rule::port_list {
-                            items = l.into_inner().map(|i| self.port_item(i)).collect();
+                            items = tight(l.into_inner().map(|i| self.port_item(i)).collect());
                         }
                     }
                     ports = Some(Spanned::new(items, pspan));
@@ -430,7 +578,7 @@ impl Lower {
                 _ => {}
             }
         }
-        out
+        tight(out)
     }
 
     fn peer(&self, p: Pair<Rule>) -> Peer {
@@ -459,6 +607,7 @@ impl Lower {
                     atom => peer.except.push(atom),
                 }
             }
+            peer.except.shrink_to_fit();
         }
         peer
     }
@@ -470,12 +619,12 @@ impl Lower {
             Rule::world => PeerKind::World,
             Rule::all_pods => PeerKind::AllPods,
             Rule::address => PeerKind::Address(p.as_str().to_string()),
-            Rule::group => PeerKind::Group(
+            Rule::group => PeerKind::Group(tight(
                 p.into_inner()
                     .filter(|x| x.as_rule() == Rule::peer_list)
                     .flat_map(|x| self.peer_list(x))
                     .collect(),
-            ),
+            )),
             Rule::selector => return self.selector_peer(p),
             Rule::ns_peer => {
                 let mut ns = Spanned::new(String::new(), span);
@@ -546,11 +695,12 @@ impl Lower {
 
     fn selector(&self, p: Pair<Rule>) -> Selector {
         let span = self.span(&p);
-        let requirements = p
-            .into_inner()
-            .filter(|x| x.as_rule() == Rule::requirement)
-            .map(|x| self.requirement(x))
-            .collect();
+        let requirements = tight(
+            p.into_inner()
+                .filter(|x| x.as_rule() == Rule::requirement)
+                .map(|x| self.requirement(x))
+                .collect(),
+        );
         Selector { requirements, span }
     }
 
@@ -621,6 +771,7 @@ impl Lower {
                 _ => {}
             }
         }
+        req.values.shrink_to_fit();
         req
     }
 
@@ -828,6 +979,15 @@ fn last_end_by_tokens(p: &Pair<Rule>) -> usize {
         }
     }
     base + text.trim_end().len()
+}
+
+/// `v` without spare capacity. A vector that grows by `push` holds room
+/// for four elements at least, and most lists of a statement (its peers,
+/// requirements, values, ports) have one: without this the syntax tree of
+/// a statement was four times its size (docs/performance.md, "Limits").
+fn tight<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
 }
 
 fn empty_side(span: Span) -> Side {
@@ -1081,23 +1241,12 @@ fn syntax_help(text: &str, pos: usize) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    /// Descending through the last inner pairs (`last_end`) equals reading
-    /// the tokens backwards, on every pair of every example, stdlib module
-    /// and test case that parses (comments, closing braces and blank lines included).
-    #[test]
-    fn last_end_equals_the_last_leaf_by_tokens() {
+    /// The text of every `.npl` file under these directories of the
+    /// repository (recursively).
+    fn npl_texts(dirs: &[&str]) -> Vec<String> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut texts = vec![
-            "namespace a { # c\n  allow x -> y:80 # t\n\n  deny egress (1.2.3.4 | w) # z\n}\n# end\n"
-                .to_string(),
-        ];
-        let mut dirs = vec![
-            root.join("examples"),
-            root.join("stdlib"),
-            root.join("tests/cases"),
-        ];
+        let mut dirs: Vec<_> = dirs.iter().map(|d| root.join(d)).collect();
+        let mut texts = Vec::new();
         while let Some(d) = dirs.pop() {
             for e in std::fs::read_dir(&d).unwrap().flatten() {
                 let p = e.path();
@@ -1108,6 +1257,21 @@ mod tests {
                 }
             }
         }
+        texts
+    }
+
+    use super::*;
+
+    /// Descending through the last inner pairs (`last_end`) equals reading
+    /// the tokens backwards, on every pair of every example, stdlib module
+    /// and test case that parses (comments, closing braces and blank lines included).
+    #[test]
+    fn last_end_equals_the_last_leaf_by_tokens() {
+        let mut texts = vec![
+            "namespace a { # c\n  allow x -> y:80 # t\n\n  deny egress (1.2.3.4 | w) # z\n}\n# end\n"
+                .to_string(),
+        ];
+        texts.extend(npl_texts(&["examples", "stdlib", "tests/cases"]));
         let mut pairs_checked = 0;
         for t in &texts {
             let Ok(pairs) = NplParser::parse(Rule::file, t) else {
@@ -1125,6 +1289,61 @@ mod tests {
             }
         }
         assert!(pairs_checked > 1_000, "only {pairs_checked} pairs");
+    }
+
+    /// Parsing piece by piece (`parse_stepwise`) gives the AST of parsing
+    /// the whole file at once, or fails where that fails, on every example,
+    /// stdlib module and test case, odd layouts, and every prefix of them
+    /// (cut every few bytes: unclosed blocks, half statements).
+    #[test]
+    fn stepwise_parsing_equals_parsing_the_whole_file() {
+        let mut texts: Vec<String> = [
+            "",
+            "  # only a comment",
+            "\u{FEFF}namespace a { allow x -> y:80 }",
+            " \u{FEFF} use dns\r\nnamespace a{allow x->y:80}namespace b {}",
+            "namespace a { # c\n  allow x -> y:80 # t\n\n  deny egress (1.2.3.4 | w) # z\n}\n# end\n",
+            "@silence(W0602) namespace a {\r  @silence(W0603) allow x -> y\r}\r",
+            "@silence(W0602) nodes { role cp = 10.0.0.1 }\nport kubelet = tcp/10250\n",
+            "define w = 10.0.0.0/8\nnamespace a {\n define v = app=x\n workload x = app=x\n isolate egress x\n default deny\n}\n",
+            "namespace a { allow x -> y:80 } }",
+            "namespace a { allow x -> y:80 namespace b { }",
+            "namespace a { allow a, b -> y }",
+            "namespacea { }",
+            "namespace a { allow x -> y:80 }\u{FEFF}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        texts.extend(npl_texts(&[
+            "examples",
+            "stdlib",
+            "tests/cases",
+            "tests/firewall",
+        ]));
+        let file = FileId(0);
+        let (mut parsed, mut failed) = (0, 0);
+        for t in &texts {
+            let cuts = (0..t.len())
+                .step_by(13)
+                .chain([t.len()])
+                .filter(|&i| t.is_char_boundary(i));
+            for cut in cuts {
+                let t = &t[..cut];
+                match (parse_whole(file, t), parse_stepwise(file, t)) {
+                    (Ok(whole), Some(step)) => {
+                        assert_eq!(whole, step, "{t:?}");
+                        parsed += 1;
+                    }
+                    (Err(_), None) => failed += 1,
+                    (whole, step) => panic!("{t:?}: {whole:?} against {step:?}"),
+                }
+            }
+        }
+        assert!(
+            parsed > 200 && failed > 1_000,
+            "{parsed} parsed, {failed} failed"
+        );
     }
 
     fn parse(s: &str) -> File {

@@ -420,7 +420,7 @@ fn a_default_cluster_closes_every_seed_port() {
 }
 
 /// The cluster example with the statements of its `nodes` block in another
-/// order (an `@silence` line stays with its statement).
+/// order (an `@silence`, on its line or before the statement, stays with it).
 fn reordered_cluster(seed: usize) -> Vec<Input> {
     let mut inputs = common::inputs(Path::new("examples/cluster"));
     for i in inputs.iter_mut().filter(|i| i.name.ends_with("nodes.npl")) {
@@ -435,10 +435,13 @@ fn reordered_cluster(seed: usize) -> Vec<Input> {
                 head.push(line.to_string());
             } else if inside && t == "}" {
                 inside = false;
-            } else if inside && t.starts_with("@silence") {
+            } else if inside && t.starts_with("@silence") && t.ends_with(')') {
                 pending = format!("{t}\n");
             } else if inside
-                && (t.starts_with("allow") || t.starts_with("deny") || t.starts_with("role"))
+                && (t.starts_with("allow")
+                    || t.starts_with("deny")
+                    || t.starts_with("role")
+                    || t.starts_with("@silence"))
             {
                 units.push(format!("{pending}{t}"));
                 pending.clear();

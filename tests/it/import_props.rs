@@ -295,6 +295,14 @@ fn check(case: &Case, n: &mut usize) -> Result<(), TestCaseError> {
         })
         .collect();
     let text: String = programs.iter().map(|p| p.text.clone()).collect();
+    for p in &programs {
+        prop_assert!(
+            nplc::syntax::fmt::is_formatted(&p.text),
+            "the import of namespace `{}` is not in `nplc fmt`'s layout:\n{}",
+            p.namespace,
+            p.text
+        );
+    }
     let c = compile_inputs(&files);
     prop_assert!(
         !c.has_errors(),

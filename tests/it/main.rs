@@ -8,16 +8,30 @@ mod apivalidate;
 mod cases;
 mod cli;
 mod common;
+mod drift;
 mod examples;
 mod explain_matrix;
 mod firewall;
+mod fmt;
 mod fuzz_regressions;
 mod import_props;
+mod integrations;
 mod k8s_e2e;
 mod limits;
+mod lsp;
 mod matrix_classes;
 mod nft_enforce;
 mod outdir;
+mod project;
 mod props;
+mod report;
 mod shuffle;
 mod stated_labels;
+
+/// Whether a directory above `dir` has an `nplc.toml` (the temporary
+/// directory of a machine could; a test of "none found" cannot run there).
+pub fn project_above(dir: &std::path::Path) -> bool {
+    dir.ancestors()
+        .skip(1)
+        .any(|d| d.join("nplc.toml").is_file())
+}

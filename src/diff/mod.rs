@@ -26,6 +26,12 @@
 //!
 //! Regions are independent: they are cut and decided in parallel, results
 //! in region order.
+//!
+//! Side-scoped statements (`on ingress`, `on egress`) decide only their
+//! side, in the cells as in the intent evaluator. Stated namespace labels
+//! (`labels {...}`) are not assumed: the difference is over every cluster,
+//! as the intent evaluator reads a namespace's labels from the population
+//! (docs/diff.md).
 
 pub mod firewall;
 pub mod graph;
@@ -45,10 +51,10 @@ pub enum Version {
     New,
 }
 
-/// Whether a statement decides the given side. Every statement decides
-/// both sides (side-scoped statements decide one).
-pub fn decides(_s: &Statement, _dir: Direction) -> bool {
-    true
+/// Whether a statement decides the given side: both sides, or the one it
+/// is scoped to (`on ingress`, `on egress`).
+pub fn decides(s: &Statement, dir: Direction) -> bool {
+    s.decides(dir)
 }
 
 /// One source term × one destination term of a statement, as a predicate.

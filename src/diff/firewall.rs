@@ -37,6 +37,10 @@ struct Open {
     rules: Vec<String>,
 }
 
+/// A run of ports with the same change: (first, last, added sources,
+/// removed sources, OLD's rules, NEW's rules).
+type Run = (u16, u16, IpSet, IpSet, Vec<String>, Vec<String>);
+
 /// The rows of one role and protocol, as (lo, hi, open).
 fn segments(fw: Option<&FirewallSpec>, role: &str, proto: Protocol) -> Vec<(u16, u16, Open)> {
     let Some(fw) = fw else { return Vec::new() };
@@ -92,7 +96,7 @@ pub fn diff(old: Option<&FirewallSpec>, new: Option<&FirewallSpec>) -> Vec<Firew
             }
             let cuts: Vec<u32> = cuts.into_iter().collect();
             // (lo, hi, added, removed, old rules, new rules), merged when equal
-            let mut runs: Vec<(u16, u16, IpSet, IpSet, Vec<String>, Vec<String>)> = Vec::new();
+            let mut runs: Vec<Run> = Vec::new();
             for w in cuts.windows(2) {
                 let (Ok(lo), Ok(hi)) = (u16::try_from(w[0]), u16::try_from(w[1] - 1)) else {
                     continue;

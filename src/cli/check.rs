@@ -3,7 +3,7 @@
 //! the ones the program states (E0210).
 
 use super::{report, Common, EXIT_ERRORS, EXIT_OK};
-use nplc::driver;
+use crate::driver;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,7 +38,7 @@ pub fn run(mut a: Args) -> i32 {
     c.diagnostics.extend(inputs.notes);
     if let (Some(pop), Some(prog)) = (&pop, &c.program) {
         c.diagnostics
-            .extend(nplc::eval::stated_label_mismatches(prog, pop));
+            .extend(crate::eval::stated_label_mismatches(prog, pop));
     }
     if let Some(p) = &project {
         p.deny(&mut c.diagnostics);

@@ -2,16 +2,16 @@
 //! NEW permits that OLD does not, and the reverse (docs/diff.md). Reads
 //! both sides (paths, or revisions of the current repository through `git`
 //! itself), runs the stages up to the IR on each, and prints the library's
-//! report (`nplc::diff`). Exit codes: 0 success (with `--exit-code`: no
+//! report (`crate::diff`). Exit codes: 0 success (with `--exit-code`: no
 //! change), 1 (only with `--exit-code`) changes, 2 an error in either side,
 //! a usage error or an unreadable input.
 
 use super::{report, ErrorFormat, EXIT_OK, EXIT_USAGE};
+use crate::diag::Diagnostic;
+use crate::diff::{self, report as rep};
+use crate::driver::{self, Input};
+use crate::source::SourceMap;
 use clap::ValueEnum;
-use nplc::diag::Diagnostic;
-use nplc::diff::{self, report as rep};
-use nplc::driver::{self, Input};
-use nplc::source::SourceMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -78,20 +78,20 @@ fn git(args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
         });
     let mut child = cmd
         .spawn()
-        .map_err(|e| format!("cannot run `git`: {}", nplc::diag::io_msg(&e)))?;
+        .map_err(|e| format!("cannot run `git`: {}", crate::diag::io_msg(&e)))?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
         // written on a thread of its own: `git` answers while it reads
         let input = input.to_vec();
         let writer = std::thread::spawn(move || pipe.write_all(&input));
         let out = child
             .wait_with_output()
-            .map_err(|e| format!("`git` failed: {}", nplc::diag::io_msg(&e)))?;
+            .map_err(|e| format!("`git` failed: {}", crate::diag::io_msg(&e)))?;
         let _ = writer.join();
         return finish(args, out);
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| format!("`git` failed: {}", nplc::diag::io_msg(&e)))?;
+        .map_err(|e| format!("`git` failed: {}", crate::diag::io_msg(&e)))?;
     finish(args, out)
 }
 
@@ -257,7 +257,7 @@ pub fn run(a: Args) -> i32 {
     };
     // both sides up to the IR, in parallel
     let sides = [&old, &new];
-    let mut built = nplc::par::map(&sides, |r| driver::front_end(&r.files));
+    let mut built = crate::par::map(&sides, |r| driver::front_end(&r.files));
     let (Some(cn), Some(co)) = (built.pop(), built.pop()) else {
         return EXIT_USAGE;
     };

@@ -5,9 +5,9 @@
 //! when the sources have errors, 2 on a usage or I/O error.
 
 use super::{Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use crate::diff::{graph, report::Side};
+use crate::driver;
 use clap::ValueEnum;
-use nplc::diff::{graph, report::Side};
-use nplc::driver;
 use std::io::Write as _;
 use std::path::PathBuf;
 

@@ -1,11 +1,11 @@
 //! `nplc import PATH... (-o DIR | --stdout) [--namespace NS]`: existing
 //! NetworkPolicy YAML to `.npl` programs, one per namespace (the library's
-//! `nplc::import`). The result is checked as `nplc check` would check it;
+//! `crate::import`). The result is checked as `nplc check` would check it;
 //! its warnings are printed as the import's summary. On an error in the
 //! input nothing is written (exit 1); a path that cannot be read is exit 2.
 
 use super::{report, report_then, ErrorFormat, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
-use nplc::import;
+use crate::import;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -49,14 +49,14 @@ pub fn run(a: Args) -> i32 {
     }
     let programs = import::write::programs(&r.policies);
     // the result, checked as `nplc check` checks it
-    let files: Vec<nplc::driver::Input> = programs
+    let files: Vec<crate::driver::Input> = programs
         .iter()
-        .map(|p| nplc::driver::Input {
+        .map(|p| crate::driver::Input {
             name: format!("{}.npl", p.namespace),
             text: p.text.clone(),
         })
         .collect();
-    let c = nplc::driver::check_inputs(&files);
+    let c = crate::driver::check_inputs(&files);
     report(fmt, &c.sources, &c.diagnostics);
     if c.has_errors() {
         return EXIT_ERRORS;
@@ -75,7 +75,7 @@ pub fn run(a: Args) -> i32 {
                 format!(
                     "cannot create `{}`: {}",
                     dir.display(),
-                    nplc::diag::io_msg(&e)
+                    crate::diag::io_msg(&e)
                 ),
             );
         }
@@ -87,7 +87,7 @@ pub fn run(a: Args) -> i32 {
                     format!(
                         "cannot write `{}`: {}",
                         path.display(),
-                        nplc::diag::io_msg(&e)
+                        crate::diag::io_msg(&e)
                     ),
                 );
             }

@@ -9,8 +9,8 @@
 //! 2 on a usage or I/O error. Warnings are not printed (`nplc check` does).
 
 use super::{Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use crate::eval::{classes, matrix};
 use clap::ValueEnum;
-use nplc::eval::{classes, matrix};
 use std::io::Write;
 use std::path::PathBuf;
 

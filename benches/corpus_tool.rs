@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! cargo bench --bench corpus_tool -- gen --out DIR --statements N [--namespaces M]
-//!                                        [--deny-percent P] [--seed S] [--single-file]
+//!                                        [--deny-percent P] [--heavy-percent H]
+//!                                        [--seed S] [--single-file]
 //!                                        [--pods FILE [--replicas R]]
 //! cargo bench --bench corpus_tool -- floor --in DIR --out DIR [--runs R] [--trash DIR]
 //! cargo bench --bench corpus_tool -- stages --in DIR [--runs R]
@@ -109,7 +110,8 @@ fn gen(args: &[String]) -> i32 {
     let statements = o.num("--statements", 1000) as usize;
     let mut spec = Spec::new(statements)
         .seed(o.num("--seed", 1))
-        .denies(o.num("--deny-percent", 5) as u32);
+        .denies(o.num("--deny-percent", 5) as u32)
+        .heavy(o.num("--heavy-percent", 0) as u32);
     if let Some(n) = o.get("--namespaces") {
         spec = spec.namespaces(n.parse().expect("--namespaces: a number"));
     }

@@ -119,7 +119,8 @@ fi
 
 if [ "$BUILDS" -eq 1 ]; then
 # ----------------------------------------------------------------- corpora
-# name statements namespaces deny% [single]
+# name statements namespaces deny% [single | heavyP: P% of the statements
+# in one namespace, the uneven corpus of docs/performance.md]
 CORPORA=(
   "file-200-lines 70 7 5 single"
   "1k 1000 100 5"
@@ -127,6 +128,7 @@ CORPORA=(
   "10k-deny0 10000 1000 0"
   "10k-deny10 10000 1000 10"
   "10k-deny30 10000 1000 30"
+  "10k-heavy50 10000 1000 5 heavy50"
 )
 [ "$QUICK" -eq 1 ] || CORPORA+=("100k 100000 10000 5")
 
@@ -135,6 +137,7 @@ for c in "${CORPORA[@]}"; do
   read -r name n ns deny single <<<"$c"
   extra=()
   [ "${single:-}" = single ] && extra=(--single-file)
+  case "${single:-}" in heavy*) extra=(--heavy-percent "${single#heavy}") ;; esac
   line=$("$TOOL" gen --out "$BENCH_DIR/corpus/$name" --statements "$n" --namespaces "$ns" \
     --deny-percent "$deny" --seed 1 "${extra[@]}")
   say "corpus $name: $line"

@@ -84,8 +84,14 @@ pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
             });
         }
         let mut workloads = std::collections::BTreeMap::new();
+        let mut workload_decls = Vec::new();
         for (wname, sel) in &ns.workloads {
             let ls = c.selector(sel);
+            workload_decls.push(ir::WorkloadDecl {
+                name: wname.clone(),
+                pods: ls.clone(),
+                span: sel.span,
+            });
             workloads.entry(ls).or_insert_with(|| wname.clone());
         }
         let labels = ns
@@ -99,6 +105,7 @@ pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
                 posture,
                 isolates,
                 workloads,
+                workload_decls,
                 span: ns.name.span,
                 posture_span: ns.posture.map(|p| p.2),
                 silence: ns

@@ -311,6 +311,21 @@ pub const CODES: &[Code] = &[
         summary: "a peer names a namespace that is not managed but is one typo away from one that is (`shpo/app=api` beside `namespace shop`; `did_you_mean`, a swap of two letters counting as one edit); `default`, the `kube-*` namespaces and names shorter than three characters are never taken for typos. Silence it on the statement when the other namespace is meant",
     },
     Code {
+        code: "W0610",
+        severity: Severity::Warning,
+        summary: "with `--pods FILE` (`check`): a selector that matches no pod of the population (dangling): a peer of an `allow`/`deny`, an `isolate` or a `workload` selector; judged only in the namespaces of the population it can select, which the label names. No fixture can hold a population: `tests/it/popcheck.rs`",
+    },
+    Code {
+        code: "W0611",
+        severity: Severity::Warning,
+        summary: "with `--pods FILE` (`check`): pods of a managed namespace that no `workload` selector matches, one warning per namespace and set of labels (per-pod labels such as `pod-template-hash` left out), at the namespace's name; the help suggests a `workload` declaration. No fixture can hold a population: `tests/it/popcheck.rs`",
+    },
+    Code {
+        code: "W0612",
+        severity: Severity::Warning,
+        summary: "with `--pods FILE` (`check`), seed 001: a destination port that is a Service's `port` but not its `targetPort`, on pods the Service selects (Services read from the same file); the help names the container port to write, a named `targetPort` resolved on the pods. No fixture can hold a population: `tests/it/popcheck.rs`",
+    },
+    Code {
         code: "W0805",
         severity: Severity::Note,
         summary: "`nplc import`: an object that is not a NetworkPolicy (a Namespace, a Pod, ...) is skipped, named by kind and name",

@@ -2,12 +2,14 @@
 //! against (used by the evaluators in `eval/`, outside the compile pipeline).
 //!
 //! Input: plain Kubernetes objects as YAML text, exactly as the API server or
-//! `kubectl get ns,pods -A -o yaml` prints them: a multi-document stream of
-//! `Namespace` and `Pod` objects, `kind: List` (or `NamespaceList` /
-//! `PodList`) with `items`, or any mix. Other kinds are ignored. Output: a
-//! [`Population`]: namespaces by name (each carrying the
-//! `kubernetes.io/metadata.name` label the API server sets), and pods sorted
-//! by (namespace, name) with their labels and named container ports.
+//! `kubectl get ns,pods,svc -A -o yaml` prints them: a multi-document stream
+//! of `Namespace`, `Pod` and `Service` objects, `kind: List` (or
+//! `NamespaceList` / `PodList` / `ServiceList`) with `items`, or any mix.
+//! Other kinds are ignored. Output: a [`Population`]: namespaces by name
+//! (each carrying the `kubernetes.io/metadata.name` label the API server
+//! sets), pods sorted by (namespace, name) with their labels and named
+//! container ports, and services sorted by (namespace, name) with their
+//! selectors and ports (read by `nplc check`'s population checks only).
 
 use crate::ir::NAME_LABEL;
 use crate::net::Protocol;
@@ -27,6 +29,77 @@ pub struct Population {
     pub namespaces: BTreeMap<String, NamespaceInfo>,
     /// Pods sorted by (namespace, name); an [`Endpoint::Pod`] indexes this.
     pub pods: Vec<PodInfo>,
+    /// Services sorted by (namespace, name). Policies never see them (a
+    /// NetworkPolicy matches pods and their ports, after a Service has
+    /// translated its `port` to the `targetPort`); `nplc check` reads them
+    /// to find a policy port that is a Service's rather than its pods'.
+    #[serde(default)]
+    pub services: Vec<ServiceInfo>,
+}
+
+/// A Service: the pods it selects and its ports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.selector`: the labels of the pods of its namespace it sends
+    /// traffic to. `None` when it has none (or an empty one): its endpoints
+    /// are managed by hand, or it is an `ExternalName`, and it selects no pod.
+    pub selector: Option<BTreeMap<String, String>>,
+    /// `spec.ports`, in the order written.
+    pub ports: Vec<ServicePort>,
+}
+
+/// One port of a Service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePort {
+    /// Its `name`, if it has one.
+    pub name: Option<String>,
+    /// `port`: what clients of the Service connect to.
+    pub port: u16,
+    /// `targetPort`: the pods' port the Service forwards to (`port` when
+    /// not written).
+    pub target: TargetPort,
+    /// TCP when not written.
+    pub protocol: Protocol,
+}
+
+/// A Service's `targetPort`: a number, or the name of a container port of
+/// the pods it selects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TargetPort {
+    Number(u16),
+    Name(String),
+}
+
+impl ServiceInfo {
+    /// Whether the service sends traffic to `pod` (same namespace, and the
+    /// pod carries every label of its selector).
+    pub fn selects(&self, pod: &PodInfo) -> bool {
+        match &self.selector {
+            Some(sel) => {
+                pod.namespace == self.namespace
+                    && sel.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
+            }
+            None => false,
+        }
+    }
+}
+
+impl ServicePort {
+    /// The container port the service port forwards to on `pod`: the
+    /// number, or the pod's container port of that name and protocol;
+    /// `None` when the pod declares no such named port.
+    pub fn target_on(&self, pod: &PodInfo) -> Option<u16> {
+        match &self.target {
+            TargetPort::Number(n) => Some(*n),
+            TargetPort::Name(name) => pod
+                .ports
+                .iter()
+                .find(|p| p.name == *name && p.protocol == self.protocol)
+                .map(|p| p.port),
+        }
+    }
 }
 
 /// A namespace and its labels.
@@ -177,6 +250,7 @@ impl Population {
 pub fn load_population(text: &str) -> Result<Population, PopulationError> {
     let mut namespaces: BTreeMap<String, NamespaceInfo> = BTreeMap::new();
     let mut pods: BTreeMap<(String, String), PodInfo> = BTreeMap::new();
+    let mut services: BTreeMap<(String, String), ServiceInfo> = BTreeMap::new();
 
     for (doc_index, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let document = doc_index + 1;
@@ -230,6 +304,14 @@ pub fn load_population(text: &str) -> Result<Population, PopulationError> {
                     }
                     pods.insert(key, pod);
                 }
+                "Service" => {
+                    let svc = service_from(obj).map_err(|m| at(item, m))?;
+                    let key = (svc.namespace.clone(), svc.name.clone());
+                    if services.contains_key(&key) {
+                        return Err(at(item, format!("duplicate service `{}/{}`", key.0, key.1)));
+                    }
+                    services.insert(key, svc);
+                }
                 _ => {}
             }
         }
@@ -238,6 +320,8 @@ pub fn load_population(text: &str) -> Result<Population, PopulationError> {
     let mut population = Population {
         namespaces,
         pods: Vec::with_capacity(pods.len()),
+        // the map iterates in (namespace, name) order
+        services: services.into_values().collect(),
     };
     for pod in pods.into_values() {
         if !population.namespaces.contains_key(&pod.namespace) {
@@ -301,18 +385,130 @@ fn namespace_from(obj: &Value) -> Result<NamespaceInfo, String> {
     Ok(NamespaceInfo { name, labels })
 }
 
+/// `metadata.namespace`, `default` when not written; `what` is `pod` or
+/// `service`.
+fn metadata_namespace(obj: &Value, what: &str, name: &str) -> Result<String, String> {
+    match obj.get("metadata").and_then(|m| m.get("namespace")) {
+        None | Some(Value::Null) => Ok(DEFAULT_NAMESPACE.to_string()),
+        Some(Value::String(s)) if s.is_empty() => Ok(DEFAULT_NAMESPACE.to_string()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(format!(
+            "`metadata.namespace` of {what} `{name}` must be a string"
+        )),
+    }
+}
+
+/// A protocol field: TCP when absent; `what` names the port in messages.
+fn protocol_of(p: &Value, what: &dyn Fn() -> String) -> Result<Protocol, String> {
+    match p.get("protocol") {
+        None | Some(Value::Null) => Ok(Protocol::Tcp),
+        Some(Value::String(s)) => {
+            Protocol::parse(s).ok_or_else(|| format!("unknown protocol `{s}` on {}", what()))
+        }
+        Some(_) => Err(format!("the protocol of {} must be a string", what())),
+    }
+}
+
+/// A port number field between 1 and 65535, `None` when absent or not one.
+fn port_number(v: Option<&Value>) -> Option<u16> {
+    match v {
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u16::try_from(n).ok())
+            .filter(|n| *n != 0),
+        _ => None,
+    }
+}
+
+fn service_from(obj: &Value) -> Result<ServiceInfo, String> {
+    let name = metadata_name(obj, "Service")?;
+    let namespace = metadata_namespace(obj, "service", &name)?;
+    let what = format!("service `{namespace}/{name}`");
+    let spec = obj.get("spec");
+    let selector = match spec.and_then(|s| s.get("selector")) {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => {
+            let mut sel = BTreeMap::new();
+            for (k, v) in map {
+                match v {
+                    Value::String(s) => {
+                        sel.insert(k.clone(), s.clone());
+                    }
+                    _ => {
+                        return Err(format!(
+                            "selector label `{k}` of {what} must be a string (quote it)"
+                        ))
+                    }
+                }
+            }
+            // an empty selector selects no pod (the endpoints are managed by hand)
+            (!sel.is_empty()).then_some(sel)
+        }
+        Some(_) => return Err(format!("`spec.selector` of {what} must be a mapping")),
+    };
+    let list = match spec.and_then(|s| s.get("ports")) {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(ps)) => ps.as_slice(),
+        Some(_) => return Err(format!("`spec.ports` of {what} must be a list")),
+    };
+    let mut ports = Vec::new();
+    for (i, p) in list.iter().enumerate() {
+        let port_name = match p.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.is_empty() => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(format!("a port name of {what} must be a string")),
+        };
+        let label = || match &port_name {
+            Some(n) => format!("port `{n}` of {what}"),
+            None => format!("port {} of {what}", i + 1),
+        };
+        let Some(port) = port_number(p.get("port")) else {
+            return Err(format!("{} needs a `port` between 1 and 65535", label()));
+        };
+        let target = match p.get("targetPort") {
+            None | Some(Value::Null) => TargetPort::Number(port),
+            Some(Value::Number(_)) => match port_number(p.get("targetPort")) {
+                Some(n) => TargetPort::Number(n),
+                None => {
+                    return Err(format!(
+                        "the `targetPort` of {} must be between 1 and 65535, or a port name",
+                        label()
+                    ))
+                }
+            },
+            // a number written as a string (`"8080"`) is read as the number
+            Some(Value::String(s)) => match s.parse::<u16>() {
+                Ok(n) if n != 0 => TargetPort::Number(n),
+                _ if !s.is_empty() => TargetPort::Name(s.clone()),
+                _ => TargetPort::Number(port),
+            },
+            Some(_) => {
+                return Err(format!(
+                    "the `targetPort` of {} must be a number or a port name",
+                    label()
+                ))
+            }
+        };
+        let protocol = protocol_of(p, &label)?;
+        ports.push(ServicePort {
+            name: port_name,
+            port,
+            target,
+            protocol,
+        });
+    }
+    Ok(ServiceInfo {
+        namespace,
+        name,
+        selector,
+        ports,
+    })
+}
+
 fn pod_from(obj: &Value) -> Result<PodInfo, String> {
     let name = metadata_name(obj, "Pod")?;
-    let namespace = match obj.get("metadata").and_then(|m| m.get("namespace")) {
-        None | Some(Value::Null) => DEFAULT_NAMESPACE.to_string(),
-        Some(Value::String(s)) if s.is_empty() => DEFAULT_NAMESPACE.to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => {
-            return Err(format!(
-                "`metadata.namespace` of pod `{name}` must be a string"
-            ))
-        }
-    };
+    let namespace = metadata_namespace(obj, "pod", &name)?;
     let what = format!("pod `{namespace}/{name}`");
     let labels = metadata_labels(obj, &what)?;
     let mut ports = Vec::new();
@@ -334,11 +530,7 @@ fn pod_from(obj: &Value) -> Result<PodInfo, String> {
                 Some(Value::String(s)) => s.clone(),
                 Some(_) => return Err(format!("a container port name of {what} must be a string")),
             };
-            let number = match p.get("containerPort") {
-                Some(Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-                _ => None,
-            };
-            let port = match number.filter(|n| *n != 0) {
+            let port = match port_number(p.get("containerPort")) {
                 Some(n) => n,
                 None => {
                     return Err(format!(
@@ -346,22 +538,7 @@ fn pod_from(obj: &Value) -> Result<PodInfo, String> {
                     ))
                 }
             };
-            let protocol = match p.get("protocol") {
-                None | Some(Value::Null) => Protocol::Tcp,
-                Some(Value::String(s)) => match Protocol::parse(s) {
-                    Some(pr) => pr,
-                    None => {
-                        return Err(format!(
-                            "unknown protocol `{s}` on container port `{port_name}` of {what}"
-                        ))
-                    }
-                },
-                Some(_) => {
-                    return Err(format!(
-                        "the protocol of container port `{port_name}` of {what} must be a string"
-                    ))
-                }
-            };
+            let protocol = protocol_of(p, &|| format!("container port `{port_name}` of {what}"))?;
             ports.push(NamedPort {
                 name: port_name,
                 port,
@@ -610,6 +787,10 @@ metadata: {name: a, namespace: default}
 "#;
         let pop = load_population(text).unwrap();
         assert_eq!(pop.pods.len(), 2);
+        // the service (no selector) is read; the deployment is not
+        assert_eq!(pop.services.len(), 1);
+        assert_eq!(pop.services[0].selector, None);
+        assert_eq!(pop.services[0].ports[0].target, TargetPort::Number(80));
         assert_eq!(pop.pods[0].name, "a");
         assert_eq!(pop.pods[1].name, "b");
         assert_eq!(pop.pods[1].namespace, "default");
@@ -714,6 +895,187 @@ items:
         assert_eq!(err.document, Some(2), "{err}");
         assert!(err.message.starts_with("invalid yaml"), "{err}");
         eprintln!("{err}");
+    }
+
+    /// `kubectl get ns,pods,svc -A -o yaml`, trimmed: seed 001's target
+    /// behind a Service on another port, a named targetPort, a service
+    /// without selector and one of UDP.
+    const SERVICES: &str = r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata:
+    name: target
+    namespace: demo
+    resourceVersion: "812"
+  spec:
+    clusterIP: 10.96.14.2
+    clusterIPs: [10.96.14.2]
+    internalTrafficPolicy: Cluster
+    ipFamilies: [IPv4]
+    ports:
+    - port: 2345
+      protocol: TCP
+      targetPort: 1234
+    selector:
+      app: target
+    sessionAffinity: None
+    type: ClusterIP
+  status:
+    loadBalancer: {}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: web, namespace: shop}
+  spec:
+    selector: {app: web, tier: front}
+    ports:
+    - {name: http, port: 80, targetPort: http}
+    - {name: metrics, port: 9100}
+    - {name: dns, port: 53, protocol: UDP, targetPort: "5353"}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: kubernetes}
+  spec:
+    ports:
+    - {name: https, port: 443, targetPort: 6443}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: empty-selector, namespace: shop}
+  spec: {selector: {}, ports: [{port: 1}]}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: external, namespace: shop}
+  spec: {type: ExternalName, externalName: db.example.com}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: web-0, namespace: shop, labels: {app: web, tier: front, pod-template-hash: abc}}
+  spec:
+    containers:
+    - name: c
+      ports: [{name: http, containerPort: 8080}, {name: http, containerPort: 8081, protocol: UDP}]
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: web-1, namespace: other, labels: {app: web, tier: front}}
+"#;
+
+    #[test]
+    fn loads_services_sorted_with_their_ports() {
+        let pop = load_population(SERVICES).unwrap();
+        let names: Vec<String> = pop
+            .services
+            .iter()
+            .map(|s| format!("{}/{}", s.namespace, s.name))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "default/kubernetes",
+                "demo/target",
+                "shop/empty-selector",
+                "shop/external",
+                "shop/web"
+            ]
+        );
+        let target = &pop.services[1];
+        assert_eq!(
+            target.selector,
+            Some(BTreeMap::from([("app".to_string(), "target".to_string())]))
+        );
+        assert_eq!(
+            target.ports,
+            vec![ServicePort {
+                name: None,
+                port: 2345,
+                target: TargetPort::Number(1234),
+                protocol: Protocol::Tcp
+            }]
+        );
+        let web = &pop.services[4];
+        assert_eq!(
+            web.ports,
+            vec![
+                ServicePort {
+                    name: Some("http".into()),
+                    port: 80,
+                    target: TargetPort::Name("http".into()),
+                    protocol: Protocol::Tcp
+                },
+                ServicePort {
+                    name: Some("metrics".into()),
+                    port: 9100,
+                    target: TargetPort::Number(9100),
+                    protocol: Protocol::Tcp
+                },
+                ServicePort {
+                    name: Some("dns".into()),
+                    port: 53,
+                    target: TargetPort::Number(5353),
+                    protocol: Protocol::Udp
+                },
+            ]
+        );
+        // no selector, an empty one, an ExternalName: they select nothing
+        assert_eq!(pop.services[0].selector, None);
+        assert_eq!(pop.services[2].selector, None);
+        assert_eq!(pop.services[3].selector, None);
+        assert!(pop.services[3].ports.is_empty());
+        // services create no namespace of their own
+        assert!(!pop.namespaces.contains_key("demo"));
+    }
+
+    #[test]
+    fn a_service_selects_pods_of_its_namespace_and_resolves_named_targets() {
+        let pop = load_population(SERVICES).unwrap();
+        let web = &pop.services[4];
+        let web0 = &pop.pods[pop.pod_by_ref("shop/web-0").unwrap()];
+        let web1 = &pop.pods[pop.pod_by_ref("other/web-1").unwrap()];
+        assert!(web.selects(web0));
+        // same labels, another namespace
+        assert!(!web.selects(web1));
+        assert!(!pop.services[2].selects(web0));
+        // the named target resolves by name and protocol
+        assert_eq!(web.ports[0].target_on(web0), Some(8080));
+        assert_eq!(web.ports[0].target_on(web1), None);
+        assert_eq!(web.ports[1].target_on(web1), Some(9100));
+        let udp_http = ServicePort {
+            protocol: Protocol::Udp,
+            ..web.ports[0].clone()
+        };
+        assert_eq!(udp_http.target_on(web0), Some(8081));
+    }
+
+    #[test]
+    fn bad_services_have_clear_messages() {
+        let cases = [
+            ("kind: Service\nmetadata: {namespace: x}\n", "document 1: `Service` object has no `metadata.name`"),
+            (
+                "kind: Service\nmetadata: {name: s}\nspec: {ports: [{targetPort: 80}]}\n",
+                "document 1: port 1 of service `default/s` needs a `port` between 1 and 65535",
+            ),
+            (
+                "kind: Service\nmetadata: {name: s}\nspec: {ports: [{name: web, port: 80, targetPort: 0}]}\n",
+                "document 1: the `targetPort` of port `web` of service `default/s` must be between 1 and 65535, or a port name",
+            ),
+            (
+                "kind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80, protocol: ICMP}]}\n",
+                "document 1: unknown protocol `ICMP` on port 1 of service `default/s`",
+            ),
+            (
+                "kind: Service\nmetadata: {name: s}\nspec: {selector: {version: 1}}\n",
+                "document 1: selector label `version` of service `default/s` must be a string (quote it)",
+            ),
+            ("kind: Service\nmetadata: {name: s}\nspec: {selector: [a]}\n", "document 1: `spec.selector` of service `default/s` must be a mapping"),
+            ("kind: Service\nmetadata: {name: s}\nspec: {ports: 80}\n", "document 1: `spec.ports` of service `default/s` must be a list"),
+            (
+                "kind: Service\nmetadata: {name: s}\n---\nkind: ServiceList\nitems:\n- metadata: {name: s, namespace: default}\n",
+                "document 2, item 1: duplicate service `default/s`",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = load_population(text).unwrap_err();
+            assert_eq!(err.to_string(), want, "for input:\n{text}");
+        }
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub struct Spec {
     pub namespaces: usize,
     /// Percent of the statements that are denies (0 to 50).
     pub deny_percent: u32,
+    /// Percent of the statements (and denies) in the first namespace, the
+    /// rest shared evenly by the others (0: all alike). An uneven corpus
+    /// for the parallel stages (docs/performance.md, "Uneven namespaces").
+    pub heavy_percent: u32,
     pub layout: Layout,
 }
 
@@ -61,6 +65,7 @@ impl Spec {
             statements,
             namespaces: (statements / 10).max(1),
             deny_percent: 5,
+            heavy_percent: 0,
             layout: Layout::FilePerNamespace,
         }
     }
@@ -70,6 +75,10 @@ impl Spec {
     }
     pub fn denies(mut self, percent: u32) -> Spec {
         self.deny_percent = percent.min(50);
+        self
+    }
+    pub fn heavy(mut self, percent: u32) -> Spec {
+        self.heavy_percent = percent.min(100);
         self
     }
     pub fn seed(mut self, seed: u64) -> Spec {
@@ -90,6 +99,9 @@ impl Spec {
         }
         if self.deny_percent != default.deny_percent {
             s.push_str(&format!("-deny{}", self.deny_percent));
+        }
+        if self.heavy_percent != 0 {
+            s.push_str(&format!("-heavy{}", self.heavy_percent));
         }
         s
     }
@@ -615,7 +627,19 @@ pub fn generate(spec: &Spec) -> Corpus {
         })
         .collect();
     let total_denies = (spec.statements * spec.deny_percent.min(50) as usize + 50) / 100;
-    let share = |total: usize, i: usize| total * (i + 1) / n_ns - total * i / n_ns;
+    let heavy = spec.heavy_percent.min(100) as usize;
+    let share = |total: usize, i: usize| {
+        if heavy == 0 || n_ns == 1 {
+            return total * (i + 1) / n_ns - total * i / n_ns;
+        }
+        // the first namespace takes `heavy` percent, the others the rest
+        let first = total * heavy / 100;
+        if i == 0 {
+            return first;
+        }
+        let (rest, n) = (total - first, n_ns - 1);
+        rest * i / n - rest * (i - 1) / n
+    };
 
     let mut blocks: Vec<(String, bool, String)> = Vec::new(); // (namespace, uses metadata-api, text)
     let (mut statements, mut denies) = (0, 0);

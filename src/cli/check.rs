@@ -1,6 +1,8 @@
 //! `nplc check PATH... [--pods FILE]`: diagnostics only; with a
-//! population, also every managed namespace whose real labels differ from
-//! the ones the program states (E0210).
+//! population (`--pods`, or the project file's `population`), also every
+//! managed namespace whose real labels differ from the ones the program
+//! states (E0210) and the population-aware warnings W0610-W0612
+//! (`eval::popcheck`, docs/population.md).
 
 use super::{report, Common, EXIT_ERRORS, EXIT_OK};
 use crate::driver;
@@ -9,9 +11,12 @@ use crate::driver;
 pub struct Args {
     #[command(flatten)]
     pub common: Common,
-    /// A population (Kubernetes Namespace and Pod objects, YAML): report
-    /// every managed namespace whose labels there differ from the ones its
-    /// `labels` statement states.
+    /// A population (Kubernetes Namespace, Pod and Service objects, YAML,
+    /// as `kubectl get ns,pods,svc -A -o yaml` prints them): report every
+    /// managed namespace whose labels there differ from the ones its
+    /// `labels` statement states, selectors that match no pod, pods no
+    /// workload names, and ports that are a Service's rather than its
+    /// pods'. Without it: the `population` of the project file.
     #[arg(long, value_name = "FILE")]
     pub pods: Option<std::path::PathBuf>,
 }
@@ -27,6 +32,9 @@ pub fn run(mut a: Args) -> i32 {
         Err(e) => return super::fail_io(a.common.error_format, e.0),
     };
     t.lap("read");
+    if a.pods.is_none() {
+        a.pods = project.as_ref().and_then(|p| p.population.clone());
+    }
     let pop = match &a.pods {
         Some(p) => match super::explain::load_population(p) {
             Ok(pop) => Some(pop),
@@ -39,6 +47,11 @@ pub fn run(mut a: Args) -> i32 {
     if let (Some(pop), Some(prog)) = (&pop, &c.program) {
         c.diagnostics
             .extend(crate::eval::stated_label_mismatches(prog, pop));
+        let mut found = crate::eval::popcheck::population_checks(prog, pop);
+        driver::apply_silences(prog, &mut found);
+        c.diagnostics.extend(found);
+        crate::diag::sort_diagnostics(&mut c.diagnostics);
+        t.lap("population");
     }
     if let Some(p) = &project {
         p.deny(&mut c.diagnostics);

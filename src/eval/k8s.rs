@@ -1101,6 +1101,7 @@ spec:
                     ports: vec![],
                 },
             ],
+            services: vec![],
         };
         let pol = [np("metadata: {name: p, namespace: x}\nspec: {podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}]}]}\n")];
         assert!(allowed(

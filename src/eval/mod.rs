@@ -6,6 +6,7 @@ pub mod explain;
 pub mod intent;
 pub mod k8s;
 pub mod matrix;
+pub mod popcheck;
 
 use crate::diag::Diagnostic;
 use crate::ir::Program;

@@ -74,7 +74,7 @@ fn is_word(s: &str) -> bool {
 
 /// A label key as the grammar reads it: quoted when it is a keyword, has a
 /// dot-less prefix, or is not a plain word.
-fn key_text(k: &str) -> String {
+pub(crate) fn key_text(k: &str) -> String {
     let plain = match k.split_once('/') {
         Some((prefix, name)) => prefix.contains('.') && is_word(prefix) && is_word(name),
         None => is_word(k),
@@ -86,7 +86,7 @@ fn key_text(k: &str) -> String {
     }
 }
 
-fn value_text(v: &str) -> String {
+pub(crate) fn value_text(v: &str) -> String {
     if is_word(v) {
         v.to_string()
     } else {
@@ -150,7 +150,7 @@ impl Names {
 
 /// A workload name from a policy name: lowercase letters, digits and `-`,
 /// starting with a letter, not a keyword.
-fn workload_name(policy: &str) -> String {
+pub(crate) fn workload_name(policy: &str) -> String {
     let mut s: String = policy
         .chars()
         .map(|c| {

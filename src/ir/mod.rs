@@ -395,6 +395,9 @@ pub struct Namespace {
     pub isolates: Vec<Isolate>,
     /// Declared workloads by selector (the first name in name order), for naming policies.
     pub workloads: BTreeMap<LabelSel, String>,
+    /// Every `workload` declaration, in the order written (by file, then
+    /// position), with where its selector is written.
+    pub workload_decls: Vec<WorkloadDecl>,
     /// Where the namespace is declared (first block) and its posture, if written.
     pub span: Span,
     pub posture_span: Option<Span>,
@@ -405,6 +408,15 @@ pub struct Namespace {
     pub labels: Option<BTreeMap<String, String>>,
     /// Where the `labels` statement is written.
     pub labels_span: Option<Span>,
+}
+
+/// A `workload NAME = SELECTOR` declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadDecl {
+    pub name: String,
+    pub pods: LabelSel,
+    /// Where its selector is written.
+    pub span: Span,
 }
 
 /// A lint code silenced by `@silence(...)`, with where it is written.

@@ -24,6 +24,7 @@ mod lsp;
 mod matrix_classes;
 mod nft_enforce;
 mod outdir;
+mod popcheck;
 mod project;
 mod props;
 mod report;

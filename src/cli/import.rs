@@ -47,7 +47,21 @@ pub fn run(a: Args) -> i32 {
     if r.has_errors() {
         return EXIT_ERRORS;
     }
-    let programs = import::write::programs(&r.policies);
+    // nplc's own output: the files its annotations name, as written
+    // (from the working directory) or beside the YAML that names them
+    let dirs: Vec<PathBuf> = inputs
+        .iter()
+        .filter_map(|(n, _)| std::path::Path::new(n).parent().map(|d| d.to_path_buf()))
+        .collect();
+    let resolve = |f: &str| -> Option<String> {
+        let p = std::path::Path::new(f);
+        std::iter::once(p.to_path_buf())
+            .chain(dirs.iter().filter(|_| p.is_relative()).map(|d| d.join(p)))
+            .find_map(|c| std::fs::read_to_string(c).ok())
+    };
+    let imported = import::recognise::programs(&r.policies, &resolve);
+    report(fmt, &r.sources, &imported.notes);
+    let programs = imported.programs;
     // the result, checked as `nplc check` checks it
     let files: Vec<nplc::driver::Input> = programs
         .iter()

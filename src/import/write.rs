@@ -41,7 +41,7 @@ pub fn programs(policies: &[Policy]) -> Vec<Program> {
 /// text it cannot lay out without changing it; the import then keeps its
 /// own layout (still a valid program), and the import's tests require the
 /// formatted one (`tests/it/import_props.rs`).
-fn formatted(text: String) -> String {
+pub(crate) fn formatted(text: String) -> String {
     crate::syntax::fmt::format_source(crate::source::FileId(0), &text).unwrap_or(text)
 }
 

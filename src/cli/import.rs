@@ -38,11 +38,14 @@ const NOTHING_WRITTEN: &str = "; nothing was written";
 
 pub fn run(a: Args) -> i32 {
     let fmt = a.error_format;
+    let mut timer = nplc::driver::Timer::new();
     let inputs = match import::read_paths(&a.paths) {
         Ok(i) => i,
         Err(e) => return super::fail_io_then(fmt, e, NOTHING_WRITTEN),
     };
+    timer.lap("files");
     let r = import::read(&inputs, a.namespace.as_deref());
+    timer.lap("read");
     report_then(fmt, &r.sources, &r.diagnostics, NOTHING_WRITTEN);
     if r.has_errors() {
         return EXIT_ERRORS;
@@ -62,6 +65,7 @@ pub fn run(a: Args) -> i32 {
     let imported = import::recognise::programs(&r.policies, &resolve);
     report(fmt, &r.sources, &imported.notes);
     let programs = imported.programs;
+    timer.lap("write");
     // the result, checked as `nplc check` checks it
     let files: Vec<nplc::driver::Input> = programs
         .iter()
@@ -71,6 +75,7 @@ pub fn run(a: Args) -> i32 {
         })
         .collect();
     let c = nplc::driver::check_inputs(&files);
+    timer.lap("check");
     report(fmt, &c.sources, &c.diagnostics);
     if c.has_errors() {
         return EXIT_ERRORS;

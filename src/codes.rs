@@ -331,6 +331,16 @@ pub const CODES: &[Code] = &[
         summary: "`nplc import`: an object that is not a NetworkPolicy (a Namespace, a Pod, ...) is skipped, named by kind and name",
     },
     Code {
+        code: "W0806",
+        severity: Severity::Note,
+        summary: "`nplc import`: a namespace whose policies are all nplc's output of one `.npl` file (their `nplc.io/source`), at hand and still building to exactly those policies, is imported as that file's program (the fixed point)",
+    },
+    Code {
+        code: "W0807",
+        severity: Severity::Note,
+        summary: "`nplc import`: a namespace with nplc's output that is imported by the construction instead of as its program: the file is not at hand, builds to other policies, is built into other namespaces too, or the namespace mixes it with other policies",
+    },
+    Code {
         code: "E0701",
         severity: Severity::Error,
         summary: "unknown role in a node rule's destination, with did-you-mean",

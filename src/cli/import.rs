@@ -38,16 +38,34 @@ const NOTHING_WRITTEN: &str = "; nothing was written";
 
 pub fn run(a: Args) -> i32 {
     let fmt = a.error_format;
+    let mut timer = crate::driver::Timer::new();
     let inputs = match import::read_paths(&a.paths) {
         Ok(i) => i,
         Err(e) => return super::fail_io_then(fmt, e, NOTHING_WRITTEN),
     };
+    timer.lap("files");
     let r = import::read(&inputs, a.namespace.as_deref());
+    timer.lap("read");
     report_then(fmt, &r.sources, &r.diagnostics, NOTHING_WRITTEN);
     if r.has_errors() {
         return EXIT_ERRORS;
     }
-    let programs = import::write::programs(&r.policies);
+    // nplc's own output: the files its annotations name, as written
+    // (from the working directory) or beside the YAML that names them
+    let dirs: Vec<PathBuf> = inputs
+        .iter()
+        .filter_map(|(n, _)| std::path::Path::new(n).parent().map(|d| d.to_path_buf()))
+        .collect();
+    let resolve = |f: &str| -> Option<String> {
+        let p = std::path::Path::new(f);
+        std::iter::once(p.to_path_buf())
+            .chain(dirs.iter().filter(|_| p.is_relative()).map(|d| d.join(p)))
+            .find_map(|c| std::fs::read_to_string(c).ok())
+    };
+    let imported = import::recognise::programs(&r.policies, &resolve);
+    report(fmt, &r.sources, &imported.notes);
+    let programs = imported.programs;
+    timer.lap("write");
     // the result, checked as `nplc check` checks it
     let files: Vec<crate::driver::Input> = programs
         .iter()
@@ -57,6 +75,7 @@ pub fn run(a: Args) -> i32 {
         })
         .collect();
     let c = crate::driver::check_inputs(&files);
+    timer.lap("check");
     report(fmt, &c.sources, &c.diagnostics);
     if c.has_errors() {
         return EXIT_ERRORS;

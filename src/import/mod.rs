@@ -12,9 +12,11 @@
 //! and lowers it to [`Policy`]; [`mod@write`] turns the policies of each
 //! namespace into statements.
 
+pub mod recognise;
 pub mod write;
 
 use crate::diag::Diagnostic;
+use crate::emit::k8s::MANAGED_BY;
 use crate::net::Protocol;
 use crate::source::{FileId, SourceMap, Span};
 use crate::validate::{is_dns1123_label, is_label_key, is_label_value, is_port_name};
@@ -98,6 +100,11 @@ pub struct Policy {
     pub egress: Vec<Rule>,
     /// `file:line` of the object, for comments.
     pub origin: String,
+    /// The `.npl` files an object of nplc's own output was built from
+    /// (its `nplc.io/source` annotation, with the label
+    /// `app.kubernetes.io/managed-by: nplc`), in name order; empty for any
+    /// other object. [`recognise`] imports such a namespace as its program.
+    pub built_from: Vec<String>,
 }
 
 /// What [`read`] found.
@@ -317,6 +324,8 @@ impl Reader<'_> {
         if kind != "NetworkPolicy" {
             let what = if kind.is_empty() {
                 "an object without `kind`".to_string()
+            } else if name.is_empty() {
+                format!("a {kind}")
             } else {
                 format!("{kind} `{name}`")
             };
@@ -494,6 +503,7 @@ impl Reader<'_> {
             ingress,
             egress,
             origin: String::new(),
+            built_from: built_from(&meta),
         })
     }
 
@@ -832,6 +842,30 @@ fn scalar(v: &Value) -> String {
         Value::Null => String::new(),
         _ => String::new(),
     }
+}
+
+/// The files named by the `nplc.io/source` annotation of an object that
+/// carries nplc's `managed-by` label (`file:line, file:line`), in name
+/// order, each once.
+fn built_from(meta: &Value) -> Vec<String> {
+    let managed = meta
+        .get("labels")
+        .and_then(|l| l.get(MANAGED_BY.0))
+        .and_then(Value::as_str)
+        == Some(MANAGED_BY.1);
+    if !managed {
+        return Vec::new();
+    }
+    let files: std::collections::BTreeSet<String> = meta
+        .get("annotations")
+        .and_then(|a| a.get(crate::emit::k8s::SOURCE_ANNOTATION))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .split(", ")
+        .filter_map(|s| s.trim().rsplit_once(':').map(|(f, _)| f.to_string()))
+        .filter(|f| !f.is_empty())
+        .collect();
+    files.into_iter().collect()
 }
 
 fn is_dns1123_subdomain_name(s: &str) -> bool {

@@ -28,20 +28,20 @@ pub fn programs(policies: &[Policy]) -> Vec<Program> {
         by_ns.entry(p.namespace.as_str()).or_default().push(p);
     }
     let managed: BTreeSet<&str> = by_ns.keys().copied().collect();
-    by_ns
-        .iter()
-        .map(|(ns, ps)| Program {
-            namespace: ns.to_string(),
-            text: formatted(namespace_text(ns, ps, &managed)),
-        })
-        .collect()
+    // namespaces are independent: written and formatted on every core, in
+    // name order
+    let items: Vec<(&&str, &Vec<&Policy>)> = by_ns.iter().collect();
+    crate::par::map(&items, |(ns, ps)| Program {
+        namespace: ns.to_string(),
+        text: formatted(namespace_text(ns, ps, &managed)),
+    })
 }
 
 /// A program text in `nplc fmt`'s layout. The formatter refuses only a
 /// text it cannot lay out without changing it; the import then keeps its
 /// own layout (still a valid program), and the import's tests require the
 /// formatted one (`tests/it/import_props.rs`).
-fn formatted(text: String) -> String {
+pub(crate) fn formatted(text: String) -> String {
     crate::syntax::fmt::format_source(crate::source::FileId(0), &text).unwrap_or(text)
 }
 
@@ -173,11 +173,39 @@ pub(crate) fn workload_name(policy: &str) -> String {
     if s.is_empty()
         || !s.starts_with(|c: char| c.is_ascii_alphabetic())
         || KEYWORDS.contains(&s.as_str())
+        || MODULES.contains(&s.as_str())
     {
         format!("w-{s}").trim_end_matches('-').to_string()
     } else {
         s
     }
+}
+
+/// The standard library's modules: never taken as workload names.
+const MODULES: [&str; 6] = [
+    "dns",
+    "k8s-ports",
+    "link-local",
+    "metadata-api",
+    "rfc1918",
+    "private",
+];
+
+/// A workload name from a selector of one label (`app=web` -> `web`),
+/// when its value is a name: lowercase letters, digits and `-`, starting
+/// with a letter, not a keyword nor a module of the standard library.
+fn selector_name(s: &Selector) -> Option<String> {
+    if !s.exprs.is_empty() || s.labels.len() != 1 {
+        return None;
+    }
+    let v = s.labels.values().next()?;
+    let ok = v.starts_with(|c: char| c.is_ascii_lowercase())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !v.ends_with('-')
+        && !KEYWORDS.contains(&v.as_str())
+        && !MODULES.contains(&v.as_str());
+    ok.then(|| v.clone())
 }
 
 fn names_for(policies: &[&Policy]) -> Names {
@@ -191,7 +219,7 @@ fn names_for(policies: &[&Policy]) -> Names {
         if by_selector.contains_key(&t) {
             continue;
         }
-        let base = workload_name(&p.name);
+        let base = selector_name(&p.subject).unwrap_or_else(|| workload_name(&p.name));
         let mut name = base.clone();
         let mut i = 2;
         while used.contains(&name) {
@@ -279,12 +307,41 @@ fn other_side_unmanaged(p: &Peer, ns: &str, managed: &BTreeSet<&str>) -> bool {
     }
 }
 
-/// The statements of a namespace as they are written, and whether one
-/// of them names the standard library's `dns`.
+/// The statements of a namespace as they are written, and the modules of
+/// the standard library they name.
 #[derive(Default)]
 struct Body {
     lines: Vec<String>,
-    dns: bool,
+    uses: BTreeSet<&'static str>,
+}
+
+/// The standard library's address sets (stdlib/*.npl), each as the peer
+/// texts that make it up: a rule whose peers include all of a set's blocks
+/// (no more in the blocks, no except) says the module's name instead, in
+/// the place of the first. The longest sets are tried first.
+const ADDRESS_MODULES: [(&str, &[&str]); 3] = [
+    (
+        "rfc1918",
+        &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+    ),
+    ("link-local", &["169.254.0.0/16", "fe80::/10"]),
+    ("metadata-api", &["169.254.169.254/32", "fd00:ec2::254/128"]),
+];
+
+/// `peers` with every standard library address set it holds by its name.
+fn with_modules(mut peers: Vec<String>, uses: &mut BTreeSet<&'static str>) -> Vec<String> {
+    for (name, set) in ADDRESS_MODULES {
+        if set.iter().all(|b| peers.iter().any(|p| p == b)) {
+            let at = peers
+                .iter()
+                .position(|p| set.contains(&p.as_str()))
+                .unwrap_or(0);
+            peers.retain(|p| !set.contains(&p.as_str()));
+            peers.insert(at.min(peers.len()), name.to_string());
+            uses.insert(name);
+        }
+    }
+    peers
 }
 
 /// The statements of one rule (two when a named port meets address blocks
@@ -354,6 +411,8 @@ fn rule_statements(
         out.push("  # (allows nothing: its named ports match no address)".into());
     }
     for (peers, two_sided, ports) in groups {
+        let peers = with_modules(peers, &mut body.uses);
+        let out = &mut body.lines;
         let peer_list = peers.join(" | ");
         let scope = if two_sided {
             String::new()
@@ -369,7 +428,7 @@ fn rule_statements(
                 v == ["53", "udp/53"]
             });
         if egress && is_dns {
-            body.dns = true;
+            body.uses.insert("dns");
             out.push(format!("  allow {subject} -> dns{scope}"));
             continue;
         }
@@ -417,6 +476,9 @@ fn namespace_text(ns: &str, policies: &[&Policy], managed: &BTreeSet<&str>) -> S
     for (name, sel) in &names.decls {
         lines.push(format!("  workload {name} = {sel}"));
     }
+    // one `isolate` per (directions, pods), naming every policy behind it,
+    // where the first of them stands
+    let mut isolates: Vec<(String, Vec<&str>)> = Vec::new();
     for p in policies {
         let ingress = p.ingress_isolated && !all_in;
         let egress = p.egress_isolated && !all_out;
@@ -426,11 +488,14 @@ fn namespace_text(ns: &str, policies: &[&Policy], managed: &BTreeSet<&str>) -> S
             (false, true) => "egress ",
             (false, false) => continue,
         };
-        lines.push(format!(
-            "  isolate {words}{}  # {}",
-            names.pods(&p.subject),
-            p.name
-        ));
+        let stmt = format!("  isolate {words}{}", names.pods(&p.subject));
+        match isolates.iter_mut().find(|(s, _)| *s == stmt) {
+            Some((_, from)) => from.push(&p.name),
+            None => isolates.push((stmt, vec![&p.name])),
+        }
+    }
+    for (stmt, from) in isolates {
+        lines.push(format!("{stmt}  # {}", from.join(", ")));
     }
     let mut body = Body::default();
     for p in policies {
@@ -447,8 +512,8 @@ fn namespace_text(ns: &str, policies: &[&Policy], managed: &BTreeSet<&str>) -> S
     }
     lines.extend(two_sided(body.lines));
     lines.push("}".to_string());
-    if body.dns {
-        lines.insert(0, "use dns".to_string());
+    for m in body.uses.iter().rev() {
+        lines.insert(0, format!("use {m}"));
     }
     let mut text = lines.join("\n");
     text.push('\n');

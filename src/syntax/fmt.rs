@@ -19,6 +19,8 @@ const COMMENT_GAP: usize = 2;
 /// tokens) and formatting it again changes nothing.
 pub fn format_source(file: FileId, text: &str) -> Result<String, Diagnostic> {
     let root = parse_tree(file, text)?;
+    // the statements as written, for the safety net below
+    let keys = statement_keys(Some(root.clone()));
     let f = Fmt {
         text,
         comments: comments(text),
@@ -38,7 +40,7 @@ pub fn format_source(file: FileId, text: &str) -> Result<String, Diagnostic> {
     // the safety net: the same statements, token for token (a grammar
     // form this file does not know would otherwise lose its punctuation)
     let same = parse_tree(file, &s)
-        .map(|tree| statement_keys(Some(tree)) == statement_keys(parse_tree(file, text).ok()))
+        .map(|tree| statement_keys(Some(tree)) == keys)
         .unwrap_or(false);
     if !same {
         return Err(Diagnostic::error(

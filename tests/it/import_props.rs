@@ -8,7 +8,10 @@
 //! build → the Kubernetes evaluator on the built policies equals it on the
 //! input policies, for every connection between the pods of a random
 //! population and a few external addresses, on every protocol and on ports
-//! around every boundary. `PROPTEST_CASES` overrides the number of sets
+//! around every boundary. Then the fixed point: the build's YAML imported
+//! again, with the imported programs at hand, gives the same text; and
+//! without them (the construction over nplc's own output) builds to the
+//! same permissions again. `PROPTEST_CASES` overrides the number of sets
 //! (default 1,000).
 
 use nplc::driver::{compile_inputs, Input};
@@ -310,6 +313,53 @@ fn check(case: &Case, n: &mut usize) -> Result<(), TestCaseError> {
         nplc::diag::render_human(&c.sources, &c.diagnostics)
     );
     let built: Vec<_> = c.manifests.iter().map(|m| m.object.clone()).collect();
+    // the fixed point: importing the build, with the programs at hand,
+    // gives the same text
+    let built_yaml: String = c
+        .manifests
+        .iter()
+        .map(|m| format!("---\n{}", m.to_yaml()))
+        .collect();
+    let again = nplc::import::read(&[("built.yaml".into(), built_yaml.clone())], None);
+    prop_assert!(
+        !again.has_errors(),
+        "import refused nplc's own output:\n{built_yaml}\n{}",
+        nplc::diag::render_human(&again.sources, &again.diagnostics)
+    );
+    let resolve = |f: &str| {
+        programs
+            .iter()
+            .find(|p| format!("{}.npl", p.namespace) == f)
+            .map(|p| p.text.clone())
+    };
+    let second = nplc::import::recognise::programs(&again.policies, &resolve);
+    let second_text: String = second.programs.iter().map(|p| p.text.clone()).collect();
+    prop_assert_eq!(
+        &text,
+        &second_text,
+        "importing the build of the import gives another text\n--- input ---\n{}\n--- notes ---\n{:?}",
+        yaml,
+        second.notes
+    );
+    // without the programs at hand: the construction over nplc's output,
+    // which must be exact too
+    let blind = nplc::import::recognise::programs(&again.policies, &|_| None);
+    let blind_files: Vec<Input> = blind
+        .programs
+        .iter()
+        .map(|p| Input {
+            name: format!("{}.npl", p.namespace),
+            text: p.text.clone(),
+        })
+        .collect();
+    let blind_text: String = blind.programs.iter().map(|p| p.text.clone()).collect();
+    let c2 = compile_inputs(&blind_files);
+    prop_assert!(
+        !c2.has_errors(),
+        "the import of nplc's own output does not compile:\n{blind_text}\n{}\n--- built ---\n{built_yaml}",
+        nplc::diag::render_human(&c2.sources, &c2.diagnostics)
+    );
+    let rebuilt: Vec<_> = c2.manifests.iter().map(|m| m.object.clone()).collect();
     let pop = case.population();
     let mut endpoints: Vec<Endpoint> = (0..pop.pods.len()).map(Endpoint::Pod).collect();
     endpoints.extend(
@@ -332,7 +382,21 @@ fn check(case: &Case, n: &mut usize) -> Result<(), TestCaseError> {
                     };
                     let want = k8s::evaluate(&input, &pop, &conn).allowed;
                     let got = k8s::evaluate(&built, &pop, &conn).allowed;
+                    let again = k8s::evaluate(&rebuilt, &pop, &conn).allowed;
                     *n += 1;
+                    prop_assert_eq!(
+                        want,
+                        again,
+                        "{} -> {} {:?}/{}: the input says {}, the build of the import of nplc's output {}\n--- input ---\n{}\n--- imported from the build ---\n{}",
+                        pop.endpoint_name(&src),
+                        pop.endpoint_name(&dst),
+                        protocol,
+                        port,
+                        want,
+                        again,
+                        yaml,
+                        blind_text
+                    );
                     prop_assert_eq!(
                         want,
                         got,

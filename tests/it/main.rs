@@ -16,6 +16,7 @@ mod explain_matrix;
 mod firewall;
 mod fmt;
 mod fuzz_regressions;
+mod import_fixtures;
 mod import_props;
 mod integrations;
 mod k8s_e2e;

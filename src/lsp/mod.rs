@@ -138,6 +138,7 @@ fn capabilities() -> ServerCapabilities {
             ),
             ..CompletionOptions::default()
         }),
+        document_formatting_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(lsp_types::CodeActionProviderCapability::Options(
             lsp_types::CodeActionOptions {
                 code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
@@ -418,6 +419,10 @@ impl Server {
             "textDocument/codeAction" => {
                 let p: CodeActionParams = params(r.params)?;
                 to_value(self.code_actions(&p))
+            }
+            "textDocument/formatting" => {
+                let p: lsp_types::DocumentFormattingParams = params(r.params)?;
+                to_value(self.formatting(&p.text_document.uri))
             }
             "nplc/fault" if self.faults => fault(),
             m => Err((ErrorCode::MethodNotFound, format!("`{m}` is not supported"))),
@@ -1133,6 +1138,24 @@ impl Server {
         };
         let range = |start: usize| d.lines.range(&d.text, start, offset);
         Some(complete::complete(&d.text, offset, &src, &range))
+    }
+
+    /// `nplc fmt` on a file's current text, as one edit of the part that
+    /// changes (so that the cursor and the undo history stay where they
+    /// are); no edit for a file that is formatted or does not parse (its
+    /// syntax error is already among its diagnostics).
+    fn formatting(&self, uri: &Url) -> Option<Vec<TextEdit>> {
+        let slot = *self.by_uri.get(&norm(uri))?;
+        let d = self.docs.get(slot)?.as_ref()?;
+        let Ok(new) = crate::syntax::fmt::format_source(FileId(slot), &d.text) else {
+            return Some(vec![]);
+        };
+        Some(
+            text::minimal_edit(&d.text, &new)
+                .map(|(a, b, t)| TextEdit::new(d.lines.range(&d.text, a, b), t.to_string()))
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn code_actions(&self, p: &CodeActionParams) -> Vec<CodeActionOrCommand> {

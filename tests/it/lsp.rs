@@ -103,6 +103,11 @@ impl Client {
             init["result"]["capabilities"]["hoverProvider"] == json!(true),
             "{init}"
         );
+        assert_eq!(
+            init["result"]["capabilities"]["documentFormattingProvider"],
+            json!(true),
+            "{init}"
+        );
         c.notify("initialized", json!({}));
         c
     }
@@ -751,5 +756,64 @@ fn navigation_while_half_typed() {
         l.contains(&"api".to_string()) && l.contains(&"web".to_string()),
         "{l:?}"
     );
+    assert_eq!(c.stop(), 0);
+}
+
+/// `text` with LSP text edits applied (ASCII text: columns are bytes).
+fn apply_edits(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let (l, c) = (
+            p["line"].as_u64().unwrap(),
+            p["character"].as_u64().unwrap(),
+        );
+        let start: usize = text
+            .split_inclusive('\n')
+            .take(l as usize)
+            .map(str::len)
+            .sum();
+        start + c as usize
+    };
+    let mut spans: Vec<(usize, usize, &str)> = edits
+        .iter()
+        .map(|e| {
+            (
+                offset(&e["range"]["start"]),
+                offset(&e["range"]["end"]),
+                e["newText"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut out = text.to_string();
+    for (a, b, t) in spans {
+        out.replace_range(a..b, t);
+    }
+    out
+}
+
+#[test]
+fn formatting() {
+    let messy = "use dns\nnamespace shop{\n allow egress   dns\n    workload web=app=web # the front\n  default deny\n}\n";
+    let dir = workspace("fmt", &[("a.npl", messy), ("b.npl", B)]);
+    let mut c = Client::start(&dir, &[]);
+    let a = c.open("a.npl");
+    c.diagnostics_where(&a, |_| true);
+    let fmt = json!({"textDocument": {"uri": a}, "options": {"tabSize": 2, "insertSpaces": true}});
+    let r = c.request("textDocument/formatting", fmt.clone());
+    let edits = r["result"].as_array().cloned().unwrap_or_default();
+    assert!(!edits.is_empty(), "{r}");
+    let formatted = apply_edits(messy, &edits);
+    let expected = nplc::syntax::fmt::format_source(nplc::source::FileId(0), messy).unwrap();
+    assert_eq!(formatted, expected);
+    assert_ne!(formatted, messy);
+    // formatted already: no edit
+    c.set(&a, 2, &formatted);
+    let r = c.request("textDocument/formatting", fmt.clone());
+    assert_eq!(r["result"], json!([]), "{r}");
+    // a file that does not parse: no edit, and no error
+    c.set(&a, 3, "namespace shop {\n  allow ->\n");
+    let r = c.request("textDocument/formatting", fmt);
+    assert!(r.get("error").is_none(), "{r}");
+    assert_eq!(r["result"], json!([]), "{r}");
     assert_eq!(c.stop(), 0);
 }

@@ -804,13 +804,18 @@ impl Server {
 
     fn analyzed(&mut self, a: Analyzed) {
         if self.log {
+            let r = a.reuse;
             eprintln!(
-                "nplc lsp: analysis {} in {:.1} ms ({:.1} ms after the edit)",
+                "nplc lsp: analysis {} in {:.1} ms ({:.1} ms after the edit; lowered {} of {} files, compiled {} of {} namespaces)",
                 a.generation,
                 a.elapsed.as_secs_f64() * 1000.0,
                 self.edited_at
                     .map(|t| t.elapsed().as_secs_f64() * 1000.0)
-                    .unwrap_or(0.0)
+                    .unwrap_or(0.0),
+                r.lowered,
+                r.files,
+                r.compiled,
+                r.namespaces,
             );
         }
         for (slot, ds) in a.diagnostics {

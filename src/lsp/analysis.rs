@@ -119,6 +119,9 @@ pub struct Analyzed {
     /// How long the run took (stages and conversion).
     pub elapsed: Duration,
     pub reuse: Reuse,
+    /// The program compiled: `statements` and `namespaces` follow in an
+    /// answer of their own ([`Worker::info`]).
+    pub info_pending: bool,
 }
 
 /// The analysis thread's copy of the files: each file's state by slot,
@@ -181,7 +184,9 @@ impl Worker {
         } else {
             self.stages(sources)
         };
+        let mut t = crate::driver::Timer::new();
         let mut out = self.convert(&outcome, generation);
+        t.lap("convert");
         out.reuse = reuse;
         out.elapsed = started.elapsed();
         self.keep(&mut outcome);
@@ -217,6 +222,7 @@ impl Worker {
 
     /// The stages, as `driver::check_parsed` runs them, on what changed.
     fn stages(&mut self, mut sources: SourceMap) -> (Outcome, Reuse, Option<Memo>) {
+        let mut t = crate::driver::Timer::new();
         let memo = self.memo.take();
         let files = &self.files;
         // the declarations of the files changed since the memo: when none
@@ -251,6 +257,7 @@ impl Worker {
             &keep,
             memo.as_ref().map(|m| &m.resolve),
         );
+        t.lap("resolve");
         let mut reuse = Reuse {
             files: files.len(),
             lowered: files.iter().filter(|f| !keep(f.id)).count(),
@@ -272,6 +279,7 @@ impl Worker {
                 let fw = crate::firewall::check::check(files, &tables, &sources, &mut sink)
                     .ok()
                     .flatten();
+                t.lap("firewall");
                 (resolved, fw)
             }
             Err(_) => {
@@ -294,6 +302,7 @@ impl Worker {
             memo.as_ref().map(|m| (&m.program, &m.check)),
             &mut sink,
         );
+        t.lap("check");
         if checked.failed.is_some() {
             self.memo = memo;
             let diagnostics = finish(sink, None, firewall.as_ref());
@@ -317,9 +326,11 @@ impl Worker {
             None => (None, None),
         };
         let compiled = incremental::compile_incremental(&prog, &checked.same, prev, &mut sink);
+        t.lap("compile");
         reuse.compiled = compiled.memo.compiled;
         reuse.namespaces = prog.namespaces.len();
         sink.extend(crate::lint::lint(&prog, firewall.as_ref()));
+        t.lap("lint");
         let diagnostics = finish(sink, Some(&prog), firewall.as_ref());
         // the memo of this run: the declarations of every file
         let mut all_decls = match (&old, scope_same) {
@@ -333,6 +344,7 @@ impl Worker {
                 all_decls.insert(f.id.0, resolve::declarations(f));
             }
         }
+        t.lap("silences");
         self.dirty.clear();
         let (policies, memo_policies) = match compiled.failed {
             None => (Some(compiled.policies), PolicySet::default()),
@@ -402,9 +414,27 @@ impl Worker {
             out.diagnostics.entry(p.file.0).or_default().push(published);
         }
         if let (Some(prog), Some(set)) = (&outcome.program, &outcome.policies) {
-            statements(prog, set, &mut out);
+            if self.scratch {
+                statements(prog, set, &mut out);
+            } else {
+                // after the diagnostics are sent ([`Worker::info`])
+                out.info_pending = true;
+            }
         }
         out
+    }
+
+    /// What the last run that compiled says about statements, for hover
+    /// (sent after its diagnostics: it takes as long as the rest of an
+    /// incremental run).
+    pub fn info(&self, generation: u64) -> Option<Analyzed> {
+        let m = self.memo.as_ref()?;
+        let mut out = Analyzed {
+            generation,
+            ..Analyzed::default()
+        };
+        statements(&m.program, &m.policies, &mut out);
+        Some(out)
     }
 
     /// Whether spans into `file` are of its current text.

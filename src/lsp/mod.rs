@@ -60,6 +60,8 @@ pub fn run_stdio() -> Result<(), String> {
 enum Event {
     Msg(Message),
     Analyzed(Box<Analyzed>),
+    /// The statements' policies of an analysis, after its diagnostics.
+    Info(Box<Analyzed>),
     Failed(u64, String),
     Disconnected,
 }
@@ -155,7 +157,15 @@ fn analysis_loop(
     std_uris: BTreeMap<String, Url>,
 ) {
     let mut w = Worker::new(std_uris);
-    while let Ok(job) = jobs.recv() {
+    let mut waiting: Option<Job> = None;
+    loop {
+        let job = match waiting.take() {
+            Some(j) => j,
+            None => match jobs.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+        };
         let mut generation = job.generation;
         for u in job.updates {
             w.apply(u);
@@ -170,11 +180,22 @@ fn analysis_loop(
             Ok((a, outcome)) => (Event::Analyzed(Box::new(a)), Some(outcome)),
             Err(e) => (Event::Failed(generation, panic_message(&e)), None),
         };
+        let pending = matches!(&ev, Event::Analyzed(a) if a.info_pending);
         if tx.send(ev).is_err() {
             return;
         }
-        // freed after the answer is on its way
-        drop(garbage);
+        // freed beside the next run: freeing a large program takes a
+        // tenth of its analysis (see `cli::exit_without_freeing`)
+        std::thread::spawn(move || drop(garbage));
+        // an edit already waiting comes first: its run sends the info
+        waiting = jobs.try_recv().ok();
+        if pending && waiting.is_none() {
+            if let Ok(Some(info)) = catch_unwind(AssertUnwindSafe(|| w.info(generation))) {
+                if tx.send(Event::Info(Box::new(info))).is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -226,6 +247,8 @@ struct Doc {
 /// What the last analysis said about statements, for hover.
 #[derive(Default)]
 struct StatementInfo {
+    /// The analysis it is of.
+    generation: u64,
     revs: BTreeMap<usize, u64>,
     statements: BTreeMap<(usize, usize, usize), Vec<String>>,
     namespaces: BTreeMap<String, Vec<String>>,
@@ -349,6 +372,12 @@ impl Server {
             }
             Event::Msg(Message::Response(_)) => {}
             Event::Analyzed(a) => self.analyzed(*a),
+            Event::Info(a) => {
+                if a.generation == self.info.generation {
+                    self.info.statements = a.statements;
+                    self.info.namespaces = a.namespaces;
+                }
+            }
             Event::Failed(g, m) => {
                 eprintln!("nplc lsp: internal error in the analysis of generation {g}: {m}")
             }
@@ -646,7 +675,13 @@ impl Server {
                 d.syntax = Some(e);
             }
         }
-        self.index = None;
+        // the name index: the file's part replaced when that is all that
+        // changes (hover and definition then answer at once), else built
+        // again at the next request
+        let new = d.index.clone();
+        if !self.index.as_mut().is_some_and(|ix| ix.replace(new)) {
+            self.index = None;
+        }
         self.pending.push(Update {
             slot,
             state: Some(FileState {
@@ -837,6 +872,7 @@ impl Server {
             self.fixes.insert(slot, (d.rev, ds));
         }
         self.info = StatementInfo {
+            generation: a.generation,
             revs: a.revs,
             statements: a.statements,
             namespaces: a.namespaces,

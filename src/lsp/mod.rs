@@ -151,6 +151,11 @@ fn capabilities() -> ServerCapabilities {
     }
 }
 
+/// How long the analysis thread waits for another edit before it works
+/// out what each statement produces (for hover): that takes about as long
+/// as an incremental run, and a person typing wants the diagnostics first.
+const INFO_AFTER: std::time::Duration = std::time::Duration::from_millis(150);
+
 fn analysis_loop(
     jobs: mpsc::Receiver<Job>,
     tx: mpsc::Sender<Event>,
@@ -187,8 +192,13 @@ fn analysis_loop(
         // freed beside the next run: freeing a large program takes a
         // tenth of its analysis (see `cli::exit_without_freeing`)
         std::thread::spawn(move || drop(garbage));
-        // an edit already waiting comes first: its run sends the info
-        waiting = jobs.try_recv().ok();
+        // an edit that comes soon (a person typing) comes first: its run
+        // sends the info
+        waiting = match jobs.recv_timeout(INFO_AFTER) {
+            Ok(j) => Some(j),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         if pending && waiting.is_none() {
             if let Ok(Some(info)) = catch_unwind(AssertUnwindSafe(|| w.info(generation))) {
                 if tx.send(Event::Info(Box::new(info))).is_err() {
@@ -249,6 +259,8 @@ struct Doc {
 struct StatementInfo {
     /// The analysis it is of.
     generation: u64,
+    /// Its statements' policies are in (they come after its diagnostics).
+    ready: bool,
     revs: BTreeMap<usize, u64>,
     statements: BTreeMap<(usize, usize, usize), Vec<String>>,
     namespaces: BTreeMap<String, Vec<String>>,
@@ -376,6 +388,7 @@ impl Server {
                 if a.generation == self.info.generation {
                     self.info.statements = a.statements;
                     self.info.namespaces = a.namespaces;
+                    self.info.ready = true;
                 }
             }
             Event::Failed(g, m) => {
@@ -873,6 +886,7 @@ impl Server {
         }
         self.info = StatementInfo {
             generation: a.generation,
+            ready: !a.info_pending,
             revs: a.revs,
             statements: a.statements,
             namespaces: a.namespaces,
@@ -978,7 +992,7 @@ impl Server {
             .iter()
             .find(|(s, _, _)| s.start <= offset && offset <= s.end)?
             .clone();
-        let current = self.info.revs.get(&slot) == Some(&d.rev) && d.fresh;
+        let current = self.info.revs.get(&slot) == Some(&d.rev) && d.fresh && self.info.ready;
         let value = if !current {
             "the policies of this statement are shown once the program compiles".to_string()
         } else {

@@ -254,6 +254,21 @@ const A: &str = "use dns\n\nnamespace shop {\n  default deny\n  workload web = a
 const B: &str =
     "# the api's own file\nnamespace shop {\n  workload api = app=api\n  allow ingress web\n}\n";
 
+/// A hover on a statement, once the server has worked out what the
+/// statements produce (it does after publishing the diagnostics, when no
+/// edit follows within a moment).
+fn statement_hover(c: &mut Client, uri: &str, line: u32, character: u32) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let h = c.at("textDocument/hover", uri, line, character, json!({}));
+        let text = h["result"]["contents"]["value"].as_str().unwrap_or("");
+        if !text.contains("shown once the program compiles") || Instant::now() > deadline {
+            return h;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn codes(ds: &[Value]) -> Vec<String> {
     ds.iter()
         .map(|d| d["code"].as_str().unwrap_or("").to_string())
@@ -404,14 +419,14 @@ fn hover_definition_references_rename() {
     // is in its egress to every pod of `shop`, which b.npl's `allow
     // ingress web` produces: `nplc build` annotates the same)
     let (l, ch) = pos(A, "allow web", 0);
-    let h = c.at("textDocument/hover", &a, l, ch, json!({}));
+    let h = statement_hover(&mut c, &a, l, ch);
     let text = h["result"]["contents"]["value"].as_str().unwrap();
     assert_eq!(
         text,
         "**produces** 1 policy rule(s):\n\n- `shop/shop-api` ingress rule 1 of 1"
     );
     let (l, ch) = pos(B, "allow ingress", 3);
-    let h = c.at("textDocument/hover", &b, l, ch, json!({}));
+    let h = statement_hover(&mut c, &b, l, ch);
     let text = h["result"]["contents"]["value"].as_str().unwrap();
     assert!(
         text.contains("`shop/shop-web` egress rule 1 of 1"),
@@ -423,7 +438,7 @@ fn hover_definition_references_rename() {
     );
     // on the posture: the namespace's policies
     let (l, ch) = pos(A, "default deny", 2);
-    let h = c.at("textDocument/hover", &a, l, ch, json!({}));
+    let h = statement_hover(&mut c, &a, l, ch);
     let text = h["result"]["contents"]["value"].as_str().unwrap();
     assert!(text.contains("**namespace `shop`**"), "{text}");
 

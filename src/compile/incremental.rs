@@ -56,6 +56,14 @@ pub struct Compiled {
     pub memo: Memo,
 }
 
+/// A namespace, its candidates, and the memo's part it keeps with the
+/// renumbering of its ids (`None`: compiled again).
+type Plan<'p> = (
+    &'p Namespace,
+    [Vec<usize>; 2],
+    Option<(Part, BTreeMap<usize, usize>)>,
+);
+
 const DIRS: [Direction; 2] = [Direction::Ingress, Direction::Egress];
 
 /// [`compile`](super::compile) of `prog`, reusing the previous call's
@@ -75,11 +83,7 @@ pub fn compile_incremental(
         None => (vec![], Memo::default()),
     };
     // which namespaces keep their part (and how their ids move)
-    let mut plan: Vec<(
-        &Namespace,
-        [Vec<usize>; 2],
-        Option<(Part, BTreeMap<usize, usize>)>,
-    )> = Vec::with_capacity(prog.namespaces.len());
+    let mut plan: Vec<Plan<'_>> = Vec::with_capacity(prog.namespaces.len());
     for ns in prog.namespaces.values() {
         let candidates = DIRS.map(|d| index.candidates(&ns.name, d));
         let keep = memo

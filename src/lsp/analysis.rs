@@ -333,8 +333,9 @@ impl Worker {
         t.lap("lint");
         let diagnostics = finish(sink, Some(&prog), firewall.as_ref());
         // the memo of this run: the declarations of every file
-        let mut all_decls = match (&old, scope_same) {
-            (Some(m), true) => m.decls.clone(),
+        let mut old = old;
+        let mut all_decls = match (&mut old, scope_same) {
+            (Some(m), true) => std::mem::take(&mut m.decls),
             _ => BTreeMap::new(),
         };
         if scope_same {

@@ -3,7 +3,9 @@
 //! sets, or errors. Checks label keys and values (Kubernetes' syntax),
 //! namespace names (DNS-1123 labels), CIDRs (host bits, `except` strictly
 //! inside its block), ports (bounds, ranges, port names, where named ports
-//! may appear) and the shape of statements.
+//! may appear) and the shape of statements. [`check_incremental`] does the
+//! same again after an edit, checking only the rules that changed (the
+//! language server).
 
 use crate::diag::{Diagnostic, Failed, Sink};
 use crate::ir::{self, DstTerm, IpSet, Isolation, KeyC, LabelSel, PeerSet, PortSet, Term};

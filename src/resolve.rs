@@ -4,6 +4,8 @@
 //! its namespace, and namespace blocks spread over several files are merged.
 //! Reports unknown names (with did-you-mean), unknown modules, duplicate
 //! definitions and postures, and cycles between definitions.
+//! [`resolve_incremental`] does the same again after an edit, lowering
+//! only the files that need it (the language server).
 
 use crate::diag::{did_you_mean, Diagnostic, Failed, Sink};
 use crate::ir::{Action, Direction};

@@ -3,7 +3,10 @@
 //! its own. Input: the parsed files (each parsed once per edit by the
 //! server; a file whose text does not parse keeps its last parse, so that
 //! one half-typed statement does not turn every name it declares into an
-//! error elsewhere). Output: an [`Analyzed`] per run: every file's
+//! error elsewhere). Each run reuses what the last run that compiled gave
+//! for what the edits since did not touch (files lowered, rules checked,
+//! namespaces compiled: see [`Worker::run`]), and gives what a run from
+//! scratch gives. Output: an [`Analyzed`] per run: every file's
 //! diagnostics as the protocol shows them (code, related information from
 //! the secondary labels, help), their fixes, and which policies each
 //! statement produces.

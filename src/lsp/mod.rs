@@ -7,10 +7,11 @@
 //! the workspace folder, else every `.npl` file under it) and keeps every
 //! file parsed: an edit parses that file again, and no other
 //! (`index.rs` keeps each file's names, built once per parse). The stages
-//! after parsing run on a thread of their own (`analysis.rs`) on the whole
+//! after parsing run on a thread of their own (`analysis.rs`) for the whole
 //! program, so that an edit in one file adds or clears diagnostics in
-//! another; edits that arrive while it runs are taken together by the next
-//! run. Hover, definitions, references, rename and completion answer from
+//! another, but incrementally (what an edit does not touch comes from the
+//! last run); edits that arrive while it runs are taken together by the
+//! next run. Hover, definitions, references, rename and completion answer from
 //! the main thread at once, from the parse of the current text.
 //!
 //! A request whose handler fails answers with an error, and the server

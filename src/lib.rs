@@ -45,6 +45,8 @@ pub mod eval;
 #[doc(hidden)]
 pub mod firewall;
 #[doc(hidden)]
+pub mod import;
+#[doc(hidden)]
 pub mod ir;
 #[doc(hidden)]
 pub mod lint;

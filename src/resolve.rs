@@ -77,6 +77,8 @@ pub struct RRule {
     pub shorthand: Option<Spanned<Direction>>,
     pub src: RSide,
     pub dst: RSide,
+    /// `on ingress` / `on egress`: the one side the rule decides.
+    pub scope: Option<Spanned<Direction>>,
     pub silence: Vec<Spanned<String>>,
     pub span: Span,
 }
@@ -98,6 +100,8 @@ pub struct RNamespace {
     pub isolates: Vec<RIsolate>,
     /// `workload` declarations: (name, selector), used to name policies.
     pub workloads: Vec<(String, ast::Selector)>,
+    /// `labels {...}`: the namespace's stated labels, and where.
+    pub labels: Option<(ast::Selector, Span)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -487,6 +491,7 @@ fn merge_namespaces(files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolve
                 isolates: vec![],
                 workloads: vec![],
                 silence: vec![],
+                labels: None,
             });
         entry.silence.extend(b.silence.iter().cloned());
         for s in &b.statements {
@@ -526,6 +531,20 @@ fn merge_namespaces(files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolve
                     entry.silence.extend(silence.iter().cloned());
                 }
                 ast::Statement::Rule(_) => {}
+                ast::Statement::Labels { labels, span } => match &entry.labels {
+                    Some((_, prev)) => diags.push(
+                        Diagnostic::error(
+                            "E0103",
+                            format!("the labels of namespace `{ns}` are stated twice"),
+                        )
+                        .at(*span, "stated again here")
+                        .with_label(*prev, "first stated here")
+                        .with_help(
+                            "state all of a namespace's labels in one `labels { ... }` statement",
+                        ),
+                    ),
+                    None => entry.labels = Some((labels.clone(), *span)),
+                },
             }
         }
     }
@@ -780,6 +799,7 @@ impl Lowerer<'_> {
             shorthand: r.shorthand.clone(),
             src,
             dst,
+            scope: r.scope.clone(),
             silence: r.silence.clone(),
             span: r.span,
         }

@@ -66,6 +66,9 @@ pub fn run(mut a: Args) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Err(code) = super::refuse_label_mismatches(&a.common, &c, &pop) {
+        return code;
+    }
     match explain::explain(&c, &pop, a.pods.is_some(), &a.from, &a.to) {
         Ok(e) => {
             print!("{}", explain::render(&c, &e));

@@ -76,6 +76,9 @@ pub fn run(mut a: Args) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Err(code) = super::refuse_label_mismatches(&a.common, &c, &pop) {
+        return code;
+    }
     let Some(prog) = c.program.as_ref().filter(|_| !c.has_errors()) else {
         return EXIT_ERRORS;
     };

@@ -7,6 +7,7 @@ pub mod build;
 pub mod check;
 pub mod explain;
 pub mod fmt;
+pub mod import;
 pub mod lsp;
 pub mod matrix;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Print the reachability matrix of a population's pods.
     Matrix(matrix::Args),
+    /// Import NetworkPolicy YAML as `.npl` programs, one per namespace.
+    Import(import::Args),
     /// Lay out `.npl` files canonically (`--check`: only list those that would change).
     Fmt(fmt::Args),
     /// Run the language server on standard input and output (docs/editors.md).
@@ -146,6 +149,25 @@ pub fn compile_for_query(common: &Common) -> Result<nplc::driver::Compilation, i
     Ok(c)
 }
 
+/// For a query against a population: every managed namespace whose labels
+/// there differ from the stated ones is an error (E0210), printed; returns
+/// the exit code then.
+pub fn refuse_label_mismatches(
+    common: &Common,
+    c: &nplc::driver::Compilation,
+    pop: &nplc::population::Population,
+) -> Result<(), i32> {
+    let Some(prog) = &c.program else {
+        return Ok(());
+    };
+    let d = nplc::eval::stated_label_mismatches(prog, pop);
+    if d.is_empty() {
+        return Ok(());
+    }
+    report(common.error_format, &c.sources, &d);
+    Err(EXIT_ERRORS)
+}
+
 /// The project file of a command given no PATH: found upwards from the
 /// working directory, its `sources` become the command's paths. `None`
 /// when PATHs are given (explicit arguments win; nothing of a project
@@ -218,6 +240,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check(a) => check::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Matrix(a) => matrix::run(a),
+        Command::Import(a) => import::run(a),
         Command::Fmt(a) => fmt::run(a),
         Command::Lsp(a) => lsp::run(a),
     }

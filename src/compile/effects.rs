@@ -12,7 +12,12 @@ use std::collections::BTreeMap;
 impl Compiler<'_> {
     pub(super) fn effect_warnings(&mut self) {
         // the sets are borrowed, not cloned: the program outlives the map
-        type RuleKey<'p> = (Action, Vec<&'p PeerSet>, Vec<(&'p PeerSet, &'p PortSet)>);
+        type RuleKey<'p> = (
+            Action,
+            Option<crate::ir::Direction>,
+            Vec<&'p PeerSet>,
+            Vec<(&'p PeerSet, &'p PortSet)>,
+        );
         let prog = self.prog;
         let mut seen: BTreeMap<RuleKey<'_>, Span> = BTreeMap::new();
         for s in &prog.statements {
@@ -41,7 +46,7 @@ impl Compiler<'_> {
                         .with_help("if that is meant, `default allow` (or `default deny ingress`/`egress`) says it more plainly; otherwise name the peers and ports"),
                 );
             }
-            match seen.entry((s.action, src, dst)) {
+            match seen.entry((s.action, s.scope, src, dst)) {
                 std::collections::btree_map::Entry::Occupied(first) => self.diags.push(
                     Diagnostic::warning("W0603", "duplicate rule")
                         .at(s.span, "the same rule again")
@@ -57,7 +62,13 @@ impl Compiler<'_> {
             match s.action {
                 Action::Allow if !self.allow_used.contains(&s.id) => self.diags.push(
                     Diagnostic::warning("W0601", "this allow has no effect")
-                        .at(s.span, "no side of it is isolated")
+                        .at(
+                            s.span,
+                            match s.scope {
+                                None => "no side of it is isolated".to_string(),
+                                Some(d) => format!("the {} side it decides is not isolated", d.word()),
+                            },
+                        )
                         .with_help("its pods are in namespaces that are not managed or not isolated in that direction; `default allow` already permits it"),
                 ),
                 Action::Deny if !self.deny_managed.contains(&s.id) => self.diags.push(

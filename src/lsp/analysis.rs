@@ -570,8 +570,9 @@ mod tests {
     use proptest::prelude::*;
 
     /// A program over four files: definitions used across files, a
-    /// namespace spread over two, denies, and a rule naming another
-    /// namespace's workload.
+    /// namespace spread over two, denies, a rule naming another
+    /// namespace's workload, stated namespace labels and a side-scoped
+    /// rule that selects by them.
     const FIXTURE: &[(&str, &str)] = &[
         (
             "defs.npl",
@@ -583,11 +584,11 @@ mod tests {
         ),
         (
             "shop-more.npl",
-            "namespace shop {\n  allow api -> pay/app=db:5432\n  allow api -> world:443\n  deny egress 169.254.169.254\n}\n",
+            "namespace shop {\n  allow api -> pay/app=db:5432\n  allow api -> world:443\n  allow {team=pay}/app=db -> web:80 on ingress\n  deny egress 169.254.169.254\n}\n",
         ),
         (
             "pay.npl",
-            "namespace pay {\n  default deny ingress\n  workload db = app=db\n  allow shop/app=web -> db:5432\n  allow office -> db:5432, 6000-6010\n  isolate egress app=db\n}\n",
+            "namespace pay {\n  labels {team=pay}\n  default deny ingress\n  workload db = app=db\n  allow shop/app=web -> db:5432\n  allow office -> db:5432, 6000-6010\n  isolate egress app=db\n}\n",
         ),
     ];
 

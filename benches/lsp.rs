@@ -12,11 +12,13 @@
 //!
 //! - `lsp/edit_to_diagnostics`: a port number on one line of one file
 //!   changed back and forth (`didChange`), until the diagnostics of that
-//!   version are published (parse of the changed file, then every stage
-//!   after parsing on the whole program, without emission);
+//!   version are published (parse of the changed file, then the stages
+//!   after parsing, without emission, incrementally: that file lowered
+//!   and checked again, the namespaces it touches compiled again);
 //! - `lsp/hover`, `lsp/definition`: on a workload name used in a rule;
-//! - `lsp/hover_after_edit`: an edit, then a hover at once (the name index
-//!   rebuilt from the files' own indexes);
+//! - `lsp/hover_after_edit`: an edit, then a hover at once, while the
+//!   analysis of the edit runs (the name index patched with the edited
+//!   file's);
 //! - `lsp/reference_check_inputs`: `driver::check_inputs` on the whole
 //!   corpus, what `nplc check` does after reading: the same stages from
 //!   scratch, measured in the same process so that the ratio holds on a

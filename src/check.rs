@@ -3,7 +3,9 @@
 //! sets, or errors. Checks label keys and values (Kubernetes' syntax),
 //! namespace names (DNS-1123 labels), CIDRs (host bits, `except` strictly
 //! inside its block), ports (bounds, ranges, port names, where named ports
-//! may appear) and the shape of statements.
+//! may appear) and the shape of statements. [`check_incremental`] does the
+//! same again after an edit, checking only the rules that changed (the
+//! language server).
 
 use crate::diag::{Diagnostic, Failed, Sink};
 use crate::ir::{self, DstTerm, IpSet, Isolation, KeyC, LabelSel, PeerSet, PortSet, Term};
@@ -27,6 +29,115 @@ pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
     let mark = sink.mark();
     let mut c = Checker { diags: Vec::new() };
     let mut prog = ir::Program::default();
+    namespaces(r, &mut c, &mut prog);
+    // statements check independently: in parallel, merged in source order,
+    // numbered by their position in the program
+    let checked = crate::par::map_chunks(&r.rules, |rules| {
+        let mut c = Checker { diags: Vec::new() };
+        let stmts: Vec<ir::Statement> = rules.iter().filter_map(|r| c.rule(r)).collect();
+        vec![(stmts, c.diags)]
+    });
+    for (stmts, diags) in checked {
+        for mut s in stmts {
+            s.id = prog.statements.len();
+            prog.statements.push(s);
+        }
+        c.diags.extend(diags);
+    }
+    sink.extend(c.diags);
+    sink.finish(mark, prog)
+}
+
+/// What checking each rule gave (by the rule's index in the resolved
+/// program): its statement's id, if it has one, and its diagnostics.
+#[derive(Debug, Default)]
+pub struct Memo {
+    rules: Vec<(Option<usize>, Vec<Diagnostic>)>,
+}
+
+/// What [`check_incremental`] gives.
+pub struct Checked {
+    /// The program, also when `failed` (without the statements that failed).
+    pub program: ir::Program,
+    pub failed: Option<Failed>,
+    /// For each statement (by id), the id of the previous program's
+    /// statement it equals but for the id, if it was taken from there.
+    pub same: Vec<Option<usize>>,
+    pub memo: Memo,
+}
+
+/// [`check`] again after an edit (the language server): the rules that
+/// `same_rule` says are equal to a rule of the previous call (by index in
+/// its resolved program) take that call's statement (from `prev`, its
+/// program) and diagnostics instead of being checked again. A rule checks
+/// on its own (what it gives depends on nothing else), so the result is
+/// what `check` gives.
+pub fn check_incremental(
+    r: &Resolved,
+    same_rule: &[Option<usize>],
+    prev: Option<(&ir::Program, &Memo)>,
+    sink: &mut Sink,
+) -> Checked {
+    let mark = sink.mark();
+    let mut c = Checker { diags: Vec::new() };
+    let mut prog = ir::Program::default();
+    namespaces(r, &mut c, &mut prog);
+    let old = |i: usize| {
+        let (p, m) = prev?;
+        let (id, diags) = m.rules.get(same_rule.get(i).copied().flatten()?)?;
+        let stmt = match id {
+            Some(id) => Some((p.statements.get(*id)?, *id)),
+            None => None,
+        };
+        Some((stmt, diags))
+    };
+    let todo: Vec<usize> = (0..r.rules.len()).filter(|i| old(*i).is_none()).collect();
+    let mut fresh = crate::par::map_chunks(&todo, |is| {
+        is.iter()
+            .map(|i| {
+                let mut c = Checker { diags: Vec::new() };
+                let s = r.rules.get(*i).and_then(|rule| c.rule(rule));
+                (s, c.diags)
+            })
+            .collect()
+    })
+    .into_iter();
+    let mut memo = Memo {
+        rules: Vec::with_capacity(r.rules.len()),
+    };
+    let mut same = Vec::with_capacity(r.rules.len());
+    for i in 0..r.rules.len() {
+        let (stmt, was, diags) = match old(i) {
+            Some((s, diags)) => (
+                s.map(|(s, _)| s.clone()),
+                s.map(|(_, id)| id),
+                diags.clone(),
+            ),
+            None => match fresh.next() {
+                Some((s, diags)) => (s, None, diags),
+                None => continue,
+            },
+        };
+        let id = stmt.map(|mut s| {
+            s.id = prog.statements.len();
+            prog.statements.push(s);
+            same.push(was);
+            prog.statements.len() - 1
+        });
+        c.diags.extend(diags.iter().cloned());
+        memo.rules.push((id, diags));
+    }
+    sink.extend(c.diags);
+    Checked {
+        program: prog,
+        failed: sink.finish(mark, ()).err(),
+        same,
+        memo,
+    }
+}
+
+/// The namespaces of a resolved program, checked, into `prog`.
+fn namespaces(r: &Resolved, c: &mut Checker, prog: &mut ir::Program) {
     for (name, ns) in &r.namespaces {
         c.namespace_name(&ns.name.node, ns.name.span);
         let posture = match ns.posture {
@@ -121,22 +232,6 @@ pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
             },
         );
     }
-    // statements check independently: in parallel, merged in source order,
-    // numbered by their position in the program
-    let checked = crate::par::map_chunks(&r.rules, |rules| {
-        let mut c = Checker { diags: Vec::new() };
-        let stmts: Vec<ir::Statement> = rules.iter().filter_map(|r| c.rule(r)).collect();
-        vec![(stmts, c.diags)]
-    });
-    for (stmts, diags) in checked {
-        for mut s in stmts {
-            s.id = prog.statements.len();
-            prog.statements.push(s);
-        }
-        c.diags.extend(diags);
-    }
-    sink.extend(c.diags);
-    sink.finish(mark, prog)
 }
 
 struct Checker {

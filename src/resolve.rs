@@ -4,6 +4,8 @@
 //! its namespace, and namespace blocks spread over several files are merged.
 //! Reports unknown names (with did-you-mean), unknown modules, duplicate
 //! definitions and postures, and cycles between definitions.
+//! [`resolve_incremental`] does the same again after an edit, lowering
+//! only the files that need it (the language server).
 
 use crate::diag::{did_you_mean, Diagnostic, Failed, Sink};
 use crate::ir::{Action, Direction};
@@ -447,7 +449,7 @@ fn namespace_blocks(f: &ast::File) -> impl Iterator<Item = &ast::NamespaceBlock>
 }
 
 /// One file's isolates (with their namespace) and rules, in source order.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct FileOut {
     isolates: Vec<(String, RIsolate)>,
     rules: Vec<RRule>,
@@ -458,6 +460,25 @@ struct FileOut {
 /// in file order), then every file's isolates and rules lowered, the files
 /// in parallel, the results in file order.
 fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolved {
+    let mut out = merge_namespaces(files, diags);
+    let lowered = crate::par::map(files, |f| lower_file(t, f));
+    out.rules
+        .reserve(lowered.iter().map(|fo| fo.rules.len()).sum());
+    for fo in lowered {
+        for (ns, iso) in fo.isolates {
+            if let Some(entry) = out.namespaces.get_mut(&ns) {
+                entry.isolates.push(iso);
+            }
+        }
+        out.rules.extend(fo.rules);
+        diags.extend(fo.diags);
+    }
+    out
+}
+
+/// The namespace blocks of every file merged: postures, workloads and
+/// silences, in file order (no isolate and no rule yet).
+fn merge_namespaces(files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolved {
     let mut out = Resolved::default();
     for b in files.iter().flat_map(namespace_blocks) {
         let ns = &b.name.node;
@@ -527,47 +548,213 @@ fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Re
             }
         }
     }
-    let lowered = crate::par::map(files, |f| {
-        let mut l = Lowerer {
-            t,
-            diags: Vec::new(),
-            stack: Vec::new(),
-        };
-        let mut fo = FileOut::default();
-        for comma in &f.peer_commas {
-            l.diags.push(crate::syntax::comma_between_peers(*comma));
+    out
+}
+
+/// One file's isolates and rules lowered through the tables.
+fn lower_file(t: &Tables<'_>, f: &ast::File) -> FileOut {
+    let mut l = Lowerer {
+        t,
+        diags: Vec::new(),
+        stack: Vec::new(),
+    };
+    let mut fo = FileOut::default();
+    for comma in &f.peer_commas {
+        l.diags.push(crate::syntax::comma_between_peers(*comma));
+    }
+    for b in namespace_blocks(f) {
+        let ns = &b.name.node;
+        for s in &b.statements {
+            match s {
+                ast::Statement::Isolate {
+                    direction,
+                    targets,
+                    span,
+                    ..
+                } => {
+                    let targets = targets.iter().map(|t| l.peer(t, Some(ns), f.id)).collect();
+                    fo.isolates.push((
+                        ns.clone(),
+                        RIsolate {
+                            direction: *direction,
+                            targets,
+                            span: *span,
+                        },
+                    ));
+                }
+                ast::Statement::Rule(r) => fo.rules.push(l.rule(r, ns, f.id)),
+                _ => {}
+            }
         }
-        for b in namespace_blocks(f) {
-            let ns = &b.name.node;
-            for s in &b.statements {
-                match s {
-                    ast::Statement::Isolate {
-                        direction,
-                        targets,
-                        span,
-                        ..
-                    } => {
-                        let targets = targets.iter().map(|t| l.peer(t, Some(ns), f.id)).collect();
-                        fo.isolates.push((
-                            ns.clone(),
-                            RIsolate {
-                                direction: *direction,
-                                targets,
-                                span: *span,
-                            },
-                        ));
+    }
+    fo.diags = l.diags;
+    fo
+}
+
+/// What lowering each file gave last time (the language server): the
+/// rules of the resolved program of that call, and by file the range of
+/// its rules, its isolates and its diagnostics.
+#[derive(Default)]
+pub struct Memo {
+    rules: Vec<RRule>,
+    files: BTreeMap<FileId, FileMemo>,
+}
+
+/// One file's lowering, its rules a range of [`Memo`]'s.
+#[derive(Default, Clone)]
+pub struct FileMemo {
+    rules: std::ops::Range<usize>,
+    isolates: Vec<(String, RIsolate)>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Memo {
+    /// The memo of a call of [`resolve_incremental`]: its resolved
+    /// program (moved in: its rules are kept) and its `files`.
+    pub fn new(resolved: Resolved, files: BTreeMap<FileId, FileMemo>) -> Memo {
+        Memo {
+            rules: resolved.rules,
+            files,
+        }
+    }
+}
+
+/// What [`resolve_incremental`] gives.
+pub struct Resolving<'a> {
+    pub result: Result<(Resolved, Tables<'a>), Failed>,
+    /// For each rule of the resolved program (by index), the index of the
+    /// memo's rule it is a copy of.
+    pub same_rule: Vec<Option<usize>>,
+    /// Each file's lowering, for [`Memo::new`].
+    pub files: BTreeMap<FileId, FileMemo>,
+}
+
+/// For each of `new`, the index of the equal rule of `old` (whose first
+/// is at `start`), matching the common prefix and suffix of the two.
+fn matching(new: &[RRule], old: Option<(&[RRule], usize)>) -> Vec<Option<usize>> {
+    let mut out = vec![None; new.len()];
+    let Some((old, start)) = old else { return out };
+    let pre = new.iter().zip(old).take_while(|(a, b)| a == b).count();
+    let room = new.len().min(old.len()) - pre;
+    let suf = new
+        .iter()
+        .rev()
+        .zip(old.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    for (i, o) in out.iter_mut().enumerate().take(pre) {
+        *o = Some(start + i);
+    }
+    for k in 1..=suf {
+        out[new.len() - k] = Some(start + old.len() - k);
+    }
+    out
+}
+
+/// Which declarations a file gives the build's scope (its `use`s, its
+/// definitions and workloads, at top level and in namespace blocks, its
+/// component ports), as written, spans included: when no file's changed,
+/// the tables are the same, and a file whose text is the same lowers the
+/// same (the language server compares them to know what it may reuse).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Declarations {
+    uses: Vec<Spanned<String>>,
+    defines: Vec<(Option<String>, ast::Define)>,
+    ports: Vec<ast::PortDecl>,
+}
+
+/// The declarations of a file (see [`Declarations`]).
+pub fn declarations(f: &ast::File) -> Declarations {
+    let mut out = Declarations {
+        ports: f.ports.clone(),
+        ..Declarations::default()
+    };
+    for item in &f.items {
+        match item {
+            ast::Item::Use(mods) => out.uses.extend(mods.iter().cloned()),
+            ast::Item::Define(d) => out.defines.push((None, d.clone())),
+            ast::Item::Namespace(b) => {
+                for s in &b.statements {
+                    if let ast::Statement::Define(d) = s {
+                        out.defines.push((Some(b.name.node.clone()), d.clone()));
                     }
-                    ast::Statement::Rule(r) => fo.rules.push(l.rule(r, ns, f.id)),
-                    _ => {}
                 }
             }
         }
-        fo.diags = l.diags;
-        fo
-    });
-    out.rules
-        .reserve(lowered.iter().map(|fo| fo.rules.len()).sum());
-    for fo in lowered {
+    }
+    out
+}
+
+/// [`resolve_scope`] again after an edit: the files for which `keep` holds
+/// take their isolates, rules and diagnostics from `memo` instead of being
+/// lowered again. `keep` may hold only for a file whose text is the one
+/// the memo lowered, when no file's [`Declarations`] changed since (the
+/// tables are then the same, and a file lowers through the tables alone).
+pub fn resolve_incremental<'a>(
+    files: &'a [ast::File],
+    sources: &mut SourceMap,
+    sink: &mut Sink,
+    keep: &dyn Fn(FileId) -> bool,
+    memo: Option<&Memo>,
+) -> Resolving<'a> {
+    let mark = sink.mark();
+    let mut r = Resolver {
+        sources,
+        diags: Vec::new(),
+        t: Tables::default(),
+    };
+    r.collect(files);
+    let Resolver { mut diags, t, .. } = r;
+    let mut out = merge_namespaces(files, &mut diags);
+    let old = |f: &ast::File| -> Option<&FileMemo> {
+        if keep(f.id) {
+            memo?.files.get(&f.id)
+        } else {
+            None
+        }
+    };
+    let todo: Vec<&ast::File> = files.iter().filter(|f| old(f).is_none()).collect();
+    let mut fresh = crate::par::map(&todo, |f| lower_file(&t, f)).into_iter();
+    let mut same_rule = Vec::new();
+    let mut memos = BTreeMap::new();
+    for f in files {
+        let (fo, from) = match (old(f), memo) {
+            (Some(fm), Some(m)) => {
+                let rules = m.rules.get(fm.rules.clone()).unwrap_or_default().to_vec();
+                let fo = FileOut {
+                    isolates: fm.isolates.clone(),
+                    rules,
+                    diags: fm.diags.clone(),
+                };
+                (fo, Some(fm.rules.start))
+            }
+            _ => match fresh.next() {
+                Some(fo) => (fo, None),
+                None => continue,
+            },
+        };
+        let start = out.rules.len();
+        match from {
+            Some(s) => same_rule.extend((0..fo.rules.len()).map(|i| Some(s + i))),
+            // lowered again: the rules equal to the memo's before and after
+            // the edit are still the same
+            None => same_rule.extend(matching(
+                &fo.rules,
+                memo.and_then(|m| {
+                    let fm = m.files.get(&f.id)?;
+                    Some((m.rules.get(fm.rules.clone())?, fm.rules.start))
+                }),
+            )),
+        }
+        memos.insert(
+            f.id,
+            FileMemo {
+                rules: start..start + fo.rules.len(),
+                isolates: fo.isolates.clone(),
+                diags: fo.diags.clone(),
+            },
+        );
         for (ns, iso) in fo.isolates {
             if let Some(entry) = out.namespaces.get_mut(&ns) {
                 entry.isolates.push(iso);
@@ -576,7 +763,12 @@ fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Re
         out.rules.extend(fo.rules);
         diags.extend(fo.diags);
     }
-    out
+    sink.extend(diags);
+    Resolving {
+        result: sink.finish(mark, (out, t)),
+        same_rule,
+        files: memos,
+    }
 }
 
 impl Lowerer<'_> {

@@ -7,7 +7,8 @@
 -- waits for the diagnostics of the clean file (none), types an unknown
 -- name, waits for the diagnostic that says so (E0101, with its
 -- did-you-mean), then asks for the definition of `api` and checks where
--- the cursor lands. It exits 0 when every check holds, 1 otherwise.
+-- the cursor lands, then spoils the spacing of a line and formats the
+-- file through the server. It exits 0 when every check holds, 1 otherwise.
 
 local nplc = os.getenv("NPLC")
 local work = os.getenv("WORK")
@@ -113,6 +114,28 @@ end, 50) then
   fail("definition: cursor at " .. vim.inspect(vim.api.nvim_win_get_cursor(0)) .. ", expected " .. vim.inspect(want))
 end
 say("definition of `api`: line " .. want[1] .. ", column " .. want[2])
+
+-- 4. formatting: spaces added to `allow api -> world:443`, then the
+-- server's formatting (`nplc fmt`) takes them out again
+local frow
+for i, l in ipairs(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) do
+  if l:find("allow api -> world:443", 1, true) then
+    frow = i
+  end
+end
+local tidy = vim.api.nvim_buf_get_lines(buf, frow - 1, frow, false)[1]
+local messy = tidy:gsub("allow api %-> world:443", "allow   api   ->  world:443")
+vim.api.nvim_buf_set_lines(buf, frow - 1, frow, false, { messy })
+if vim.lsp.buf.format then
+  vim.lsp.buf.format({ bufnr = buf, timeout_ms = 20000 })
+else
+  vim.lsp.buf.formatting_sync(nil, 20000)
+end
+local after = vim.api.nvim_buf_get_lines(buf, frow - 1, frow, false)[1]
+if after ~= tidy then
+  fail("formatting: line " .. frow .. " reads `" .. after .. "`, expected `" .. tidy .. "`")
+end
+say("formatting: `" .. messy .. "` became `" .. after .. "`")
 say("ok")
 vim.lsp.stop_client(client)
 os.exit(0)

@@ -11,20 +11,19 @@ use std::collections::BTreeMap;
 
 impl Compiler<'_> {
     pub(super) fn effect_warnings(&mut self) {
-        type RuleKey = (
+        // the sets are borrowed, not cloned: the program outlives the map
+        type RuleKey<'p> = (
             Action,
             Option<crate::ir::Direction>,
-            Vec<PeerSet>,
-            Vec<(PeerSet, PortSet)>,
+            Vec<&'p PeerSet>,
+            Vec<(&'p PeerSet, &'p PortSet)>,
         );
-        let mut seen: BTreeMap<RuleKey, Span> = BTreeMap::new();
-        for s in &self.prog.statements {
-            let mut src: Vec<PeerSet> = s.src.iter().map(|t| t.set.clone()).collect();
-            let mut dst: Vec<(PeerSet, PortSet)> = s
-                .dst
-                .iter()
-                .map(|t| (t.set.clone(), t.ports.clone()))
-                .collect();
+        let prog = self.prog;
+        let mut seen: BTreeMap<RuleKey<'_>, Span> = BTreeMap::new();
+        for s in &prog.statements {
+            let mut src: Vec<&PeerSet> = s.src.iter().map(|t| &t.set).collect();
+            let mut dst: Vec<(&PeerSet, &PortSet)> =
+                s.dst.iter().map(|t| (&t.set, &t.ports)).collect();
             src.sort();
             dst.sort();
             let opens_all = |sets: &mut dyn Iterator<Item = (&PeerSet, bool)>| {
@@ -59,7 +58,7 @@ impl Compiler<'_> {
                 }
             }
         }
-        for s in &self.prog.statements {
+        for s in &prog.statements {
             match s.action {
                 Action::Allow if !self.allow_used.contains(&s.id) => self.diags.push(
                     Diagnostic::warning("W0601", "this allow has no effect")

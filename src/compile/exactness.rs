@@ -29,6 +29,7 @@ pub(super) struct Approx {
 }
 
 /// A deny that a side cannot subtract from an allowed named port.
+#[derive(Clone)]
 pub(super) struct Conflict {
     pub(super) deny: usize,
     pub(super) allow: Option<usize>,

@@ -18,11 +18,13 @@
 //! (difference, merging into rules); `exactness` raises E0501/E0502 where a
 //! side could not decide exactly and the other side does not either;
 //! `effects` warns about statements without effect; `names` names the
-//! policies.
+//! policies; `incremental` compiles again only the namespaces an edit
+//! changed (the language server).
 
 mod cells;
 mod effects;
 mod exactness;
+pub mod incremental;
 pub mod names;
 
 use crate::diag::{Diagnostic, Failed, Sink};

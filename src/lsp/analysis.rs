@@ -3,20 +3,26 @@
 //! its own. Input: the parsed files (each parsed once per edit by the
 //! server; a file whose text does not parse keeps its last parse, so that
 //! one half-typed statement does not turn every name it declares into an
-//! error elsewhere). Output: an [`Analyzed`] per run: every file's
+//! error elsewhere). Each run reuses what the last run that compiled gave
+//! for what the edits since did not touch (files lowered, rules checked,
+//! namespaces compiled: see [`Worker::run`]), and gives what a run from
+//! scratch gives. Output: an [`Analyzed`] per run: every file's
 //! diagnostics as the protocol shows them (code, related information from
 //! the secondary labels, help), their fixes, and which policies each
 //! statement produces.
 
 use super::actions::{self, Fix};
 use super::text::LineIndex;
+use crate::check;
+use crate::compile::incremental;
 use crate::compile::PolicySet;
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Diagnostic, Severity, Sink};
 use crate::ir::Program;
+use crate::resolve::{self, Declarations};
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::ast;
 use lsp_types::{DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Url};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +38,8 @@ pub struct Outcome {
 /// The stages after parsing (`driver::check_parsed`): resolve (its errors
 /// stop the run), the node firewall, check, compile, the lints,
 /// `@silence`. `files` are in the order the driver gives them (by name);
-/// their ids index `sources`.
+/// their ids index `sources`. From scratch: the reference that the
+/// incremental runs of [`Worker`] equal.
 pub fn analyze(sources: SourceMap, files: &[ast::File]) -> Outcome {
     let c = crate::driver::check_parsed(sources, files);
     Outcome {
@@ -41,6 +48,31 @@ pub fn analyze(sources: SourceMap, files: &[ast::File]) -> Outcome {
         program: c.program,
         policies: c.policies,
     }
+}
+
+/// What the last run that reached deny compilation gave, for the next
+/// runs to reuse (each stage's memo is of that run: they go together).
+struct Memo {
+    /// How many slots there were (the stdlib's file ids follow them).
+    slots: usize,
+    /// Each file's declarations (by slot) when it was lowered.
+    decls: BTreeMap<usize, Declarations>,
+    resolve: resolve::Memo,
+    program: Program,
+    check: check::Memo,
+    policies: PolicySet,
+    compile: incremental::Memo,
+}
+
+/// How much a run reused (`NPLC_LSP_LOG`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Reuse {
+    /// Files lowered again, of all.
+    pub lowered: usize,
+    pub files: usize,
+    /// Namespaces compiled again, of all.
+    pub compiled: usize,
+    pub namespaces: usize,
 }
 
 /// One file as the analysis sees it.
@@ -89,6 +121,10 @@ pub struct Analyzed {
     pub namespaces: BTreeMap<String, Vec<String>>,
     /// How long the run took (stages and conversion).
     pub elapsed: Duration,
+    pub reuse: Reuse,
+    /// The program compiled: `statements` and `namespaces` follow in an
+    /// answer of their own ([`Worker::info`]).
+    pub info_pending: bool,
 }
 
 /// The analysis thread's copy of the files: each file's state by slot,
@@ -102,12 +138,18 @@ pub struct Worker {
     order: Vec<(String, usize)>,
     /// Stdlib module → the URI of its text on disk, for related information.
     pub std_uris: BTreeMap<String, Url>,
+    /// The last run that compiled, and the slots changed since.
+    memo: Option<Memo>,
+    dirty: BTreeSet<usize>,
+    /// `NPLC_LSP_FROM_SCRATCH`: every run from scratch (no memo).
+    scratch: bool,
 }
 
 impl Worker {
     pub fn new(std_uris: BTreeMap<String, Url>) -> Worker {
         Worker {
             std_uris,
+            scratch: std::env::var_os("NPLC_LSP_FROM_SCRATCH").is_some(),
             ..Worker::default()
         }
     }
@@ -116,6 +158,7 @@ impl Worker {
         if self.slots.len() <= u.slot {
             self.slots.resize(u.slot + 1, None);
         }
+        self.dirty.insert(u.slot);
         if let Some(i) = self.order.iter().position(|(_, s)| *s == u.slot) {
             self.order.remove(i);
             self.files.remove(i);
@@ -131,11 +174,30 @@ impl Worker {
         self.slots[u.slot] = u.state;
     }
 
-    /// Runs the stages on the current files. The stages' own results come
-    /// back too, to be dropped after the answer is sent: freeing a large
-    /// program takes a tenth of its analysis (see `cli::exit_without_freeing`).
-    pub fn run(&self, generation: u64) -> (Analyzed, Outcome) {
+    /// Runs the stages on the current files, reusing what the last run
+    /// that compiled gave for what did not change since. What is left of
+    /// that run comes back too, to be dropped after the answer is sent:
+    /// freeing a large program takes a tenth of its analysis (see
+    /// `cli::exit_without_freeing`).
+    pub fn run(&mut self, generation: u64) -> (Analyzed, impl Send) {
         let started = Instant::now();
+        let sources = self.sources();
+        let (mut outcome, reuse, garbage) = if self.scratch {
+            (analyze(sources, &self.files), Reuse::default(), None)
+        } else {
+            self.stages(sources)
+        };
+        let mut t = crate::driver::Timer::new();
+        let mut out = self.convert(&outcome, generation);
+        t.lap("convert");
+        out.reuse = reuse;
+        out.elapsed = started.elapsed();
+        self.keep(&mut outcome);
+        (out, (outcome, garbage))
+    }
+
+    /// Every file's name and text, by slot.
+    fn sources(&self) -> SourceMap {
         let mut sources = SourceMap::new();
         for s in &self.slots {
             match s {
@@ -143,8 +205,186 @@ impl Worker {
                 None => sources.add(String::new(), String::new()),
             };
         }
+        sources
+    }
+
+    /// Moves the program and the policies of a run that compiled into the
+    /// memo (once its answer is converted).
+    fn keep(&mut self, outcome: &mut Outcome) {
+        if let Some(m) = &mut self.memo {
+            if m.program.statements.is_empty() && m.program.namespaces.is_empty() {
+                if let Some(p) = outcome.program.take() {
+                    m.program = p;
+                }
+            }
+            if let Some(p) = outcome.policies.take() {
+                m.policies = p;
+            }
+        }
+    }
+
+    /// The stages, as `driver::check_parsed` runs them, on what changed.
+    fn stages(&mut self, mut sources: SourceMap) -> (Outcome, Reuse, Option<Memo>) {
+        let mut t = crate::driver::Timer::new();
+        let memo = self.memo.take();
         let files = &self.files;
-        let outcome = analyze(sources, files);
+        // the declarations of the files changed since the memo: when none
+        // changed, the scope is the same and unchanged files lower the same
+        let current = |slot: usize| -> Declarations {
+            match self.slot_file(slot) {
+                Some(f) => resolve::declarations(f),
+                None => Declarations::default(),
+            }
+        };
+        let mut decls = BTreeMap::new();
+        let scope_same = match &memo {
+            Some(m) if m.slots == self.slots.len() => {
+                let mut same = true;
+                for &s in &self.dirty {
+                    let d = current(s);
+                    same &= m.decls.get(&s).is_some_and(|old| *old == d)
+                        || (d == Declarations::default() && !m.decls.contains_key(&s));
+                    decls.insert(s, d);
+                }
+                same
+            }
+            _ => false,
+        };
+        let dirty = &self.dirty;
+        let keep = |f: FileId| scope_same && !dirty.contains(&f.0);
+        let mut sink = Sink::new();
+        let res = resolve::resolve_incremental(
+            files,
+            &mut sources,
+            &mut sink,
+            &keep,
+            memo.as_ref().map(|m| &m.resolve),
+        );
+        t.lap("resolve");
+        let mut reuse = Reuse {
+            files: files.len(),
+            lowered: files.iter().filter(|f| !keep(f.id)).count(),
+            ..Reuse::default()
+        };
+        let finish =
+            |sink: Sink, prog: Option<&Program>, fw: Option<&crate::firewall::FirewallSpec>| {
+                let mut diagnostics = sink.into_sorted();
+                if let Some(prog) = prog {
+                    crate::driver::apply_silences(prog, &mut diagnostics);
+                }
+                if let Some(fw) = fw {
+                    crate::firewall::apply_silences(fw, &mut diagnostics);
+                }
+                diagnostics
+            };
+        let (resolved, firewall) = match res.result {
+            Ok((resolved, tables)) => {
+                let fw = crate::firewall::check::check(files, &tables, &sources, &mut sink)
+                    .ok()
+                    .flatten();
+                t.lap("firewall");
+                (resolved, fw)
+            }
+            Err(_) => {
+                self.memo = memo;
+                let diagnostics = finish(sink, None, None);
+                return (
+                    Outcome {
+                        sources,
+                        diagnostics,
+                        ..Outcome::default()
+                    },
+                    reuse,
+                    None,
+                );
+            }
+        };
+        let checked = check::check_incremental(
+            &resolved,
+            &res.same_rule,
+            memo.as_ref().map(|m| (&m.program, &m.check)),
+            &mut sink,
+        );
+        t.lap("check");
+        if checked.failed.is_some() {
+            self.memo = memo;
+            let diagnostics = finish(sink, None, firewall.as_ref());
+            return (
+                Outcome {
+                    sources,
+                    diagnostics,
+                    ..Outcome::default()
+                },
+                reuse,
+                None,
+            );
+        }
+        let prog = checked.program;
+        let (prev, old) = match memo {
+            Some(mut m) => {
+                let p = std::mem::take(&mut m.policies);
+                let c = std::mem::take(&mut m.compile);
+                (Some((p, c)), Some(m))
+            }
+            None => (None, None),
+        };
+        let compiled = incremental::compile_incremental(&prog, &checked.same, prev, &mut sink);
+        t.lap("compile");
+        reuse.compiled = compiled.memo.compiled;
+        reuse.namespaces = prog.namespaces.len();
+        sink.extend(crate::lint::lint(&prog, firewall.as_ref()));
+        t.lap("lint");
+        let diagnostics = finish(sink, Some(&prog), firewall.as_ref());
+        // the memo of this run: the declarations of every file
+        let mut old = old;
+        let mut all_decls = match (&mut old, scope_same) {
+            (Some(m), true) => std::mem::take(&mut m.decls),
+            _ => BTreeMap::new(),
+        };
+        if scope_same {
+            all_decls.extend(decls);
+        } else {
+            for f in files {
+                all_decls.insert(f.id.0, resolve::declarations(f));
+            }
+        }
+        t.lap("silences");
+        self.dirty.clear();
+        let (policies, memo_policies) = match compiled.failed {
+            None => (Some(compiled.policies), PolicySet::default()),
+            Some(_) => (None, compiled.policies),
+        };
+        self.memo = Some(Memo {
+            slots: self.slots.len(),
+            decls: all_decls,
+            resolve: resolve::Memo::new(resolved, res.files),
+            // filled in by `run` once the answer is converted
+            program: Program::default(),
+            check: checked.memo,
+            policies: memo_policies,
+            compile: compiled.memo,
+        });
+        (
+            Outcome {
+                sources,
+                diagnostics,
+                program: Some(prog),
+                policies,
+            },
+            reuse,
+            old,
+        )
+    }
+
+    /// The parsed file of a slot.
+    fn slot_file(&self, slot: usize) -> Option<&ast::File> {
+        let i = self.order.iter().position(|(_, s)| *s == slot)?;
+        self.files.get(i)
+    }
+
+    /// The stages' outcome as the protocol shows it.
+    fn convert(&self, outcome: &Outcome, generation: u64) -> Analyzed {
+        let files = &self.files;
         let by_id: HashMap<FileId, &ast::File> = files.iter().map(|f| (f.id, f)).collect();
         let mut out = Analyzed {
             generation,
@@ -178,10 +418,27 @@ impl Worker {
             out.diagnostics.entry(p.file.0).or_default().push(published);
         }
         if let (Some(prog), Some(set)) = (&outcome.program, &outcome.policies) {
-            statements(prog, set, &mut out);
+            if self.scratch {
+                statements(prog, set, &mut out);
+            } else {
+                // after the diagnostics are sent ([`Worker::info`])
+                out.info_pending = true;
+            }
         }
-        out.elapsed = started.elapsed();
-        (out, outcome)
+        out
+    }
+
+    /// What the last run that compiled says about statements, for hover
+    /// (sent after its diagnostics: it takes as long as the rest of an
+    /// incremental run).
+    pub fn info(&self, generation: u64) -> Option<Analyzed> {
+        let m = self.memo.as_ref()?;
+        let mut out = Analyzed {
+            generation,
+            ..Analyzed::default()
+        };
+        statements(&m.program, &m.policies, &mut out);
+        Some(out)
     }
 
     /// Whether spans into `file` are of its current text.
@@ -300,5 +557,229 @@ fn statements(prog: &Program, set: &PolicySet, out: &mut Analyzed) {
         let lines = by_id.remove(&s.id).unwrap_or_default();
         out.statements
             .insert((s.span.file.0, s.span.start, s.span.end), lines);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The law of the incremental runs: after any sequence of edits, a
+    //! run gives what the stages give from scratch on the same files (the
+    //! same diagnostics, program and policies).
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A program over four files: definitions used across files, a
+    /// namespace spread over two, denies, a rule naming another
+    /// namespace's workload, stated namespace labels and a side-scoped
+    /// rule that selects by them.
+    const FIXTURE: &[(&str, &str)] = &[
+        (
+            "defs.npl",
+            "define office = 10.1.0.0/16\ndefine lab = 10.2.0.0/16 except 10.2.3.0/24\n",
+        ),
+        (
+            "shop.npl",
+            "use dns\n\nnamespace shop {\n  default deny\n  workload web = app=web\n  workload api = app=api\n  allow egress dns\n  allow web -> api:8080\n  allow office -> web:443\n  deny lab -> web:443\n}\n",
+        ),
+        (
+            "shop-more.npl",
+            "namespace shop {\n  allow api -> pay/app=db:5432\n  allow api -> world:443\n  allow {team=pay}/app=db -> web:80 on ingress\n  deny egress 169.254.169.254\n}\n",
+        ),
+        (
+            "pay.npl",
+            "namespace pay {\n  labels {team=pay}\n  default deny ingress\n  workload db = app=db\n  allow shop/app=web -> db:5432\n  allow office -> db:5432, 6000-6010\n  isolate egress app=db\n}\n",
+        ),
+    ];
+
+    /// Every workspace the law is tried on: the fixture, and each
+    /// directory of `examples/`.
+    fn workspaces() -> Vec<Vec<(String, String)>> {
+        let mut out = vec![FIXTURE
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect::<Vec<_>>()];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut dirs: Vec<_> = std::fs::read_dir(root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            let mut files: Vec<(String, String)> = std::fs::read_dir(&d)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "npl"))
+                .filter_map(|p| {
+                    let name = p.file_name()?.to_string_lossy().to_string();
+                    Some((name, std::fs::read_to_string(&p).ok()?))
+                })
+                .collect();
+            files.sort();
+            if !files.is_empty() {
+                out.push(files);
+            }
+        }
+        out
+    }
+
+    /// One edit of one line, as a person types it: delete it, repeat it,
+    /// move it to another file, change a digit, swap it with the next.
+    fn edit(files: &mut [(String, String)], (file, op, line, x): (usize, u8, usize, usize)) {
+        let n = files.len();
+        let f = file % n;
+        let mut lines: Vec<String> = files[f].1.lines().map(String::from).collect();
+        if lines.is_empty() {
+            return;
+        }
+        let l = line % lines.len();
+        match op % 5 {
+            0 => {
+                lines.remove(l);
+            }
+            1 => {
+                let copy = lines[l].clone();
+                lines.insert(l, copy);
+            }
+            2 => {
+                let moved = lines.remove(l);
+                let to = (f + 1 + x) % n;
+                if to != f {
+                    let mut other: Vec<String> = files[to].1.lines().map(String::from).collect();
+                    let at = if other.is_empty() { 0 } else { x % other.len() };
+                    other.insert(at, moved);
+                    files[to].1 = other.join("\n") + "\n";
+                } else {
+                    lines.insert((l + 1).min(lines.len()), moved);
+                }
+            }
+            3 => {
+                let digits: Vec<usize> = lines[l]
+                    .char_indices()
+                    .filter(|(_, c)| c.is_ascii_digit())
+                    .map(|(i, _)| i)
+                    .collect();
+                if let Some(&i) = digits.get(x % digits.len().max(1)) {
+                    let d = char::from(b'0' + (x % 10) as u8);
+                    lines[l].replace_range(i..i + 1, &d.to_string());
+                }
+            }
+            _ => {
+                if l + 1 < lines.len() {
+                    lines.swap(l, l + 1);
+                }
+            }
+        }
+        files[f].1 = lines.join("\n") + "\n";
+    }
+
+    /// The state the server gives the worker for a file's text: its
+    /// parse, or its syntax error and the last parse that succeeded.
+    fn state(slot: usize, name: &str, text: &str, rev: u64, last: Option<ast::File>) -> FileState {
+        let (ast, fresh, syntax) = match crate::syntax::parse_file(FileId(slot), text) {
+            Ok(f) => (Some(f), true, None),
+            Err(d) => (last, false, Some(d)),
+        };
+        FileState {
+            name: name.to_string(),
+            // INVARIANT: a constant, well-formed URL
+            #[allow(clippy::unwrap_used)]
+            uri: Url::parse(&format!("file:///w/{name}")).unwrap(),
+            text: Arc::new(text.to_string()),
+            rev,
+            ast,
+            fresh,
+            syntax,
+        }
+    }
+
+    /// A run of the worker against the stages from scratch on its files.
+    fn same_as_scratch(w: &mut Worker) -> Result<(), TestCaseError> {
+        let (mut outcome, _, _) = w.stages(w.sources());
+        let scratch = analyze(w.sources(), &w.files);
+        prop_assert_eq!(&outcome.diagnostics, &scratch.diagnostics);
+        prop_assert_eq!(&outcome.program, &scratch.program);
+        prop_assert_eq!(&outcome.policies, &scratch.policies);
+        w.keep(&mut outcome);
+        Ok(())
+    }
+
+    /// An edit of a port in one file lowers that file alone and compiles
+    /// the one namespace it touches (the law above is not met by running
+    /// everything from scratch).
+    #[test]
+    fn an_edit_reuses_the_rest() {
+        let mut w = Worker::default();
+        for (slot, (name, text)) in FIXTURE.iter().enumerate() {
+            w.apply(Update {
+                slot,
+                state: Some(state(slot, name, text, 0, None)),
+            });
+        }
+        let (first, _) = w.run(1);
+        assert_eq!((first.reuse.lowered, first.reuse.compiled), (4, 2));
+        let (slot, (name, text)) = (3, FIXTURE[3]);
+        let text = text.replace("6000-6010", "6000-6011");
+        w.apply(Update {
+            slot,
+            state: Some(state(slot, name, &text, 1, None)),
+        });
+        let (second, _) = w.run(2);
+        assert_eq!(
+            (
+                second.reuse.lowered,
+                second.reuse.compiled,
+                second.reuse.namespaces
+            ),
+            (1, 1, 2)
+        );
+        let codes = |a: &Analyzed| {
+            a.diagnostics
+                .values()
+                .flatten()
+                .map(|p| format!("{:?}", p.diagnostic.code))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(codes(&first), codes(&second));
+        assert_eq!(codes(&first).len(), 2, "{:?}", codes(&first));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn incremental_equals_scratch(
+            // the fixture (several namespaces and files) half of the time
+            ws in prop_oneof![Just(None), any::<prop::sample::Index>().prop_map(Some)],
+            edits in prop::collection::vec((0usize..8, 0u8..5, 0usize..64, 0usize..64), 1..10),
+        ) {
+            let all = workspaces();
+            let mut files = all[ws.map(|i| i.index(all.len())).unwrap_or(0)].clone();
+            let mut w = Worker::default();
+            let mut last: Vec<Option<ast::File>> = vec![None; files.len()];
+            let mut rev = 0;
+            for (slot, (name, text)) in files.iter().enumerate() {
+                let st = state(slot, name, text, rev, None);
+                last[slot] = st.ast.clone();
+                w.apply(Update { slot, state: Some(st) });
+            }
+            same_as_scratch(&mut w)?;
+            for e in edits {
+                let before = files.clone();
+                edit(&mut files, e);
+                rev += 1;
+                for (slot, ((name, text), (_, old))) in files.iter().zip(&before).enumerate() {
+                    if text != old {
+                        let st = state(slot, name, text, rev, last[slot].clone());
+                        last[slot] = st.ast.clone();
+                        w.apply(Update { slot, state: Some(st) });
+                    }
+                }
+                same_as_scratch(&mut w)?;
+            }
+        }
     }
 }

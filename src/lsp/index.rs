@@ -505,6 +505,33 @@ impl Index {
         ix
     }
 
+    /// Puts a file's new index in place of its old one, when that leaves
+    /// the rest as it is: the same declarations (kind, scope and name, in
+    /// order: which declaration of a key comes first stays) and the same
+    /// labels. `false` when the index is to be built again.
+    pub fn replace(&mut self, new: Arc<FileIndex>) -> bool {
+        let Some(old) = self.files.get(&new.file) else {
+            return false;
+        };
+        let keys = |f: &FileIndex| -> Vec<(Kind, Option<String>, String)> {
+            f.decls
+                .iter()
+                .map(|d| (d.kind, d.scope.clone(), d.name.clone()))
+                .collect()
+        };
+        if old.module != new.module || old.labels != new.labels || keys(old) != keys(&new) {
+            return false;
+        }
+        let file = new.file;
+        for d in self.defs.values_mut() {
+            if d.file.file == file {
+                d.file = new.clone();
+            }
+        }
+        self.files.insert(file, new);
+        true
+    }
+
     pub fn decl(&self, t: &Target) -> Option<&DeclRef> {
         self.defs.get(t)
     }

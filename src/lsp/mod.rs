@@ -7,10 +7,11 @@
 //! the workspace folder, else every `.npl` file under it) and keeps every
 //! file parsed: an edit parses that file again, and no other
 //! (`index.rs` keeps each file's names, built once per parse). The stages
-//! after parsing run on a thread of their own (`analysis.rs`) on the whole
+//! after parsing run on a thread of their own (`analysis.rs`) for the whole
 //! program, so that an edit in one file adds or clears diagnostics in
-//! another; edits that arrive while it runs are taken together by the next
-//! run. Hover, definitions, references, rename and completion answer from
+//! another, but incrementally (what an edit does not touch comes from the
+//! last run); edits that arrive while it runs are taken together by the
+//! next run. Hover, definitions, references, rename and completion answer from
 //! the main thread at once, from the parse of the current text.
 //!
 //! A request whose handler fails answers with an error, and the server
@@ -60,6 +61,8 @@ pub fn run_stdio() -> Result<(), String> {
 enum Event {
     Msg(Message),
     Analyzed(Box<Analyzed>),
+    /// The statements' policies of an analysis, after its diagnostics.
+    Info(Box<Analyzed>),
     Failed(u64, String),
     Disconnected,
 }
@@ -138,6 +141,7 @@ fn capabilities() -> ServerCapabilities {
             ),
             ..CompletionOptions::default()
         }),
+        document_formatting_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(lsp_types::CodeActionProviderCapability::Options(
             lsp_types::CodeActionOptions {
                 code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
@@ -148,13 +152,26 @@ fn capabilities() -> ServerCapabilities {
     }
 }
 
+/// How long the analysis thread waits for another edit before it works
+/// out what each statement produces (for hover): that takes about as long
+/// as an incremental run, and a person typing wants the diagnostics first.
+const INFO_AFTER: std::time::Duration = std::time::Duration::from_millis(150);
+
 fn analysis_loop(
     jobs: mpsc::Receiver<Job>,
     tx: mpsc::Sender<Event>,
     std_uris: BTreeMap<String, Url>,
 ) {
     let mut w = Worker::new(std_uris);
-    while let Ok(job) = jobs.recv() {
+    let mut waiting: Option<Job> = None;
+    loop {
+        let job = match waiting.take() {
+            Some(j) => j,
+            None => match jobs.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+        };
         let mut generation = job.generation;
         for u in job.updates {
             w.apply(u);
@@ -169,11 +186,27 @@ fn analysis_loop(
             Ok((a, outcome)) => (Event::Analyzed(Box::new(a)), Some(outcome)),
             Err(e) => (Event::Failed(generation, panic_message(&e)), None),
         };
+        let pending = matches!(&ev, Event::Analyzed(a) if a.info_pending);
         if tx.send(ev).is_err() {
             return;
         }
-        // freed after the answer is on its way
-        drop(garbage);
+        // freed beside the next run: freeing a large program takes a
+        // tenth of its analysis (see `cli::exit_without_freeing`)
+        std::thread::spawn(move || drop(garbage));
+        // an edit that comes soon (a person typing) comes first: its run
+        // sends the info
+        waiting = match jobs.recv_timeout(INFO_AFTER) {
+            Ok(j) => Some(j),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        if pending && waiting.is_none() {
+            if let Ok(Some(info)) = catch_unwind(AssertUnwindSafe(|| w.info(generation))) {
+                if tx.send(Event::Info(Box::new(info))).is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -225,6 +258,10 @@ struct Doc {
 /// What the last analysis said about statements, for hover.
 #[derive(Default)]
 struct StatementInfo {
+    /// The analysis it is of.
+    generation: u64,
+    /// Its statements' policies are in (they come after its diagnostics).
+    ready: bool,
     revs: BTreeMap<usize, u64>,
     statements: BTreeMap<(usize, usize, usize), Vec<String>>,
     namespaces: BTreeMap<String, Vec<String>>,
@@ -348,6 +385,13 @@ impl Server {
             }
             Event::Msg(Message::Response(_)) => {}
             Event::Analyzed(a) => self.analyzed(*a),
+            Event::Info(a) => {
+                if a.generation == self.info.generation {
+                    self.info.statements = a.statements;
+                    self.info.namespaces = a.namespaces;
+                    self.info.ready = true;
+                }
+            }
             Event::Failed(g, m) => {
                 eprintln!("nplc lsp: internal error in the analysis of generation {g}: {m}")
             }
@@ -418,6 +462,10 @@ impl Server {
             "textDocument/codeAction" => {
                 let p: CodeActionParams = params(r.params)?;
                 to_value(self.code_actions(&p))
+            }
+            "textDocument/formatting" => {
+                let p: lsp_types::DocumentFormattingParams = params(r.params)?;
+                to_value(self.formatting(&p.text_document.uri))
             }
             "nplc/fault" if self.faults => fault(),
             m => Err((ErrorCode::MethodNotFound, format!("`{m}` is not supported"))),
@@ -641,7 +689,13 @@ impl Server {
                 d.syntax = Some(e);
             }
         }
-        self.index = None;
+        // the name index: the file's part replaced when that is all that
+        // changes (hover and definition then answer at once), else built
+        // again at the next request
+        let new = d.index.clone();
+        if !self.index.as_mut().is_some_and(|ix| ix.replace(new)) {
+            self.index = None;
+        }
         self.pending.push(Update {
             slot,
             state: Some(FileState {
@@ -799,13 +853,18 @@ impl Server {
 
     fn analyzed(&mut self, a: Analyzed) {
         if self.log {
+            let r = a.reuse;
             eprintln!(
-                "nplc lsp: analysis {} in {:.1} ms ({:.1} ms after the edit)",
+                "nplc lsp: analysis {} in {:.1} ms ({:.1} ms after the edit; lowered {} of {} files, compiled {} of {} namespaces)",
                 a.generation,
                 a.elapsed.as_secs_f64() * 1000.0,
                 self.edited_at
                     .map(|t| t.elapsed().as_secs_f64() * 1000.0)
-                    .unwrap_or(0.0)
+                    .unwrap_or(0.0),
+                r.lowered,
+                r.files,
+                r.compiled,
+                r.namespaces,
             );
         }
         for (slot, ds) in a.diagnostics {
@@ -827,6 +886,8 @@ impl Server {
             self.fixes.insert(slot, (d.rev, ds));
         }
         self.info = StatementInfo {
+            generation: a.generation,
+            ready: !a.info_pending,
             revs: a.revs,
             statements: a.statements,
             namespaces: a.namespaces,
@@ -932,7 +993,7 @@ impl Server {
             .iter()
             .find(|(s, _, _)| s.start <= offset && offset <= s.end)?
             .clone();
-        let current = self.info.revs.get(&slot) == Some(&d.rev) && d.fresh;
+        let current = self.info.revs.get(&slot) == Some(&d.rev) && d.fresh && self.info.ready;
         let value = if !current {
             "the policies of this statement are shown once the program compiles".to_string()
         } else {
@@ -1133,6 +1194,24 @@ impl Server {
         };
         let range = |start: usize| d.lines.range(&d.text, start, offset);
         Some(complete::complete(&d.text, offset, &src, &range))
+    }
+
+    /// `nplc fmt` on a file's current text, as one edit of the part that
+    /// changes (so that the cursor and the undo history stay where they
+    /// are); no edit for a file that is formatted or does not parse (its
+    /// syntax error is already among its diagnostics).
+    fn formatting(&self, uri: &Url) -> Option<Vec<TextEdit>> {
+        let slot = *self.by_uri.get(&norm(uri))?;
+        let d = self.docs.get(slot)?.as_ref()?;
+        let Ok(new) = crate::syntax::fmt::format_source(FileId(slot), &d.text) else {
+            return Some(vec![]);
+        };
+        Some(
+            text::minimal_edit(&d.text, &new)
+                .map(|(a, b, t)| TextEdit::new(d.lines.range(&d.text, a, b), t.to_string()))
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn code_actions(&self, p: &CodeActionParams) -> Vec<CodeActionOrCommand> {

@@ -74,6 +74,35 @@ pub fn floor_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
+/// The one edit that turns `old` into `new`: the byte range of `old`
+/// between their common prefix and suffix (on character boundaries), and
+/// what replaces it; `None` when they are equal.
+pub fn minimal_edit<'n>(old: &str, new: &'n str) -> Option<(usize, usize, &'n str)> {
+    if old == new {
+        return None;
+    }
+    let mut pre = old
+        .bytes()
+        .zip(new.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !(old.is_char_boundary(pre) && new.is_char_boundary(pre)) {
+        pre -= 1;
+    }
+    let room = old.len().min(new.len()) - pre;
+    let mut suf = old
+        .bytes()
+        .rev()
+        .zip(new.bytes().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !(old.is_char_boundary(old.len() - suf) && new.is_char_boundary(new.len() - suf)) {
+        suf -= 1;
+    }
+    Some((pre, old.len() - suf, &new[pre..new.len() - suf]))
+}
+
 /// `text` with `range` replaced by `new` (a range given by the editor;
 /// clamped, ends swapped when reversed).
 #[cfg(test)]
@@ -124,6 +153,18 @@ mod tests {
     }
 
     proptest! {
+        /// The minimal edit, applied to the old text, gives the new one.
+        #[test]
+        fn minimal_edit_applies(old in "[ab😀é\n ]{0,20}", new in "[ab😀é\n ]{0,20}") {
+            match minimal_edit(&old, &new) {
+                None => prop_assert_eq!(&old, &new),
+                Some((a, b, t)) => {
+                    let out = format!("{}{t}{}", &old[..a], &old[b..]);
+                    prop_assert_eq!(out, new);
+                }
+            }
+        }
+
         /// Any position and edit on any text: no panic, and offsets and
         /// positions round-trip at character boundaries.
         #[test]

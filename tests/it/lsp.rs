@@ -103,6 +103,11 @@ impl Client {
             init["result"]["capabilities"]["hoverProvider"] == json!(true),
             "{init}"
         );
+        assert_eq!(
+            init["result"]["capabilities"]["documentFormattingProvider"],
+            json!(true),
+            "{init}"
+        );
         c.notify("initialized", json!({}));
         c
     }
@@ -248,6 +253,21 @@ fn pos(text: &str, needle: &str, delta: u32) -> (u32, u32) {
 const A: &str = "use dns\n\nnamespace shop {\n  default deny\n  workload web = app=web\n  allow egress dns\n  allow web -> api:8080\n}\n";
 const B: &str =
     "# the api's own file\nnamespace shop {\n  workload api = app=api\n  allow ingress web\n}\n";
+
+/// A hover on a statement, once the server has worked out what the
+/// statements produce (it does after publishing the diagnostics, when no
+/// edit follows within a moment).
+fn statement_hover(c: &mut Client, uri: &str, line: u32, character: u32) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let h = c.at("textDocument/hover", uri, line, character, json!({}));
+        let text = h["result"]["contents"]["value"].as_str().unwrap_or("");
+        if !text.contains("shown once the program compiles") || Instant::now() > deadline {
+            return h;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
 
 fn codes(ds: &[Value]) -> Vec<String> {
     ds.iter()
@@ -399,24 +419,14 @@ fn hover_definition_references_rename() {
     // is in its egress to every pod of `shop`, which b.npl's `allow
     // ingress web` produces: `nplc build` annotates the same)
     let (l, ch) = pos(A, "allow web", 0);
-    // the analysis of both open files may still be running: ask again
-    // until it has finished (at most ten seconds)
-    let mut h = c.at("textDocument/hover", &a, l, ch, json!({}));
-    for _ in 0..100 {
-        let v = h["result"]["contents"]["value"].as_str().unwrap_or("");
-        if !v.contains("shown once the program compiles") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        h = c.at("textDocument/hover", &a, l, ch, json!({}));
-    }
+    let h = statement_hover(&mut c, &a, l, ch);
     let text = h["result"]["contents"]["value"].as_str().unwrap();
     assert_eq!(
         text,
         "**produces** 1 policy rule(s):\n\n- `shop/shop-api` ingress rule 1 of 1"
     );
     let (l, ch) = pos(B, "allow ingress", 3);
-    let h = c.at("textDocument/hover", &b, l, ch, json!({}));
+    let h = statement_hover(&mut c, &b, l, ch);
     let text = h["result"]["contents"]["value"].as_str().unwrap();
     assert!(
         text.contains("`shop/shop-web` egress rule 1 of 1"),
@@ -428,7 +438,7 @@ fn hover_definition_references_rename() {
     );
     // on the posture: the namespace's policies
     let (l, ch) = pos(A, "default deny", 2);
-    let h = c.at("textDocument/hover", &a, l, ch, json!({}));
+    let h = statement_hover(&mut c, &a, l, ch);
     let text = h["result"]["contents"]["value"].as_str().unwrap();
     assert!(text.contains("**namespace `shop`**"), "{text}");
 
@@ -761,5 +771,64 @@ fn navigation_while_half_typed() {
         l.contains(&"api".to_string()) && l.contains(&"web".to_string()),
         "{l:?}"
     );
+    assert_eq!(c.stop(), 0);
+}
+
+/// `text` with LSP text edits applied (ASCII text: columns are bytes).
+fn apply_edits(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let (l, c) = (
+            p["line"].as_u64().unwrap(),
+            p["character"].as_u64().unwrap(),
+        );
+        let start: usize = text
+            .split_inclusive('\n')
+            .take(l as usize)
+            .map(str::len)
+            .sum();
+        start + c as usize
+    };
+    let mut spans: Vec<(usize, usize, &str)> = edits
+        .iter()
+        .map(|e| {
+            (
+                offset(&e["range"]["start"]),
+                offset(&e["range"]["end"]),
+                e["newText"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut out = text.to_string();
+    for (a, b, t) in spans {
+        out.replace_range(a..b, t);
+    }
+    out
+}
+
+#[test]
+fn formatting() {
+    let messy = "use dns\nnamespace shop{\n allow egress   dns\n    workload web=app=web # the front\n  default deny\n}\n";
+    let dir = workspace("fmt", &[("a.npl", messy), ("b.npl", B)]);
+    let mut c = Client::start(&dir, &[]);
+    let a = c.open("a.npl");
+    c.diagnostics_where(&a, |_| true);
+    let fmt = json!({"textDocument": {"uri": a}, "options": {"tabSize": 2, "insertSpaces": true}});
+    let r = c.request("textDocument/formatting", fmt.clone());
+    let edits = r["result"].as_array().cloned().unwrap_or_default();
+    assert!(!edits.is_empty(), "{r}");
+    let formatted = apply_edits(messy, &edits);
+    let expected = nplc::syntax::fmt::format_source(nplc::source::FileId(0), messy).unwrap();
+    assert_eq!(formatted, expected);
+    assert_ne!(formatted, messy);
+    // formatted already: no edit
+    c.set(&a, 2, &formatted);
+    let r = c.request("textDocument/formatting", fmt.clone());
+    assert_eq!(r["result"], json!([]), "{r}");
+    // a file that does not parse: no edit, and no error
+    c.set(&a, 3, "namespace shop {\n  allow ->\n");
+    let r = c.request("textDocument/formatting", fmt);
+    assert!(r.get("error").is_none(), "{r}");
+    assert_eq!(r["result"], json!([]), "{r}");
     assert_eq!(c.stop(), 0);
 }

@@ -1,0 +1,223 @@
+//! The cilium target (docs/targets.md) proved like the k8s target: on the
+//! random programs and clusters of `props` (the same generators), the
+//! Cilium evaluator (`eval::cilium`, Cilium's documented semantics) on the
+//! emitted CiliumNetworkPolicies, read back from their YAML, must equal the
+//! intent evaluator on the program, connection by connection; and where
+//! both targets accept a program, the two outputs must permit the same
+//! connections. `PROPTEST_CASES` overrides the number of programs
+//! (default 1,000). Beside it: every example builds for the cilium target
+//! (a snapshot each, `tests/snapshots/cilium/`), the output is canonical,
+//! and refusals are the documented ones.
+
+use crate::props::{case, cases, describe_endpoint, Case, OTHER_PORT};
+use nplc::driver::{compile_for, Compilation, Input};
+use nplc::emit::cilium::CiliumPolicy;
+use nplc::emit::Target;
+use nplc::eval::k8s::Connection;
+use nplc::eval::{cilium, intent, k8s};
+use nplc::population::Endpoint;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Codes a generated program may be refused with on the cilium target: a
+/// named port on an isolated egress side towards pods whose ingress side
+/// does not decide (E0503), and an emptied side (E0109).
+const CILIUM_REJECTIONS: [&str; 2] = ["E0503", "E0109"];
+
+fn build(text: &str, target: Target) -> Compilation {
+    compile_for(
+        &[Input {
+            name: "prop.npl".into(),
+            text: text.to_string(),
+        }],
+        target,
+    )
+}
+
+fn errors(c: &Compilation) -> BTreeSet<String> {
+    c.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code.to_string())
+        .collect()
+}
+
+/// The objects as written: each manifest's YAML read back.
+fn read_back(c: &Compilation) -> Result<Vec<CiliumPolicy>, String> {
+    c.cilium
+        .iter()
+        .map(|m| {
+            let text = m.to_yaml();
+            let back: CiliumPolicy = serde_yaml::from_str(&text)
+                .map_err(|e| format!("emitted YAML does not read back: {e}\n{text}"))?;
+            if back != m.object {
+                return Err(format!("YAML reads back as another object:\n{text}"));
+            }
+            Ok(back)
+        })
+        .collect()
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    compiled: usize,
+    rejected: BTreeMap<String, usize>,
+    connections: usize,
+    both: usize,
+    cilium_bytes: usize,
+    k8s_bytes: usize,
+}
+
+/// Every connection of the case's cluster (pods and a few external
+/// addresses, every protocol, the probe ports): the first on which
+/// `agree` fails.
+fn first_disagreement(
+    case: &Case,
+    n: &mut usize,
+    agree: &mut dyn FnMut(&nplc::population::Population, &Connection) -> Result<(), String>,
+) -> Option<String> {
+    let pop = case.population();
+    let ports = case.probe_ports(&pop);
+    let mut endpoints: Vec<Endpoint> = (0..pop.pods.len()).map(Endpoint::Pod).collect();
+    endpoints.extend(case.external_addresses().into_iter().map(Endpoint::External));
+    for &src in &endpoints {
+        for &dst in &endpoints {
+            let both_external =
+                matches!((src, dst), (Endpoint::External(_), Endpoint::External(_)));
+            for (proto, nums) in &ports {
+                for &port in nums {
+                    if both_external && port != OTHER_PORT {
+                        continue;
+                    }
+                    let conn = Connection {
+                        src,
+                        dst,
+                        protocol: *proto,
+                        port,
+                    };
+                    *n += 1;
+                    if let Err(why) = agree(&pop, &conn) {
+                        return Some(format!(
+                            "connection {} -> {} on {}/{}: {why}",
+                            describe_endpoint(&pop, src),
+                            describe_endpoint(&pop, dst),
+                            proto.k8s_name(),
+                            port
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> {
+    let src = case.source();
+    let c = build(&src, Target::Cilium);
+    let codes = errors(&c);
+    if !codes.is_empty() {
+        let unexpected: Vec<&String> = codes
+            .iter()
+            .filter(|c| !CILIUM_REJECTIONS.contains(&c.as_str()))
+            .collect();
+        if !unexpected.is_empty() {
+            return Err(TestCaseError::fail(format!(
+                "unexpected rejection for cilium {unexpected:?}:\n{}",
+                nplc::diag::render_human(&c.sources, &c.diagnostics)
+            )));
+        }
+        let mut t = tally.borrow_mut();
+        for code in codes {
+            *t.rejected.entry(code).or_default() += 1;
+        }
+        return Ok(());
+    }
+    let Some(prog) = &c.program else {
+        return Err(TestCaseError::fail("no program without errors"));
+    };
+    let policies = read_back(&c).map_err(TestCaseError::fail)?;
+    let mut n = 0;
+    let mismatch = first_disagreement(case, &mut n, &mut |pop, conn| {
+        let want = intent::evaluate(prog, pop, conn);
+        let got = cilium::evaluate(&policies, pop, conn);
+        if want.allowed == got.allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "the program says {}, the cilium policies {}\nintent: {want:?}\ncilium: {got:?}",
+                want.allowed, got.allowed
+            ))
+        }
+    });
+    if let Some(why) = mismatch {
+        return Err(TestCaseError::fail(format!(
+            "{why}\n--- cilium yaml ---\n{}",
+            nplc::emit::cilium::stream(&c.cilium)
+        )));
+    }
+    // and where the k8s target accepts the program too, the two outputs
+    // permit the same connections
+    let k = build(&src, Target::K8s);
+    let mut t = tally.borrow_mut();
+    t.compiled += 1;
+    t.connections += n;
+    if k.has_errors() {
+        return Ok(());
+    }
+    let objects: Vec<_> = k.manifests.iter().map(|m| m.object.clone()).collect();
+    let mut m = 0;
+    let mismatch = first_disagreement(case, &mut m, &mut |pop, conn| {
+        let a = k8s::evaluate(&objects, pop, conn).allowed;
+        let b = cilium::evaluate(&policies, pop, conn).allowed;
+        if a == b {
+            Ok(())
+        } else {
+            Err(format!("the NetworkPolicies say {a}, the CiliumNetworkPolicies {b}"))
+        }
+    });
+    if let Some(why) = mismatch {
+        return Err(TestCaseError::fail(format!(
+            "{why}\n--- k8s yaml ---\n{}\n--- cilium yaml ---\n{}",
+            nplc::emit::k8s::stream(&k.manifests),
+            nplc::emit::cilium::stream(&c.cilium)
+        )));
+    }
+    t.both += 1;
+    t.k8s_bytes += nplc::emit::k8s::stream(&k.manifests).len();
+    t.cilium_bytes += nplc::emit::cilium::stream(&c.cilium).len();
+    Ok(())
+}
+
+#[test]
+fn cilium_policies_mean_what_the_program_says() {
+    let total = cases();
+    let config = Config {
+        cases: total,
+        failure_persistence: None,
+        max_shrink_iters: 4096,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let tally = RefCell::new(Tally::default());
+    match runner.run(&case(), |case| check_case(&case, &tally)) {
+        Ok(()) => {}
+        Err(TestError::Fail(why, case)) => {
+            panic!("the cilium target and the semantics disagree\n{why}\nminimal case:{case:?}")
+        }
+        Err(TestError::Abort(why)) => panic!("property test aborted: {why}"),
+    }
+    let t = tally.into_inner();
+    let rejected: usize = t.rejected.values().sum();
+    eprintln!(
+        "cilium props: {total} programs, {} compiled, rejected {:?}, {} connections compared, {} also built for k8s and compared ({} bytes of cilium YAML, {} of k8s)",
+        t.compiled, t.rejected, t.connections, t.both, t.cilium_bytes, t.k8s_bytes
+    );
+    assert!(t.compiled + rejected >= total as usize, "every case ran: {t:?}");
+    assert!(
+        rejected * 100 <= total as usize * 10,
+        "more than 10% of generated programs were refused for cilium: {t:?}"
+    );
+    assert!(t.both * 2 >= total as usize, "too few programs both targets accept: {t:?}");
+}

@@ -338,6 +338,17 @@ fn ingress_isolated(prog: &Program, set: &PeerSet) -> bool {
     })
 }
 
+/// Whether some pod of the subject term may be isolated in `dir` in `ns`.
+fn may_isolate(ns: &Namespace, dir: Direction, subject: &PeerSet) -> bool {
+    let PeerSet::Pods { pods, .. } = subject else {
+        return false;
+    };
+    ns.posture.get(dir)
+        || ns.isolates.iter().any(|i| {
+            i.directions.get(dir) && i.pods.iter().any(|p| p.intersect(pods).is_some())
+        })
+}
+
 fn isolates_all(ns: &Namespace, dir: Direction, pods: &LabelSel) -> bool {
     if ns.posture.get(dir) {
         return true;
@@ -476,6 +487,11 @@ impl Builder<'_> {
             if subs.is_empty() {
                 continue;
             }
+            // an allow matters only where its pods may be isolated (with
+            // `enableDefaultDeny: false` elsewhere it would change nothing)
+            if s.action == Action::Allow && !may_isolate(ns, dir, subject) {
+                continue;
+            }
             if dir == Direction::Egress && s.action == Action::Allow {
                 self.check_named(s, ns, subject, &subs);
             }
@@ -497,14 +513,7 @@ impl Builder<'_> {
     /// unless no subject pod is isolated for egress (then the widened rule
     /// permits nothing the side does not already permit).
     fn check_named(&mut self, s: &Statement, ns: &Namespace, subject: &PeerSet, subs: &[LabelSel]) {
-        let PeerSet::Pods { pods, .. } = subject else {
-            return;
-        };
-        let egress_isolated = ns.posture.egress
-            || ns.isolates.iter().any(|i| {
-                i.directions.egress && i.pods.iter().any(|p| p.intersect(pods).is_some())
-            });
-        if !egress_isolated || subs.is_empty() {
+        if !may_isolate(ns, Direction::Egress, subject) || subs.is_empty() {
             return;
         }
         for d in s.dst.iter().filter(|d| d.ports.has_named()) {
@@ -750,7 +759,20 @@ pub fn emit(prog: &Program, sources: &SourceMap, sink: &mut Sink) -> Result<Vec<
             diags: Vec::new(),
         };
         let drafts = b.namespace(ns);
-        let subjects: Vec<LabelSel> = drafts.keys().cloned().collect();
+        // names read `ns-KEY` for a namespace label of the subject
+        let subjects: Vec<LabelSel> = drafts
+            .keys()
+            .map(|s| {
+                let mut n = LabelSel::any();
+                for (k, c) in s.0.iter() {
+                    match k.strip_prefix(NAMESPACE_LABELS) {
+                        Some(k) => n = n.with(&format!("ns-{k}"), c.clone()),
+                        None => n = n.with(k, c.clone()),
+                    }
+                }
+                n
+            })
+            .collect();
         let refs: Vec<&LabelSel> = subjects.iter().collect();
         let names = crate::compile::names::policy_names(ns, &refs);
         let mut out: Vec<Manifest> = drafts

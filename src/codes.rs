@@ -221,6 +221,11 @@ pub const CODES: &[Code] = &[
         summary: "a deny of port numbers overlapping an allowed named port, where neither side of those connections can enforce it (see language.md)",
     },
     Code {
+        code: "E0503",
+        severity: Severity::Error,
+        summary: "cilium target: a named port on an isolated egress side towards pods whose ingress side is not managed and isolated (see targets.md)",
+    },
+    Code {
         code: "W0002",
         severity: Severity::Note,
         summary: "a symbolic link in an input directory leads back into a directory being searched (a loop): it is not followed. Every file is read once, however many links lead to it, by its own path (one without a link) when it has one. No fixture can hold a loop: `tests/it/cli.rs` (`w0002_...`) builds one",

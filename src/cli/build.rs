@@ -115,13 +115,13 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
     let mut t = driver::Timer::new();
     // serialized and written together, on every core
     let mut waiting = || {
-            if human {
-                eprintln!(
-                    "waiting for another nplc build to finish writing {} (it holds `{}`)",
-                    outdir::shown(dir),
-                    dir.join(outdir::LOCK).display()
-                );
-            }
+        if human {
+            eprintln!(
+                "waiting for another nplc build to finish writing {} (it holds `{}`)",
+                outdir::shown(dir),
+                dir.join(outdir::LOCK).display()
+            );
+        }
     };
     let written = match c.target {
         Target::K8s => outdir::write(

@@ -21,9 +21,10 @@
 //! - a policy whose subject is not isolated in a direction the namespace's
 //!   posture leaves open says `enableDefaultDeny: false` for it, so its
 //!   rules (a deny in a `default allow` namespace, say) do not isolate;
-//! - peers: pods as `fromEndpoints`/`toEndpoints` selectors that always name
+//! - peers: pods as `fromEndpoints`/`toEndpoints` selectors that name
 //!   `k8s:io.kubernetes.pod.namespace` (so Cilium adds no namespace of its
-//!   own), external addresses as `world` (every address of both families)
+//!   own), except for pods of the policy's own namespace, where Cilium's
+//!   default (the policy's namespace) is meant; external addresses as `world` (every address of both families)
 //!   or `fromCIDRSet`/`toCIDRSet` (never `cluster`: that entity includes
 //!   nodes); one peer kind per rule, as Cilium requires;
 //! - ports by protocol with `endPort` ranges, at most 40 per `toPorts`
@@ -270,8 +271,18 @@ fn dir_index(dir: Direction) -> usize {
 /// A pod selector and a namespace selector as one Cilium selector: pod
 /// label keys as written, the namespace's name as [`POD_NAMESPACE`] (any
 /// namespace: `Exists`, so that Cilium adds none), its other labels under
-/// [`NAMESPACE_LABELS`]. Split into expressible parts.
-fn pods_selector(namespaces: &LabelSel, pods: &LabelSel) -> Vec<LabelSel> {
+/// [`NAMESPACE_LABELS`]; pods of namespace `own` (the policy's) without a
+/// namespace key. Split into expressible parts.
+fn pods_selector(namespaces: &LabelSel, pods: &LabelSel, own: &str) -> Vec<LabelSel> {
+    // pods of the policy's own namespace: no namespace key, which Cilium
+    // reads as the policy's namespace (docs/targets.md)
+    if *namespaces == crate::ir::ns_named(own) {
+        return if pods.is_empty() {
+            vec![]
+        } else {
+            pods.expressible()
+        };
+    }
     let mut sel = pods.clone();
     let mut named = false;
     for (k, c) in namespaces.0.iter() {
@@ -344,9 +355,10 @@ fn may_isolate(ns: &Namespace, dir: Direction, subject: &PeerSet) -> bool {
         return false;
     };
     ns.posture.get(dir)
-        || ns.isolates.iter().any(|i| {
-            i.directions.get(dir) && i.pods.iter().any(|p| p.intersect(pods).is_some())
-        })
+        || ns
+            .isolates
+            .iter()
+            .any(|i| i.directions.get(dir) && i.pods.iter().any(|p| p.intersect(pods).is_some()))
 }
 
 fn isolates_all(ns: &Namespace, dir: Direction, pods: &LabelSel) -> bool {
@@ -378,7 +390,7 @@ fn widen_named(ports: &PortSet) -> PortSet {
 }
 
 /// The peers of one side of a statement grouped into rule keys.
-fn keys(terms: &[(&PeerSet, PortSet)]) -> Vec<RuleKey> {
+fn keys(terms: &[(&PeerSet, PortSet)], own: &str) -> Vec<RuleKey> {
     let mut pods: BTreeMap<PortSet, BTreeSet<LabelSel>> = BTreeMap::new();
     let mut ext: BTreeMap<PortSet, IpSet> = BTreeMap::new();
     for (set, ports) in terms {
@@ -386,10 +398,13 @@ fn keys(terms: &[(&PeerSet, PortSet)]) -> Vec<RuleKey> {
             continue;
         }
         match set {
-            PeerSet::Pods { namespaces, pods: p } => {
+            PeerSet::Pods {
+                namespaces,
+                pods: p,
+            } => {
                 pods.entry(ports.clone())
                     .or_default()
-                    .extend(pods_selector(namespaces, p));
+                    .extend(pods_selector(namespaces, p, own));
             }
             PeerSet::External(ips) => {
                 let e = ext.entry(ports.clone()).or_insert_with(IpSet::empty);
@@ -419,7 +434,66 @@ fn keys(terms: &[(&PeerSet, PortSet)]) -> Vec<RuleKey> {
 
 struct Builder<'a> {
     prog: &'a Program,
+    index: &'a Index,
     diags: Vec<Diagnostic>,
+}
+
+/// Which statements may have a subject in which namespace: by the names a
+/// subject term's namespaces are limited to, else anywhere (ids ascending).
+struct Index {
+    /// per namespace: its named statements and the anywhere ones, merged
+    merged: BTreeMap<String, Vec<usize>>,
+}
+
+impl Index {
+    fn new(prog: &Program) -> Index {
+        let mut named: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut anywhere = Vec::new();
+        for s in &prog.statements {
+            let mut names: BTreeSet<&str> = BTreeSet::new();
+            let mut any = false;
+            for t in s
+                .src
+                .iter()
+                .map(|t| &t.set)
+                .chain(s.dst.iter().map(|d| &d.set))
+            {
+                let PeerSet::Pods { namespaces, .. } = t else {
+                    continue;
+                };
+                match namespaces.get(NAME_LABEL) {
+                    Some(KeyC {
+                        values: ValSet::Finite(v),
+                        ..
+                    }) => names.extend(v.iter().map(String::as_str)),
+                    _ => any = true,
+                }
+            }
+            if any {
+                anywhere.push(s.id);
+            } else {
+                for n in names {
+                    named.entry(n.to_string()).or_default().push(s.id);
+                }
+            }
+        }
+        let merged = prog
+            .namespaces
+            .keys()
+            .map(|n| {
+                let mut v: Vec<usize> = named.get(n).into_iter().flatten().copied().collect();
+                v.extend(anywhere.iter().copied());
+                v.sort_unstable();
+                v.dedup();
+                (n.clone(), v)
+            })
+            .collect();
+        Index { merged }
+    }
+
+    fn candidates(&self, ns: &str) -> &[usize] {
+        self.merged.get(ns).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 impl Builder<'_> {
@@ -443,9 +517,11 @@ impl Builder<'_> {
                 }
             }
         }
-        for s in &self.prog.statements {
-            for dir in Direction::BOTH {
-                self.statement_side(s, dir, ns, &mut drafts);
+        for &id in self.index.candidates(&ns.name) {
+            if let Some(s) = self.prog.statements.get(id) {
+                for dir in Direction::BOTH {
+                    self.statement_side(s, dir, ns, &mut drafts);
+                }
             }
         }
         drafts
@@ -495,7 +571,7 @@ impl Builder<'_> {
             if dir == Direction::Egress && s.action == Action::Allow {
                 self.check_named(s, ns, subject, &subs);
             }
-            let ks = keys(&peers);
+            let ks = keys(&peers, &ns.name);
             for sub in subs {
                 let draft = drafts.entry(sub).or_default();
                 for k in &ks {
@@ -668,7 +744,10 @@ fn object(
     let mut lists: [Option<Vec<Rule>>; 4] = Default::default();
     let words = ["ingress", "ingressDeny", "egress", "egressDeny"];
     let mut default_deny = DefaultDeny::default();
-    let Draft { isolated, lists: mut drafts } = draft;
+    let Draft {
+        isolated,
+        lists: mut drafts,
+    } = draft;
     for dir in Direction::BOTH {
         let d = dir_index(dir);
         let allow = list_index(dir, Action::Allow);
@@ -684,7 +763,8 @@ fn object(
                 );
             }
         } else {
-            let has = !drafts[allow].is_empty() || !drafts[list_index(dir, Action::Deny)].is_empty();
+            let has =
+                !drafts[allow].is_empty() || !drafts[list_index(dir, Action::Deny)].is_empty();
             if has && !ns.posture.get(dir) {
                 match dir {
                     Direction::Ingress => default_deny.ingress = Some(false),
@@ -713,7 +793,11 @@ fn object(
                 format!("deny {}", locs.join(", "))
             };
             notes.push(format!("{}[{j}]: {what}", words[i]));
-            spans.extend(ids.iter().filter_map(|s| prog.statements.get(*s)).map(|s| s.span));
+            spans.extend(
+                ids.iter()
+                    .filter_map(|s| prog.statements.get(*s))
+                    .map(|s| s.span),
+            );
             out.push(rule(key, dir));
         }
         lists[i] = Some(out);
@@ -753,9 +837,11 @@ fn object(
 pub fn emit(prog: &Program, sources: &SourceMap, sink: &mut Sink) -> Result<Vec<Manifest>, Failed> {
     let mark = sink.mark();
     let namespaces: Vec<&Namespace> = prog.namespaces.values().collect();
+    let index = Index::new(prog);
     let parts = crate::par::map(&namespaces, |ns| {
         let mut b = Builder {
             prog,
+            index: &index,
             diags: Vec::new(),
         };
         let drafts = b.namespace(ns);

@@ -202,7 +202,12 @@ fn selects(p: &CiliumPolicy, pop: &Population, i: usize) -> bool {
 }
 
 /// Whether an endpoint selector of a rule of `p` matches the peer.
-fn endpoint_matches(p: &CiliumPolicy, sel: &LabelSelector, pop: &Population, peer: Endpoint) -> bool {
+fn endpoint_matches(
+    p: &CiliumPolicy,
+    sel: &LabelSelector,
+    pop: &Population,
+    peer: Endpoint,
+) -> bool {
     let Endpoint::Pod(i) = peer else {
         return false;
     };
@@ -284,23 +289,38 @@ fn fqdn_matches(rule: &Rule, dns: &Dns, peer: Endpoint) -> bool {
     let Some(list) = &rule.to_fqdns else {
         return false;
     };
-    dns.iter().filter(|(_, addrs)| addrs.contains(&a)).any(|(name, _)| {
-        list.iter().any(|f| {
-            f.match_name.as_ref().is_some_and(|m| {
-                m.trim_end_matches('.').eq_ignore_ascii_case(name.trim_end_matches('.'))
-            }) || f
-                .match_pattern
-                .as_ref()
-                .is_some_and(|m| pattern_matches(m, name))
+    dns.iter()
+        .filter(|(_, addrs)| addrs.contains(&a))
+        .any(|(name, _)| {
+            list.iter().any(|f| {
+                f.match_name.as_ref().is_some_and(|m| {
+                    m.trim_end_matches('.')
+                        .eq_ignore_ascii_case(name.trim_end_matches('.'))
+                }) || f
+                    .match_pattern
+                    .as_ref()
+                    .is_some_and(|m| pattern_matches(m, name))
+            })
         })
-    })
 }
 
 /// Whether the rule's peer fields (the `from*` on ingress, the `to*` on
 /// egress) all match the peer; a rule with none matches every peer.
-fn peer_matches(p: &CiliumPolicy, r: &Rule, pop: &Population, dns: &Dns, peer: Endpoint, dir: Direction) -> bool {
+fn peer_matches(
+    p: &CiliumPolicy,
+    r: &Rule,
+    pop: &Population,
+    dns: &Dns,
+    peer: Endpoint,
+    dir: Direction,
+) -> bool {
     let (eps, cidrs, cidr, ents) = match dir {
-        Direction::Ingress => (&r.from_endpoints, &r.from_cidr_set, &r.from_cidr, &r.from_entities),
+        Direction::Ingress => (
+            &r.from_endpoints,
+            &r.from_cidr_set,
+            &r.from_cidr,
+            &r.from_entities,
+        ),
         Direction::Egress => (&r.to_endpoints, &r.to_cidr_set, &r.to_cidr, &r.to_entities),
     };
     let fqdns = if dir == Direction::Egress {
@@ -316,9 +336,9 @@ fn peer_matches(p: &CiliumPolicy, r: &Rule, pop: &Population, dns: &Dns, peer: E
     }
     if let Some(v) = cidrs {
         any = true;
-        all &= v.iter().any(|c| {
-            cidr_contains(&c.cidr, c.except.as_deref().unwrap_or(&[]), peer)
-        });
+        all &= v
+            .iter()
+            .any(|c| cidr_contains(&c.cidr, c.except.as_deref().unwrap_or(&[]), peer));
     }
     if let Some(v) = cidr {
         any = true;
@@ -352,7 +372,11 @@ fn port_matches(pp: &PortProtocol, pop: &Population, c: &Connection) -> bool {
     match pp.port.parse::<u32>() {
         Ok(0) => true,
         Ok(lo) => {
-            let hi = pp.end_port.map(|e| e.max(0) as u32).filter(|&e| e >= lo).unwrap_or(lo);
+            let hi = pp
+                .end_port
+                .map(|e| e.max(0) as u32)
+                .filter(|&e| e >= lo)
+                .unwrap_or(lo);
             (lo..=hi).contains(&(c.port as u32))
         }
         Err(_) => match c.dst {
@@ -376,7 +400,13 @@ fn ports_match(r: &Rule, pop: &Population, c: &Connection) -> bool {
     }
 }
 
-fn side(policies: &[CiliumPolicy], pop: &Population, dns: &Dns, c: &Connection, dir: Direction) -> CiliumSide {
+fn side(
+    policies: &[CiliumPolicy],
+    pop: &Population,
+    dns: &Dns,
+    c: &Connection,
+    dir: Direction,
+) -> CiliumSide {
     let (subject, peer) = match dir {
         Direction::Egress => (c.src, c.dst),
         Direction::Ingress => (c.dst, c.src),
@@ -439,14 +469,22 @@ mod tests {
         let pod = |ns: &str, name: &str, labels: &[(&str, &str)], ports: Vec<NamedPort>| PodInfo {
             namespace: ns.into(),
             name: name.into(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ports,
         };
-        p.insert_pod(pod("default", "backend", &[("role", "backend")], vec![NamedPort {
-            name: "http".into(),
-            port: 8080,
-            protocol: Protocol::Tcp,
-        }]));
+        p.insert_pod(pod(
+            "default",
+            "backend",
+            &[("role", "backend")],
+            vec![NamedPort {
+                name: "http".into(),
+                port: 8080,
+                protocol: Protocol::Tcp,
+            }],
+        ));
         p.insert_pod(pod("default", "frontend", &[("role", "frontend")], vec![]));
         p.insert_pod(pod("other", "frontend", &[("role", "frontend")], vec![]));
         p
@@ -484,7 +522,11 @@ mod tests {
         let ps = policies(
             "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: l3-rule, namespace: default}\nspec:\n  endpointSelector: {matchLabels: {role: backend}}\n  ingress:\n  - fromEndpoints:\n    - matchLabels: {role: frontend}\n",
         );
-        let (b, f, of) = (ep(&p, "default", "backend"), ep(&p, "default", "frontend"), ep(&p, "other", "frontend"));
+        let (b, f, of) = (
+            ep(&p, "default", "backend"),
+            ep(&p, "default", "frontend"),
+            ep(&p, "other", "frontend"),
+        );
         assert!(evaluate(&ps, &p, &conn(f, b, 80)).allowed);
         // the selector without a namespace is the policy's namespace ("Namespaces")
         assert!(!evaluate(&ps, &p, &conn(of, b, 80)).allowed);
@@ -509,7 +551,8 @@ mod tests {
         let alone = policies(deny80);
         assert!(!evaluate(&alone, &p, &conn(f, b, 81)).allowed);
         // with enableDefaultDeny.ingress false, only the deny applies
-        let soft = policies(&deny80.replace("spec:\n", "spec:\n  enableDefaultDeny: {ingress: false}\n"));
+        let soft =
+            policies(&deny80.replace("spec:\n", "spec:\n  enableDefaultDeny: {ingress: false}\n"));
         assert!(evaluate(&soft, &p, &conn(f, b, 81)).allowed);
         assert!(!evaluate(&soft, &p, &conn(f, b, 80)).allowed);
     }
@@ -532,7 +575,10 @@ mod tests {
         // a CIDR that holds every address still matches no pod
         assert!(!evaluate(&cidr, &p, &conn(f, b, 1)).allowed);
         let none = policies("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: n, namespace: default}\nspec:\n  endpointSelector: {}\n  egress:\n  - toEntities: [none]\n");
-        assert_eq!(evaluate(&none, &p, &conn(f, b, 1)).egress, CiliumSide::NotAllowed);
+        assert_eq!(
+            evaluate(&none, &p, &conn(f, b, 1)).egress,
+            CiliumSide::NotAllowed
+        );
         assert!(evaluate(&none, &p, &conn(f, b, 1)).ingress.permits());
     }
 
@@ -541,7 +587,11 @@ mod tests {
     #[test]
     fn namespaces_ports_and_names() {
         let p = pop();
-        let (b, f, of) = (ep(&p, "default", "backend"), ep(&p, "default", "frontend"), ep(&p, "other", "frontend"));
+        let (b, f, of) = (
+            ep(&p, "default", "backend"),
+            ep(&p, "default", "frontend"),
+            ep(&p, "other", "frontend"),
+        );
         let ps = policies("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {matchLabels: {role: backend}}\n  ingress:\n  - fromEndpoints:\n    - matchLabels: {k8s:io.kubernetes.pod.namespace: other}\n    toPorts:\n    - ports: [{port: '80', endPort: 90, protocol: TCP}]\n  - fromEndpoints:\n    - matchLabels: {k8s:io.cilium.k8s.namespace.labels.team: a}\n      matchExpressions: [{key: k8s:io.kubernetes.pod.namespace, operator: Exists}]\n    toPorts:\n    - ports: [{port: http, protocol: TCP}]\n");
         assert!(evaluate(&ps, &p, &conn(of, b, 85)).allowed);
         assert!(!evaluate(&ps, &p, &conn(of, b, 91)).allowed);
@@ -549,7 +599,10 @@ mod tests {
         // `http` is 8080 on the backend; `default` carries team=a
         assert!(evaluate(&ps, &p, &conn(f, b, 8080)).allowed);
         assert!(!evaluate(&ps, &p, &conn(of, b, 8080)).allowed);
-        let udp = Connection { protocol: Protocol::Udp, ..conn(f, b, 8080) };
+        let udp = Connection {
+            protocol: Protocol::Udp,
+            ..conn(f, b, 8080)
+        };
         assert!(!evaluate(&ps, &p, &udp).allowed);
     }
 
@@ -568,7 +621,11 @@ mod tests {
         let p = pop();
         let f = ep(&p, "default", "frontend");
         let ps = policies("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: f, namespace: default}\nspec:\n  endpointSelector: {}\n  egress:\n  - toFQDNs: [{matchName: api.example.com}]\n    toPorts: [{ports: [{port: '443', protocol: TCP}]}]\n");
-        let dns: Dns = [("api.example.com".to_string(), vec!["192.0.2.1".parse().unwrap()])].into();
+        let dns: Dns = [(
+            "api.example.com".to_string(),
+            vec!["192.0.2.1".parse().unwrap()],
+        )]
+        .into();
         assert!(evaluate_with_dns(&ps, &p, &dns, &conn(f, ext("192.0.2.1"), 443)).allowed);
         assert!(!evaluate_with_dns(&ps, &p, &dns, &conn(f, ext("192.0.2.2"), 443)).allowed);
         assert!(!evaluate(&ps, &p, &conn(f, ext("192.0.2.1"), 443)).allowed);

@@ -80,7 +80,11 @@ fn first_disagreement(
     let pop = case.population();
     let ports = case.probe_ports(&pop);
     let mut endpoints: Vec<Endpoint> = (0..pop.pods.len()).map(Endpoint::Pod).collect();
-    endpoints.extend(case.external_addresses().into_iter().map(Endpoint::External));
+    endpoints.extend(
+        case.external_addresses()
+            .into_iter()
+            .map(Endpoint::External),
+    );
     for &src in &endpoints {
         for &dst in &endpoints {
             let both_external =
@@ -174,7 +178,9 @@ fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> 
         if a == b {
             Ok(())
         } else {
-            Err(format!("the NetworkPolicies say {a}, the CiliumNetworkPolicies {b}"))
+            Err(format!(
+                "the NetworkPolicies say {a}, the CiliumNetworkPolicies {b}"
+            ))
         }
     });
     if let Some(why) = mismatch {
@@ -214,12 +220,18 @@ fn cilium_policies_mean_what_the_program_says() {
         "cilium props: {total} programs, {} compiled, rejected {:?}, {} connections compared, {} also built for k8s and compared ({} bytes of cilium YAML, {} of k8s)",
         t.compiled, t.rejected, t.connections, t.both, t.cilium_bytes, t.k8s_bytes
     );
-    assert!(t.compiled + rejected >= total as usize, "every case ran: {t:?}");
+    assert!(
+        t.compiled + rejected >= total as usize,
+        "every case ran: {t:?}"
+    );
     assert!(
         rejected * 100 <= total as usize * 10,
         "more than 10% of generated programs were refused for cilium: {t:?}"
     );
-    assert!(t.both * 2 >= total as usize, "too few programs both targets accept: {t:?}");
+    assert!(
+        t.both * 2 >= total as usize,
+        "too few programs both targets accept: {t:?}"
+    );
 }
 
 fn render(c: &Compilation) -> String {
@@ -243,7 +255,10 @@ fn every_example_builds_for_cilium() {
     let mut failures = Vec::new();
     for ex in &all {
         let name = ex.file_name().unwrap().to_string_lossy().to_string();
-        let rel = ex.strip_prefix(crate::common::root()).unwrap().to_path_buf();
+        let rel = ex
+            .strip_prefix(crate::common::root())
+            .unwrap()
+            .to_path_buf();
         let c = compile_for(&crate::common::inputs(&rel), Target::Cilium);
         if c.has_errors() {
             failures.push(format!("{name}:\n{}", render(&c)));
@@ -289,11 +304,13 @@ fn output_is_canonical() {
     assert!(yaml.contains("enableDefaultDeny:"), "{yaml}");
     // the k8s target refuses what cilium writes (tests/cases' E0501 and
     // E0502 programs)
-    for case in ["E0501-namespace-labels-egress-world", "E0502-named-port-minus-number"] {
-        let text = std::fs::read_to_string(
-            crate::common::root().join(format!("tests/cases/{case}.npl")),
-        )
-        .unwrap();
+    for case in [
+        "E0501-namespace-labels-egress-world",
+        "E0502-named-port-minus-number",
+    ] {
+        let text =
+            std::fs::read_to_string(crate::common::root().join(format!("tests/cases/{case}.npl")))
+                .unwrap();
         let code = &case[..5];
         assert!(errors(&build(&text, Target::K8s)).contains(code));
         let c = build(&text, Target::Cilium);
@@ -301,7 +318,10 @@ fn output_is_canonical() {
         // a namespace label subject selects on the namespace's labels
         if code == "E0501" {
             let yaml = nplc::emit::cilium::stream(&c.cilium);
-            assert!(yaml.contains("k8s:io.cilium.k8s.namespace.labels.team: ops"), "{yaml}");
+            assert!(
+                yaml.contains("k8s:io.cilium.k8s.namespace.labels.team: ops"),
+                "{yaml}"
+            );
         }
     }
 }
@@ -322,5 +342,8 @@ fn named_ports_on_egress() {
     );
     assert!(!ok.has_errors(), "{}", render(&ok));
     let yaml = nplc::emit::cilium::stream(&ok.cilium);
-    assert!(yaml.contains("port: http") && yaml.contains("endPort: 65535"), "{yaml}");
+    assert!(
+        yaml.contains("port: http") && yaml.contains("endPort: 65535"),
+        "{yaml}"
+    );
 }

@@ -1,6 +1,6 @@
 //! Stage 6b, Cilium emission (the `cilium` target, docs/targets.md): the
 //! checked program straight to `cilium.io/v2` CiliumNetworkPolicy objects,
-//! with no deny compilation. Input: an [`ir::Program`] and the source map.
+//! with no deny compilation. Input: an [`Program`] and the source map.
 //! Output: one [`Manifest`] per (managed namespace, subject selector),
 //! sorted by (namespace, name), or errors (E0503) where Cilium cannot
 //! write the program exactly.

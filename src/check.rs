@@ -88,6 +88,10 @@ pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
             let ls = c.selector(sel);
             workloads.entry(ls).or_insert_with(|| wname.clone());
         }
+        let labels = ns
+            .labels
+            .as_ref()
+            .map(|(sel, _)| c.stated_labels(name, sel));
         prog.namespaces.insert(
             name.clone(),
             ir::Namespace {
@@ -105,6 +109,8 @@ pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
                         span: s.span,
                     })
                     .collect(),
+                labels,
+                labels_span: ns.labels.as_ref().map(|(_, sp)| *sp),
             },
         );
     }
@@ -238,6 +244,33 @@ impl Checker {
                     .with_help("NetworkPolicy governs pods: one side must be pods, such as `*`, `app=api` or `ns/*`"),
             );
         }
+        if let Some(scope) = &r.scope {
+            // the side it decides must be able to hold a pod
+            let (terms, which): (Vec<&PeerSet>, &str) = match scope.node {
+                Direction::Egress => (src.iter().map(|t| &t.set).collect(), "source"),
+                Direction::Ingress => (dst.iter().map(|t| &t.set).collect(), "destination"),
+            };
+            if !terms.is_empty() && terms.iter().all(|t| ext(t)) {
+                self.err(
+                    Diagnostic::error(
+                        "E0112",
+                        format!(
+                            "this rule decides only the {} side, but its {which} is not pods",
+                            scope.node.word()
+                        ),
+                    )
+                    .at(scope.span, format!("only the {which}'s side"))
+                    .with_help(format!(
+                        "external addresses have no side; write `on {}` to decide the other side, or drop `on {}` to decide both",
+                        match scope.node {
+                            Direction::Egress => "ingress",
+                            Direction::Ingress => "egress",
+                        },
+                        scope.node.word()
+                    )),
+                );
+            }
+        }
         if self.diags[diags_before..].iter().any(Diagnostic::is_error) {
             return None;
         }
@@ -250,6 +283,7 @@ impl Checker {
             namespace: r.namespace.clone(),
             src,
             dst,
+            scope: r.scope.as_ref().map(|s| s.node),
             silence: r
                 .silence
                 .iter()
@@ -498,6 +532,68 @@ impl Checker {
                     .with_help("namespace names have at most 63 characters: lowercase letters, digits and `-`, starting and ending with a letter or digit"),
             );
         }
+    }
+
+    /// The labels a `labels { ... }` statement states for namespace `ns`:
+    /// `key=value` requirements only (E0208), valid keys and values, and
+    /// [`ir::NAME_LABEL`], always implied, only with the namespace's name
+    /// (E0209).
+    fn stated_labels(
+        &mut self,
+        ns: &str,
+        sel: &ast::Selector,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        // keys and values checked as in any selector (whose notes about
+        // `!=` and contradictions do not apply to a list of labels)
+        let mark = self.diags.len();
+        let _ = self.selector(sel);
+        let mut i = mark;
+        while i < self.diags.len() {
+            if self.diags[i].is_error() {
+                i += 1;
+            } else {
+                self.diags.remove(i);
+            }
+        }
+        for r in &sel.requirements {
+            let value = match (r.op, r.values.as_slice()) {
+                (ReqOp::Eq, [v]) if !r.missing_value => v,
+                _ => {
+                    self.err(
+                        Diagnostic::error("E0208", "a namespace's labels are `key=value` pairs")
+                            .at(r.span, "not one key and one value")
+                            .with_help("state every label of the namespace with its value: `labels {team=ops, env=prod}` (`labels {}` when it has none but its name)"),
+                    );
+                    continue;
+                }
+            };
+            if r.key.node == ir::NAME_LABEL && value.node != ns {
+                self.err(
+                    Diagnostic::error(
+                        "E0209",
+                        format!("namespace `{ns}` carries `{}={ns}`", ir::NAME_LABEL),
+                    )
+                    .at(r.span, format!("states another value for `{}`", ir::NAME_LABEL))
+                    .with_help("the API server sets this label to the namespace's name; leave it out (it is always implied)"),
+                );
+                continue;
+            }
+            if let Some(prev) = out.insert(r.key.node.clone(), value.node.clone()) {
+                if prev != value.node {
+                    self.err(
+                        Diagnostic::error(
+                            "E0208",
+                            format!("the label `{}` is stated twice", r.key.node),
+                        )
+                        .at(r.span, "a second value")
+                        .with_help("a namespace has one value for each label key"),
+                    );
+                }
+            }
+        }
+        out.insert(ir::NAME_LABEL.to_string(), ns.to_string());
+        out
     }
 
     fn selector(&mut self, s: &ast::Selector) -> LabelSel {

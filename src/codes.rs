@@ -63,7 +63,7 @@ pub const CODES: &[Code] = &[
     Code {
         code: "E0103",
         severity: Severity::Error,
-        summary: "a name defined twice in one scope, or a namespace posture set twice",
+        summary: "a name defined twice in one scope, or a namespace posture or its `labels` set twice",
     },
     Code {
         code: "E0104",
@@ -106,6 +106,11 @@ pub const CODES: &[Code] = &[
         summary: "a name or an address among the requirements of a selector (`except (d-a, d-b)`, `app=x, 10.0.0.0/8`): it reads as a label key, and `\\|` was meant",
     },
     Code {
+        code: "E0112",
+        severity: Severity::Error,
+        summary: "a rule scoped to one side (`on egress`, `on ingress`) whose side has no pods (`allow world -> * on egress`): external addresses have no side",
+    },
+    Code {
         code: "E0201",
         severity: Severity::Error,
         summary: "invalid label key (Kubernetes' qualified-name rules)",
@@ -139,6 +144,21 @@ pub const CODES: &[Code] = &[
         code: "E0207",
         severity: Severity::Error,
         summary: "an unquoted label key whose prefix has no dot (`c/app` after a `,`): a namespace is named only where a peer starts; quote the key (`\"c/app\"`) or join peers with `\\|`",
+    },
+    Code {
+        code: "E0208",
+        severity: Severity::Error,
+        summary: "a `labels { ... }` statement with a requirement other than `key=value`, or a key stated twice with two values",
+    },
+    Code {
+        code: "E0209",
+        severity: Severity::Error,
+        summary: "`labels { ... }` states `kubernetes.io/metadata.name` with another value than the namespace's name",
+    },
+    Code {
+        code: "E0210",
+        severity: Severity::Error,
+        summary: "with `--pods FILE` (`check`, `explain`, `matrix`): a managed namespace whose labels in the population differ from the ones its `labels` statement states; both label sets are shown. No fixture can hold a population: `tests/it/stated_labels.rs`",
     },
     Code {
         code: "E0301",
@@ -226,6 +246,26 @@ pub const CODES: &[Code] = &[
         summary: "cilium target: a named port on an isolated egress side towards pods whose ingress side is not managed and isolated (see targets.md)",
     },
     Code {
+        code: "E0801",
+        severity: Severity::Error,
+        summary: "`nplc import`: an input that is not valid YAML or JSON (file, line and column of the parser's complaint)",
+    },
+    Code {
+        code: "E0802",
+        severity: Severity::Error,
+        summary: "`nplc import`: a NetworkPolicy the API server would reject: a bad label key or value, an unknown operator or policy type, `endPort` with a named port or below `port`, a port out of range, an `except` not strictly inside its `cidr`, a peer with `ipBlock` and a selector, an unsupported `apiVersion`",
+    },
+    Code {
+        code: "E0803",
+        severity: Severity::Error,
+        summary: "`nplc import`: an unknown field in a NetworkPolicy (the API server's strict field validation)",
+    },
+    Code {
+        code: "E0804",
+        severity: Severity::Error,
+        summary: "`nplc import`: a NetworkPolicy without `metadata.namespace`, and no `--namespace NS`",
+    },
+    Code {
         code: "W0002",
         severity: Severity::Note,
         summary: "a symbolic link in an input directory leads back into a directory being searched (a loop): it is not followed. Every file is read once, however many links lead to it, by its own path (one without a link) when it has one. No fixture can hold a loop: `tests/it/cli.rs` (`w0002_...`) builds one",
@@ -233,7 +273,7 @@ pub const CODES: &[Code] = &[
     Code {
         code: "W0601",
         severity: Severity::Warning,
-        summary: "an allow with no effect: no side of it is isolated",
+        summary: "an allow with no effect: no side of it is isolated (for a rule `on ingress` or `on egress`: not the side it decides)",
     },
     Code {
         code: "W0602",
@@ -269,6 +309,11 @@ pub const CODES: &[Code] = &[
         code: "W0609",
         severity: Severity::Warning,
         summary: "a peer names a namespace that is not managed but is one typo away from one that is (`shpo/app=api` beside `namespace shop`; `did_you_mean`, a swap of two letters counting as one edit); `default`, the `kube-*` namespaces and names shorter than three characters are never taken for typos. Silence it on the statement when the other namespace is meant",
+    },
+    Code {
+        code: "W0805",
+        severity: Severity::Note,
+        summary: "`nplc import`: an object that is not a NetworkPolicy (a Namespace, a Pod, ...) is skipped, named by kind and name",
     },
     Code {
         code: "E0701",

@@ -19,58 +19,65 @@
 //! assert!(files.iter().any(|f| f.path == "kustomization.yaml"));
 //! ```
 //!
-//! The stage modules below are public for nplc's own command line, tests,
-//! benchmarks and fuzz targets; they are hidden from these docs and are
-//! not a stable interface.
+//! The stage modules are private; nplc's own tests, benchmarks and fuzz
+//! targets reach them through the `internals` feature, which is not a
+//! stable interface.
 
 // A stage's error is a `Diagnostic` (about 180 bytes), built once per
 // mistake in the source; boxing it would cost an allocation on the error
 // path and buy nothing on the path that matters.
 #![allow(clippy::result_large_err)]
+// Without `internals`, the functions that only the tests, benchmarks and
+// fuzz targets call (reference evaluators, generators) are unused.
+#![cfg_attr(not(feature = "internals"), allow(dead_code))]
 
-#[doc(hidden)]
-pub mod check;
-#[doc(hidden)]
-pub mod codes;
-#[doc(hidden)]
-pub mod compile;
-#[doc(hidden)]
-pub mod diag;
-#[doc(hidden)]
-pub mod driver;
-#[doc(hidden)]
-pub mod emit;
-#[doc(hidden)]
-pub mod eval;
-#[doc(hidden)]
-pub mod firewall;
-#[doc(hidden)]
-pub mod ir;
-#[doc(hidden)]
-pub mod lint;
-#[doc(hidden)]
-pub mod lsp;
-#[doc(hidden)]
-pub mod net;
-#[doc(hidden)]
-pub mod outdir;
-#[doc(hidden)]
-pub mod par;
-#[doc(hidden)]
-pub mod population;
-#[doc(hidden)]
-pub mod project;
-#[doc(hidden)]
-pub mod report;
-#[doc(hidden)]
-pub mod resolve;
-#[doc(hidden)]
-pub mod source;
+/// Declares the stage modules: public with the `internals` feature (for
+/// nplc's own tests, benchmarks and fuzz targets, which turn it on through
+/// a dev-dependency on this package), private to the crate otherwise, so
+/// that a library user sees only the facade below.
+macro_rules! stages {
+    ($($m:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = "internals")]
+            #[doc(hidden)]
+            pub mod $m;
+            #[cfg(not(feature = "internals"))]
+            mod $m;
+        )*
+    };
+}
+
+stages! {
+    check,
+    codes,
+    compile,
+    diag,
+    driver,
+    emit,
+    eval,
+    firewall,
+    import,
+    ir,
+    lint,
+    lsp,
+    net,
+    outdir,
+    par,
+    population,
+    project,
+    report,
+    resolve,
+    source,
+    syntax,
+    validate
+}
 pub(crate) mod stdlib;
+
+/// The command line (`nplc`'s subcommands, one module each), behind the
+/// default `cli` feature; the executable only calls [`cli::main`].
+#[cfg(feature = "cli")]
 #[doc(hidden)]
-pub mod syntax;
-#[doc(hidden)]
-pub mod validate;
+pub mod cli;
 
 pub use diag::{Diagnostic, Severity};
 pub use driver::{read_inputs, Compilation, Input, InputError};

@@ -409,7 +409,11 @@ fn metadata_api(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<D
     let opening: Vec<&crate::ir::Statement> = stmts
         .iter()
         .copied()
-        .filter(|s| s.action == Action::Allow && s.src.iter().any(|t| touches(&t.set, &ns.name)))
+        .filter(|s| {
+            s.action == Action::Allow
+                && s.decides(crate::ir::Direction::Egress)
+                && s.src.iter().any(|t| touches(&t.set, &ns.name))
+        })
         .filter(|s| {
             s.dst.iter().any(|t| {
                 matches!(&t.set, PeerSet::External(ips) if ips.contains(&imds))
@@ -423,6 +427,7 @@ fn metadata_api(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<D
     let everyone = all_pods(&ns.name);
     let denied = stmts.iter().copied().any(|s| {
         s.action == Action::Deny
+            && s.decides(crate::ir::Direction::Egress)
             && s.src.iter().any(|t| everyone.is_subset(&t.set))
             && s.dst.iter().any(|t| {
                 matches!(&t.set, PeerSet::External(ips) if ips.contains(&imds))
@@ -463,8 +468,10 @@ fn default_allow(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<
     }
     let denies = stmts.iter().copied().any(|s| {
         s.action == Action::Deny
-            && (s.src.iter().any(|t| touches(&t.set, &ns.name))
-                || s.dst.iter().any(|t| touches(&t.set, &ns.name)))
+            && ((s.decides(crate::ir::Direction::Egress)
+                && s.src.iter().any(|t| touches(&t.set, &ns.name)))
+                || (s.decides(crate::ir::Direction::Ingress)
+                    && s.dst.iter().any(|t| touches(&t.set, &ns.name))))
     });
     if denies {
         return;
@@ -489,6 +496,7 @@ fn dns(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<Diagnostic
     let nodelocal: Option<IpAddr> = NODELOCAL_DNS.parse().ok();
     let allowed = stmts.iter().copied().any(|s| {
         s.action == Action::Allow
+            && s.decides(crate::ir::Direction::Egress)
             && s.src.iter().any(|t| touches(&t.set, &ns.name))
             && s.dst.iter().any(|t| {
                 let dns_port = has_port(&t.ports, Protocol::Udp, 53);

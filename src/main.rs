@@ -1,6 +1,5 @@
-//! The `nplc` executable: parses arguments and hands over to `cli`.
-
-mod cli;
+//! The `nplc` executable: sets the allocator and hands over to the
+//! library's command line (`nplc::cli`).
 
 // A compiler allocates many small strings and vectors on several threads
 // at once; mimalloc's thread-local heaps cut a 10k-statement build by about
@@ -8,9 +7,6 @@ mod cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::Parser;
-
 fn main() {
-    let cli = cli::Cli::parse();
-    std::process::exit(cli::run(cli));
+    std::process::exit(nplc::cli::main());
 }

@@ -75,6 +75,8 @@ pub struct RRule {
     pub shorthand: Option<Spanned<Direction>>,
     pub src: RSide,
     pub dst: RSide,
+    /// `on ingress` / `on egress`: the one side the rule decides.
+    pub scope: Option<Spanned<Direction>>,
     pub silence: Vec<Spanned<String>>,
     pub span: Span,
 }
@@ -96,6 +98,8 @@ pub struct RNamespace {
     pub isolates: Vec<RIsolate>,
     /// `workload` declarations: (name, selector), used to name policies.
     pub workloads: Vec<(String, ast::Selector)>,
+    /// `labels {...}`: the namespace's stated labels, and where.
+    pub labels: Option<(ast::Selector, Span)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -466,6 +470,7 @@ fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Re
                 isolates: vec![],
                 workloads: vec![],
                 silence: vec![],
+                labels: None,
             });
         entry.silence.extend(b.silence.iter().cloned());
         for s in &b.statements {
@@ -505,6 +510,20 @@ fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Re
                     entry.silence.extend(silence.iter().cloned());
                 }
                 ast::Statement::Rule(_) => {}
+                ast::Statement::Labels { labels, span } => match &entry.labels {
+                    Some((_, prev)) => diags.push(
+                        Diagnostic::error(
+                            "E0103",
+                            format!("the labels of namespace `{ns}` are stated twice"),
+                        )
+                        .at(*span, "stated again here")
+                        .with_label(*prev, "first stated here")
+                        .with_help(
+                            "state all of a namespace's labels in one `labels { ... }` statement",
+                        ),
+                    ),
+                    None => entry.labels = Some((labels.clone(), *span)),
+                },
             }
         }
     }
@@ -588,6 +607,7 @@ impl Lowerer<'_> {
             shorthand: r.shorthand.clone(),
             src,
             dst,
+            scope: r.scope.clone(),
             silence: r.silence.clone(),
             span: r.span,
         }

@@ -3,14 +3,14 @@
 //! On success it says on standard error what it did to DIR (one line: files
 //! written, changed, unchanged, removed); a build that fails says that
 //! nothing was written, which the output directory's writer guarantees
-//! (`nplc::outdir`). With `--error-format json` standard error holds only
+//! (`crate::outdir`). With `--error-format json` standard error holds only
 //! the diagnostics.
 
 use super::{report_then, Common, ErrorFormat, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
-use nplc::driver;
-use nplc::emit::files::{BuildFiles, Tree};
-use nplc::emit::{cilium, k8s, Target};
-use nplc::outdir;
+use crate::driver;
+use crate::emit::files::{BuildFiles, Tree};
+use crate::emit::{cilium, k8s, Target};
+use crate::outdir;
 use std::io::Write;
 use std::path::PathBuf;
 

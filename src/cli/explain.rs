@@ -6,8 +6,8 @@
 //! a bug, the two disagree), 2 on a usage or I/O error. Warnings are not printed (`nplc check` does).
 
 use super::{Common, EXIT_ERRORS, EXIT_OK};
-use nplc::eval::explain;
-use nplc::population::Population;
+use crate::eval::explain;
+use crate::population::Population;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -30,15 +30,15 @@ pub struct Args {
 }
 
 /// Reads and loads a population file; the message names the file.
-pub fn load_population(path: &std::path::Path) -> Result<nplc::population::Population, String> {
+pub fn load_population(path: &std::path::Path) -> Result<crate::population::Population, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
             "cannot read `{}`: {}",
             path.display(),
-            nplc::diag::io_msg(&e)
+            crate::diag::io_msg(&e)
         )
     })?;
-    nplc::population::load_population(&text)
+    crate::population::load_population(&text)
         .map_err(|e| format!("population `{}`: {e}", path.display()))
 }
 
@@ -66,6 +66,9 @@ pub fn run(mut a: Args) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Err(code) = super::refuse_label_mismatches(&a.common, &c, &pop) {
+        return code;
+    }
     match explain::explain(&c, &pop, a.pods.is_some(), &a.from, &a.to) {
         Ok(e) => {
             print!("{}", explain::render(&c, &e));

@@ -5,9 +5,9 @@
 //! syntax error is reported (exit 1) and left as it is.
 
 use super::{report, Common, EXIT_ERRORS, EXIT_OK};
-use nplc::driver;
-use nplc::source::SourceMap;
-use nplc::syntax::fmt::format_source;
+use crate::driver;
+use crate::source::SourceMap;
+use crate::syntax::fmt::format_source;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -49,7 +49,7 @@ pub fn run(a: Args) -> i32 {
         if let Err(e) = std::fs::write(name, out) {
             return super::fail_io(
                 fmt,
-                format!("cannot write `{name}`: {}", nplc::diag::io_msg(&e)),
+                format!("cannot write `{name}`: {}", crate::diag::io_msg(&e)),
             );
         }
     }

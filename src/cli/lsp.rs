@@ -1,5 +1,5 @@
 //! `nplc lsp`: the language server on standard input and output
-//! (docs/editors.md). The server is in the library (`nplc::lsp`).
+//! (docs/editors.md). The server is in the library (`crate::lsp`).
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -9,7 +9,7 @@ pub struct Args {
 }
 
 pub fn run(_: Args) -> i32 {
-    match nplc::lsp::run_stdio() {
+    match crate::lsp::run_stdio() {
         Ok(()) => super::EXIT_OK,
         Err(e) => {
             eprintln!("nplc lsp: {e}");

@@ -9,8 +9,8 @@
 //! 2 on a usage or I/O error. Warnings are not printed (`nplc check` does).
 
 use super::{Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use crate::eval::{classes, matrix};
 use clap::ValueEnum;
-use nplc::eval::{classes, matrix};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -76,6 +76,9 @@ pub fn run(mut a: Args) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Err(code) = super::refuse_label_mismatches(&a.common, &c, &pop) {
+        return code;
+    }
     let Some(prog) = c.program.as_ref().filter(|_| !c.has_errors()) else {
         return EXIT_ERRORS;
     };

@@ -7,12 +7,13 @@ pub mod build;
 pub mod check;
 pub mod explain;
 pub mod fmt;
+pub mod import;
 pub mod lsp;
 pub mod matrix;
 
+use crate::diag::{self, Diagnostic};
+use crate::source::SourceMap;
 use clap::{Parser, Subcommand, ValueEnum};
-use nplc::diag::{self, Diagnostic};
-use nplc::source::SourceMap;
 use std::path::PathBuf;
 
 pub const EXIT_OK: i32 = 0;
@@ -41,6 +42,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Print the reachability matrix of a population's pods.
     Matrix(matrix::Args),
+    /// Import NetworkPolicy YAML as `.npl` programs, one per namespace.
+    Import(import::Args),
     /// Lay out `.npl` files canonically (`--check`: only list those that would change).
     Fmt(fmt::Args),
     /// Run the language server on standard input and output (docs/editors.md).
@@ -68,10 +71,10 @@ pub enum TargetArg {
 }
 
 impl TargetArg {
-    pub fn target(self) -> nplc::emit::Target {
+    pub fn target(self) -> crate::emit::Target {
         match self {
-            TargetArg::K8s => nplc::emit::Target::K8s,
-            TargetArg::Cilium => nplc::emit::Target::Cilium,
+            TargetArg::K8s => crate::emit::Target::K8s,
+            TargetArg::Cilium => crate::emit::Target::Cilium,
         }
     }
 }
@@ -100,10 +103,10 @@ pub fn fails(common: &Common, diags: &[Diagnostic]) -> bool {
 
 /// How CI formats name files: relative to the repository around the
 /// current directory.
-fn ci_paths() -> nplc::report::Paths {
+fn ci_paths() -> crate::report::Paths {
     let cwd = std::env::current_dir().unwrap_or_default();
-    nplc::report::Paths {
-        root: nplc::report::repo_root(&cwd),
+    crate::report::Paths {
+        root: crate::report::repo_root(&cwd),
         cwd,
     }
 }
@@ -133,11 +136,11 @@ pub fn report_then(format: ErrorFormat, sources: &SourceMap, diags: &[Diagnostic
         ErrorFormat::Json => eprintln!("{}", diag::render_json(sources, diags)),
         ErrorFormat::Github => eprint!(
             "{}",
-            nplc::report::render_github(sources, diags, &ci_paths())
+            crate::report::render_github(sources, diags, &ci_paths())
         ),
         ErrorFormat::Sarif => eprintln!(
             "{}",
-            nplc::report::render_sarif(sources, diags, &ci_paths())
+            crate::report::render_sarif(sources, diags, &ci_paths())
         ),
     }
 }
@@ -145,7 +148,7 @@ pub fn report_then(format: ErrorFormat, sources: &SourceMap, diags: &[Diagnostic
 /// Returns `code` without running the destructors of a compilation: the
 /// process exits right after, and freeing a large build's heap piece by
 /// piece only costs time (a tenth of a large build).
-pub fn exit_without_freeing(c: nplc::driver::Compilation, code: i32) -> i32 {
+pub fn exit_without_freeing(c: crate::driver::Compilation, code: i32) -> i32 {
     std::mem::forget(c);
     code
 }
@@ -153,10 +156,10 @@ pub fn exit_without_freeing(c: nplc::driver::Compilation, code: i32) -> i32 {
 /// Compiles for a query (`explain`, `matrix`): reads the inputs and
 /// compiles; on failure returns the exit code after printing the errors
 /// (warnings are `nplc check`'s business, so a query prints only errors).
-pub fn compile_for_query(common: &Common) -> Result<nplc::driver::Compilation, i32> {
+pub fn compile_for_query(common: &Common) -> Result<crate::driver::Compilation, i32> {
     let inputs =
-        nplc::driver::read_inputs(&common.paths).map_err(|e| fail_io(common.error_format, e.0))?;
-    let c = nplc::driver::compile_inputs(&inputs);
+        crate::driver::read_inputs(&common.paths).map_err(|e| fail_io(common.error_format, e.0))?;
+    let c = crate::driver::compile_inputs(&inputs);
     if c.has_errors() {
         report(common.error_format, &c.sources, &c.diagnostics);
         return Err(EXIT_ERRORS);
@@ -164,13 +167,32 @@ pub fn compile_for_query(common: &Common) -> Result<nplc::driver::Compilation, i
     Ok(c)
 }
 
+/// For a query against a population: every managed namespace whose labels
+/// there differ from the stated ones is an error (E0210), printed; returns
+/// the exit code then.
+pub fn refuse_label_mismatches(
+    common: &Common,
+    c: &crate::driver::Compilation,
+    pop: &crate::population::Population,
+) -> Result<(), i32> {
+    let Some(prog) = &c.program else {
+        return Ok(());
+    };
+    let d = crate::eval::stated_label_mismatches(prog, pop);
+    if d.is_empty() {
+        return Ok(());
+    }
+    report(common.error_format, &c.sources, &d);
+    Err(EXIT_ERRORS)
+}
+
 /// The project file of a command given no PATH: found upwards from the
 /// working directory, its `sources` become the command's paths. `None`
 /// when PATHs are given (explicit arguments win; nothing of a project
 /// file applies then). Errors (no project file, unreadable or malformed)
 /// are reported, and the exit code (2) returned.
-pub fn project(common: &mut Common) -> Result<Option<nplc::project::Project>, i32> {
-    use nplc::project::{self, ProjectError};
+pub fn project(common: &mut Common) -> Result<Option<crate::project::Project>, i32> {
+    use crate::project::{self, ProjectError};
     if !common.paths.is_empty() {
         return Ok(None);
     }
@@ -180,7 +202,7 @@ pub fn project(common: &mut Common) -> Result<Option<nplc::project::Project>, i3
             fmt,
             format!(
                 "cannot read the working directory: {}",
-                nplc::diag::io_msg(&e)
+                crate::diag::io_msg(&e)
             ),
         )
     })?;
@@ -230,12 +252,18 @@ pub fn fail_usage(format: ErrorFormat, message: String) -> i32 {
     EXIT_USAGE
 }
 
+/// Parses the process's arguments and runs the subcommand: the exit code.
+pub fn main() -> i32 {
+    run(Cli::parse())
+}
+
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Build(a) => build::run(a),
         Command::Check(a) => check::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Matrix(a) => matrix::run(a),
+        Command::Import(a) => import::run(a),
         Command::Fmt(a) => fmt::run(a),
         Command::Lsp(a) => lsp::run(a),
     }

@@ -11,7 +11,12 @@ use std::collections::BTreeMap;
 
 impl Compiler<'_> {
     pub(super) fn effect_warnings(&mut self) {
-        type RuleKey = (Action, Vec<PeerSet>, Vec<(PeerSet, PortSet)>);
+        type RuleKey = (
+            Action,
+            Option<crate::ir::Direction>,
+            Vec<PeerSet>,
+            Vec<(PeerSet, PortSet)>,
+        );
         let mut seen: BTreeMap<RuleKey, Span> = BTreeMap::new();
         for s in &self.prog.statements {
             let mut src: Vec<PeerSet> = s.src.iter().map(|t| t.set.clone()).collect();
@@ -42,7 +47,7 @@ impl Compiler<'_> {
                         .with_help("if that is meant, `default allow` (or `default deny ingress`/`egress`) says it more plainly; otherwise name the peers and ports"),
                 );
             }
-            match seen.entry((s.action, src, dst)) {
+            match seen.entry((s.action, s.scope, src, dst)) {
                 std::collections::btree_map::Entry::Occupied(first) => self.diags.push(
                     Diagnostic::warning("W0603", "duplicate rule")
                         .at(s.span, "the same rule again")
@@ -58,7 +63,13 @@ impl Compiler<'_> {
             match s.action {
                 Action::Allow if !self.allow_used.contains(&s.id) => self.diags.push(
                     Diagnostic::warning("W0601", "this allow has no effect")
-                        .at(s.span, "no side of it is isolated")
+                        .at(
+                            s.span,
+                            match s.scope {
+                                None => "no side of it is isolated".to_string(),
+                                Some(d) => format!("the {} side it decides is not isolated", d.word()),
+                            },
+                        )
                         .with_help("its pods are in namespaces that are not managed or not isolated in that direction; `default allow` already permits it"),
                 ),
                 Action::Deny if !self.deny_managed.contains(&s.id) => self.diags.push(

@@ -82,7 +82,13 @@ impl Compiler<'_> {
                 })
                 .collect();
             let mut problem: Option<(Span, String)> = None;
+            // a deny scoped to this side is not enforced by the other side:
+            // that side must refuse these connections of its own accord
+            let scoped_deny = !a.widened && s.scope.is_some();
             for (set, span) in others {
+                if problem.is_some() {
+                    break;
+                }
                 let named = match set {
                     PeerSet::Pods { namespaces, pods } => {
                         namespaces.get(NAME_LABEL).and_then(|c| match &c.values {
@@ -122,6 +128,34 @@ impl Compiler<'_> {
                                 ),
                             ))
                         }
+                        Some(ns)
+                            if scoped_deny
+                                && (!isolates_all(ns, opposite, pods)
+                                    || widened.get(&(n.as_str(), opposite)).is_some_and(|rs| {
+                                        let mine = PeerSet::in_namespace(&a.ns, a.subject.clone());
+                                        rs.iter().any(|r| r.intersect(&mine).is_some())
+                                    })
+                                    || self.any_admits(set, opposite, a)) =>
+                        {
+                            problem = Some((
+                                s.span,
+                                format!(
+                                    "this rule decides only the {} side, and the {} side of `{n}` may admit what it denies",
+                                    a.dir.word(),
+                                    opposite.word()
+                                ),
+                            ))
+                        }
+                        Some(_) if a.widened && self.scoped_admits(set, opposite, a) => {
+                            problem = Some((
+                                span,
+                                format!(
+                                    "the {} side of `{n}` has an allow `on {}` that may admit these connections",
+                                    opposite.word(),
+                                    opposite.word()
+                                ),
+                            ))
+                        }
                         _ => {}
                     }
                 }
@@ -146,6 +180,40 @@ impl Compiler<'_> {
                 );
             }
         }
+    }
+
+    /// Whether an allow scoped to the other side (`on ingress|egress`),
+    /// which the side of `a` does not see, may admit there some connection
+    /// that the widening `a` adds: its subjects meet `region` and its peers
+    /// meet `a`'s pods in `a`'s namespace (ports and conditions ignored, so
+    /// this may say yes where a closer look would not).
+    fn scoped_admits(&self, region: &PeerSet, opposite: Direction, a: &Approx) -> bool {
+        let mine = PeerSet::in_namespace(&a.ns, a.subject.clone());
+        self.prog.statements.iter().any(|t| {
+            t.action == crate::ir::Action::Allow
+                && t.scope == Some(opposite)
+                && super::side_triples(t, opposite)
+                    .into_iter()
+                    .any(|(subj, _, peer, _)| {
+                        subj.intersect(region).is_some() && peer.intersect(&mine).is_some()
+                    })
+        })
+    }
+
+    /// Whether any allow that decides the other side may admit there a
+    /// connection between `region` and `a`'s pods in `a`'s namespace
+    /// (ports and conditions ignored, so this may say yes where a closer
+    /// look would not).
+    fn any_admits(&self, region: &PeerSet, opposite: Direction, a: &Approx) -> bool {
+        let mine = PeerSet::in_namespace(&a.ns, a.subject.clone());
+        self.prog.statements.iter().any(|t| {
+            t.action == crate::ir::Action::Allow
+                && super::side_triples(t, opposite)
+                    .into_iter()
+                    .any(|(subj, _, peer, _)| {
+                        subj.intersect(region).is_some() && peer.intersect(&mine).is_some()
+                    })
+        })
     }
 
     /// E0502: a deny that a side could not subtract from a named port is
@@ -180,13 +248,20 @@ impl Compiler<'_> {
                 }
                 PeerSet::External(_) => None,
             };
-            let decided = names.is_some_and(|names| {
-                names.iter().all(|n| {
-                    self.prog.namespaces.contains_key(n)
-                        && !skipped.contains(&(c.deny, n.as_str(), opposite))
-                        && !conflicted.contains(&(c.deny, n.as_str(), opposite))
-                })
-            });
+            // a deny scoped to this side is enforced by nothing else
+            let two_sided = self
+                .prog
+                .statements
+                .get(c.deny)
+                .is_some_and(|s| s.scope.is_none());
+            let decided = two_sided
+                && names.is_some_and(|names| {
+                    names.iter().all(|n| {
+                        self.prog.namespaces.contains_key(n)
+                            && !skipped.contains(&(c.deny, n.as_str(), opposite))
+                            && !conflicted.contains(&(c.deny, n.as_str(), opposite))
+                    })
+                });
             if decided || !reported.insert((c.deny, c.allow)) {
                 continue;
             }

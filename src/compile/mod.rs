@@ -27,8 +27,7 @@ pub mod names;
 
 use crate::diag::{Diagnostic, Failed, Sink};
 use crate::ir::{
-    ns_matches, Action, Direction, IpSet, LabelSel, PeerSet, PortSet, Program, Statement, Tri,
-    NAME_LABEL,
+    Action, Direction, IpSet, LabelSel, PeerSet, PortSet, Program, Statement, Tri, NAME_LABEL,
 };
 use crate::source::Span;
 use cells::{cuts_only_addresses, may_meet, meets, merge_rules, subtract_all, Holes};
@@ -203,9 +202,13 @@ struct Compiler<'a> {
     conflicts: Vec<Conflict>,
 }
 
-/// (subject term set, peer set, ports) of a statement seen from one side.
+/// (subject term set, peer set, ports) of a statement seen from one side;
+/// none for a side the statement does not decide (`on ingress|egress`).
 fn side_triples(s: &Statement, dir: Direction) -> Vec<(&PeerSet, Span, &PeerSet, &PortSet)> {
     let mut out = Vec::new();
+    if !s.decides(dir) {
+        return out;
+    }
     for src in &s.src {
         for dst in &s.dst {
             match dir {
@@ -266,7 +269,7 @@ impl<'a> Compiler<'a> {
                 let PeerSet::Pods { namespaces, pods } = subj_set else {
                     continue;
                 };
-                let m = ns_matches(namespaces, ns);
+                let m = self.prog.ns_matches(namespaces, ns);
                 if m == Tri::No {
                     continue;
                 }

@@ -28,6 +28,11 @@ pub const SOURCE_ANNOTATION: &str = "nplc.io/source";
 pub const RULES_ANNOTATION: &str = "nplc.io/rules";
 /// Annotation: lints silenced with `@silence(...)` on the statements behind the policy.
 pub const SILENCED_ANNOTATION: &str = "nplc.io/silenced";
+/// On every policy of a namespace whose labels the program states
+/// (`labels {...}`): the labels compilation assumed it carries, all of them
+/// (`key=value`, by key, joined by `, `). The output is exact only on a
+/// cluster where the namespace carries exactly these.
+pub const ASSUMED_LABELS_ANNOTATION: &str = "nplc.io/assumed-namespace-labels";
 
 /// One generated object.
 #[derive(Debug, Clone, PartialEq)]
@@ -262,6 +267,14 @@ fn policy_object(p: &Policy, prog: &Program, sources: &SourceMap) -> net::Networ
     }
     if !rules_note.is_empty() {
         annotations.insert(RULES_ANNOTATION.to_string(), rules_note.join("\n"));
+    }
+    if let Some(labels) = prog
+        .namespaces
+        .get(&p.namespace)
+        .and_then(|n| n.labels.as_ref())
+    {
+        let text: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        annotations.insert(ASSUMED_LABELS_ANNOTATION.to_string(), text.join(", "));
     }
     let rule_in = |r: &PolicyRule| net::NetworkPolicyIngressRule {
         from: peers(r, &p.namespace),

@@ -550,7 +550,7 @@ struct Index<'a> {
     /// Statements whose source holds each class.
     stmts_from: Vec<Vec<u32>>,
     /// Per statement: allow?, and per destination term its classes and ports.
-    stmts: Vec<(bool, Vec<DstClasses>)>,
+    stmts: Vec<(bool, [bool; 2], Vec<DstClasses>)>,
 }
 
 fn dir_index(d: Direction) -> usize {
@@ -795,7 +795,8 @@ impl<'a> Index<'a> {
                     }
                 }
             }
-            stmts.push((s.action == Action::Allow, dst));
+            let sides = [s.decides(Direction::Egress), s.decides(Direction::Ingress)];
+            stmts.push((s.action == Action::Allow, sides, dst));
         }
         Index {
             pop,
@@ -870,24 +871,29 @@ impl<'a> Index<'a> {
         }
         // the program: allows and denies whose source holds s
         for &st in self.stmts_from.get(s).map(Vec::as_slice).unwrap_or(&[]) {
-            let Some((allow, dsts)) = self.stmts.get(st as usize) else {
+            let Some((allow, sides, dsts)) = self.stmts.get(st as usize) else {
                 continue;
             };
             for (cs, ports) in dsts {
                 for &d in cs {
                     let d = d as usize;
                     scratch.touch(d);
-                    let mut p = std::mem::take(if *allow {
-                        &mut scratch.allows[d]
-                    } else {
-                        &mut scratch.denies[d]
-                    });
+                    let mut p = std::mem::take(&mut scratch.given);
+                    p.clear();
                     self.intent_ports(ports, d, &mut p);
-                    if *allow {
-                        scratch.allows[d] = p;
+                    // each side by the statements that decide it
+                    // (semantics.md, "Side-scoped statements")
+                    let [to_e, to_i] = if *allow {
+                        [&mut scratch.allows, &mut scratch.allows_in]
                     } else {
-                        scratch.denies[d] = p;
+                        [&mut scratch.denies, &mut scratch.denies_in]
+                    };
+                    for (decides, buf) in [(sides[0], to_e), (sides[1], to_i)] {
+                        if let Some(b) = buf.get_mut(d).filter(|_| decides) {
+                            b.union_with(&p);
+                        }
                     }
+                    scratch.given = p;
                 }
             }
         }
@@ -898,12 +904,12 @@ impl<'a> Index<'a> {
         let managed_s = self.managed.get(s).copied().unwrap_or(false);
         // The cell of one destination, from what the rules and statements
         // of this row give it and its isolation.
-        let decide = |given: [&Ports; 4], d: Flags, cell: &mut Cell, sides: &mut [Ports; 2]| {
-            let [eg, ing, a, dn] = given;
+        let decide = |given: [&Ports; 6], d: Flags, cell: &mut Cell, sides: &mut [Ports; 2]| {
+            let [eg, ing, a_e, dn_e, a_i, dn_i] = given;
             let e = if k_iso_e { eg } else { &all };
             let i = if d.k_isolated { ing } else { &all };
             e.intersect_into(i, &mut cell.allowed);
-            let side = |managed: bool, iso: bool, out: &mut Ports| {
+            let side = |managed: bool, iso: bool, a: &Ports, dn: &Ports, out: &mut Ports| {
                 if !managed {
                     *out = all.clone();
                 } else if iso {
@@ -913,8 +919,8 @@ impl<'a> Index<'a> {
                 }
             };
             let [side_e, side_i] = sides;
-            side(managed_s, i_iso_e, side_e);
-            side(d.managed, d.i_isolated, side_i);
+            side(managed_s, i_iso_e, a_e, dn_e, side_e);
+            side(d.managed, d.i_isolated, a_i, dn_i, side_i);
             side_e.intersect_into(side_i, &mut cell.intended);
         };
         let mut out = ClassRow::default();
@@ -937,6 +943,8 @@ impl<'a> Index<'a> {
                     &scratch.ingress[d],
                     &scratch.allows[d],
                     &scratch.denies[d],
+                    &scratch.allows_in[d],
+                    &scratch.denies_in[d],
                 ];
                 decide(given, flags, &mut cell, &mut sides);
                 intern(&mut out, &mut seen, &cell)
@@ -944,7 +952,7 @@ impl<'a> Index<'a> {
                 let key = flags.index();
                 match untouched.get(key).copied() {
                     Some(UNSET) | None => {
-                        decide([&none; 4], flags, &mut cell, &mut sides);
+                        decide([&none; 6], flags, &mut cell, &mut sides);
                         let id = intern(&mut out, &mut seen, &cell);
                         if let Some(x) = untouched.get_mut(key) {
                             *x = id;
@@ -1012,8 +1020,14 @@ fn intern(out: &mut ClassRow, seen: &mut HashMap<Cell, u32>, cell: &Cell) -> u32
 struct Scratch {
     egress: Vec<Ports>,
     ingress: Vec<Ports>,
+    /// What the program allows and denies on the source's egress side.
     allows: Vec<Ports>,
     denies: Vec<Ports>,
+    /// What it allows and denies on the destination's ingress side.
+    allows_in: Vec<Ports>,
+    denies_in: Vec<Ports>,
+    /// One statement's ports towards one destination.
+    given: Ports,
     touched: Vec<bool>,
     list: Vec<usize>,
 }
@@ -1026,6 +1040,8 @@ impl Scratch {
                 &mut self.ingress,
                 &mut self.allows,
                 &mut self.denies,
+                &mut self.allows_in,
+                &mut self.denies_in,
             ] {
                 if let Some(p) = v.get_mut(d) {
                     p.clear();
@@ -1041,6 +1057,8 @@ impl Scratch {
             &mut self.ingress,
             &mut self.allows,
             &mut self.denies,
+            &mut self.allows_in,
+            &mut self.denies_in,
         ] {
             v.resize(n, Ports::empty());
         }

@@ -9,9 +9,11 @@
 //! of deny compilation (src/compile.rs) so that the two can be checked
 //! against each other: it never builds policies, it only tests membership.
 //! A = the union of the allows, D = the union of the denies, both as sets of
-//! connections; a side of a pod outside every managed namespace permits; an
-//! isolated side permits iff the connection is in A and not in D; any other
-//! side of a managed pod permits iff the connection is not in D.
+//! connections, each side counting only the statements that decide it (a
+//! statement `on ingress` or `on egress` decides that side only); a side of
+//! a pod outside every managed namespace permits; an isolated side permits
+//! iff the connection is in A and not in D; any other side of a managed pod
+//! permits iff the connection is not in D.
 //!
 //! [`ir::Program`]: crate::ir::Program
 
@@ -88,8 +90,29 @@ pub struct IntentVerdict {
 /// Decides `conn` per docs/semantics.md.
 pub fn evaluate(prog: &Program, pop: &Population, conn: &Connection) -> IntentVerdict {
     let (allows, denies) = matching_statements(prog, pop, conn);
-    let egress = side(prog, pop, conn.src, Direction::Egress, &allows, &denies);
-    let ingress = side(prog, pop, conn.dst, Direction::Ingress, &allows, &denies);
+    // each side by the statements that decide it (semantics.md, "Side-scoped statements")
+    let deciding = |ids: &[usize], dir: Direction| -> Vec<usize> {
+        ids.iter()
+            .copied()
+            .filter(|i| prog.statements.get(*i).is_some_and(|s| s.decides(dir)))
+            .collect()
+    };
+    let egress = side(
+        prog,
+        pop,
+        conn.src,
+        Direction::Egress,
+        &deciding(&allows, Direction::Egress),
+        &deciding(&denies, Direction::Egress),
+    );
+    let ingress = side(
+        prog,
+        pop,
+        conn.dst,
+        Direction::Ingress,
+        &deciding(&allows, Direction::Ingress),
+        &deciding(&denies, Direction::Ingress),
+    );
     let allowed = egress.permits() && ingress.permits();
     IntentVerdict {
         egress,

@@ -338,6 +338,17 @@ pub fn ns_matches(sel: &LabelSel, ns: &str) -> Tri {
     }
 }
 
+/// Evaluates a namespace selector on managed namespace `ns`: exactly when
+/// the program states its labels (`labels`: all of them, with
+/// [`NAME_LABEL`]), else knowing only its name ([`ns_matches`]).
+pub fn ns_matches_in(sel: &LabelSel, ns: &str, labels: Option<&BTreeMap<String, String>>) -> Tri {
+    match labels {
+        Some(l) if sel.matches(l) => Tri::Yes,
+        Some(_) => Tri::No,
+        None => ns_matches(sel, ns),
+    }
+}
+
 /// A peer set with the span of the source text that denotes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
@@ -389,6 +400,11 @@ pub struct Namespace {
     pub posture_span: Option<Span>,
     /// Lint codes silenced for the namespace (`@silence` on a block, posture or isolate).
     pub silence: Vec<Silenced>,
+    /// The labels the program states for it (`labels {...}`), all of
+    /// them, [`NAME_LABEL`] included; `None` when it states none.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Where the `labels` statement is written.
+    pub labels_span: Option<Span>,
 }
 
 /// A lint code silenced by `@silence(...)`, with where it is written.
@@ -407,9 +423,20 @@ pub struct Statement {
     pub namespace: String,
     pub src: Vec<Term>,
     pub dst: Vec<DstTerm>,
+    /// `Some(dir)`: the statement decides that side only (`on ingress`,
+    /// `on egress`); `None`: both sides.
+    pub scope: Option<Direction>,
     /// Lint codes silenced on this statement.
     pub silence: Vec<Silenced>,
     pub span: Span,
+}
+
+impl Statement {
+    /// Whether the statement decides the `dir` side of its connections
+    /// (the source's egress side, the destination's ingress side).
+    pub fn decides(&self, dir: Direction) -> bool {
+        self.scope.is_none_or(|d| d == dir)
+    }
 }
 
 /// A checked program: the input of deny compilation.
@@ -422,6 +449,14 @@ pub struct Program {
 impl Program {
     pub fn is_managed(&self, ns: &str) -> bool {
         self.namespaces.contains_key(ns)
+    }
+
+    /// Whether a namespace selector matches namespace `ns` as compilation
+    /// sees it: by its stated labels when it is managed and states them,
+    /// else by its name alone.
+    pub fn ns_matches(&self, sel: &LabelSel, ns: &str) -> Tri {
+        let labels = self.namespaces.get(ns).and_then(|n| n.labels.as_ref());
+        ns_matches_in(sel, ns, labels)
     }
 }
 

@@ -200,6 +200,8 @@ pub fn index_file(f: &ast::File, text: &str, module: Option<&str>) -> FileIndex 
                         ast::Statement::Posture { span, .. } => {
                             b.statements.push((*span, StmtKind::Posture, ns.clone()));
                         }
+                        // literal labels: no names to index
+                        ast::Statement::Labels { .. } => {}
                     }
                 }
             }

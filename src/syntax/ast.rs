@@ -75,6 +75,11 @@ pub enum Statement {
         span: Span,
     },
     Rule(Rule),
+    /// `labels {k=v, ...}`: the namespace's own labels, all of them.
+    Labels {
+        labels: Selector,
+        span: Span,
+    },
 }
 
 /// `allow|deny SRC -> DST`, or a shorthand (`allow egress DST`, `allow ingress SRC`).
@@ -85,6 +90,8 @@ pub struct Rule {
     pub shorthand: Option<Spanned<Direction>>,
     pub src: Option<Side>,
     pub dst: Option<Side>,
+    /// `on ingress` / `on egress`: the statement decides that side only.
+    pub scope: Option<Spanned<Direction>>,
     /// Lint codes silenced by `@silence(...)` on the statement.
     pub silence: Vec<Spanned<String>>,
     pub span: Span,

@@ -429,6 +429,13 @@ impl<'a> Fmt<'a> {
             Rule::node_rule => {
                 st.head = format!("{} {}", render(&rest[0]), join(&rest[1..], " -> "));
             }
+            // `labels {}` and `labels {K=V, ...}`: the braces are literals
+            Rule::labels_stmt => {
+                st.head = match rest.get(1) {
+                    Some(sel) => format!("labels {{{}}}", render(sel)),
+                    None => "labels {}".to_string(),
+                };
+            }
             _ => st.head = join(&rest, " "),
         }
         st
@@ -492,10 +499,11 @@ fn group(rule: Rule, level: Level) -> u8 {
     match (level, rule) {
         (Level::Top, Rule::use_stmt) => 0,
         (Level::Top, Rule::define_stmt) => 1,
-        (Level::Namespace, Rule::define_stmt) => 0,
-        (Level::Namespace, Rule::workload_stmt) => 1,
+        (Level::Namespace, Rule::labels_stmt) => 0,
+        (Level::Namespace, Rule::define_stmt) => 1,
+        (Level::Namespace, Rule::workload_stmt) => 2,
         (Level::Nodes, Rule::role_stmt) => 0,
-        _ => 2,
+        _ => 3,
     }
 }
 

@@ -7,4 +7,6 @@ pub mod ast;
 pub mod fmt;
 mod parser;
 
+// `parse_side`: for the fuzz targets (feature `internals`)
+#[cfg_attr(not(feature = "internals"), allow(unused_imports))]
 pub use parser::{comma_between_peers, parse_file, parse_side};

@@ -395,6 +395,24 @@ impl Lower {
                 }
             }
             Rule::rule_stmt => Statement::Rule(self.rule(c)),
+            Rule::labels_stmt => {
+                // ends at its `}` (a literal, not an inner pair)
+                let off = self.offset.get();
+                let span = Span::new(
+                    self.file,
+                    off + c.as_span().start(),
+                    off + c.as_span().end(),
+                );
+                let labels = c
+                    .into_inner()
+                    .find(|x| x.as_rule() == Rule::selector)
+                    .map(|x| self.selector(x))
+                    .unwrap_or(Selector {
+                        requirements: vec![],
+                        span,
+                    });
+                Statement::Labels { labels, span }
+            }
             _ => return None,
         })
     }
@@ -449,11 +467,18 @@ impl Lower {
         let mut shorthand = None;
         let mut src = None;
         let mut dst = None;
+        let mut scope = None;
         let mut silence = Vec::new();
         for c in p.into_inner() {
             match c.as_rule() {
                 Rule::attrs => silence = self.attrs(c),
                 Rule::action if c.as_str().starts_with("deny") => action = Action::Deny,
+                Rule::scope => {
+                    let span = self.span(&c);
+                    if let Some(d) = c.into_inner().find(|x| x.as_rule() == Rule::direction) {
+                        scope = Some(Spanned::new(self.direction(d), span));
+                    }
+                }
                 Rule::short_rule => {
                     for x in c.into_inner() {
                         match x.as_rule() {
@@ -488,6 +513,7 @@ impl Lower {
             shorthand,
             src,
             dst,
+            scope,
             silence,
             span,
         }

@@ -399,7 +399,17 @@ fn hover_definition_references_rename() {
     // is in its egress to every pod of `shop`, which b.npl's `allow
     // ingress web` produces: `nplc build` annotates the same)
     let (l, ch) = pos(A, "allow web", 0);
-    let h = c.at("textDocument/hover", &a, l, ch, json!({}));
+    // the analysis of both open files may still be running: ask again
+    // until it has finished (at most ten seconds)
+    let mut h = c.at("textDocument/hover", &a, l, ch, json!({}));
+    for _ in 0..100 {
+        let v = h["result"]["contents"]["value"].as_str().unwrap_or("");
+        if !v.contains("shown once the program compiles") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        h = c.at("textDocument/hover", &a, l, ch, json!({}));
+    }
     let text = h["result"]["contents"]["value"].as_str().unwrap();
     assert_eq!(
         text,

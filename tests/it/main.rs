@@ -15,6 +15,7 @@ mod explain_matrix;
 mod firewall;
 mod fmt;
 mod fuzz_regressions;
+mod import_props;
 mod integrations;
 mod k8s_e2e;
 mod limits;
@@ -26,6 +27,7 @@ mod project;
 mod props;
 mod report;
 mod shuffle;
+mod stated_labels;
 
 /// Whether a directory above `dir` has an `nplc.toml` (the temporary
 /// directory of a machine could; a test of "none found" cannot run there).

@@ -1,0 +1,107 @@
+//! `nplc import PATH... (-o DIR | --stdout) [--namespace NS]`: existing
+//! NetworkPolicy YAML to `.npl` programs, one per namespace (the library's
+//! `crate::import`). The result is checked as `nplc check` would check it;
+//! its warnings are printed as the import's summary. On an error in the
+//! input nothing is written (exit 1); a path that cannot be read is exit 2.
+
+use super::{report, report_then, ErrorFormat, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
+use crate::import;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// YAML or JSON files, directories (searched recursively for `*.yaml`,
+    /// `*.yml`, `*.json`), or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output directory: `DIR/<namespace>.npl`.
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        required_unless_present = "stdout",
+        conflicts_with = "stdout"
+    )]
+    pub out: Option<PathBuf>,
+    /// Write the programs to standard output instead, one after the other.
+    #[arg(long)]
+    pub stdout: bool,
+    /// The namespace of a NetworkPolicy that names none.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// How to print diagnostics (on standard error).
+    #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
+    pub error_format: ErrorFormat,
+}
+
+const NOTHING_WRITTEN: &str = "; nothing was written";
+
+pub fn run(a: Args) -> i32 {
+    let fmt = a.error_format;
+    let inputs = match import::read_paths(&a.paths) {
+        Ok(i) => i,
+        Err(e) => return super::fail_io_then(fmt, e, NOTHING_WRITTEN),
+    };
+    let r = import::read(&inputs, a.namespace.as_deref());
+    report_then(fmt, &r.sources, &r.diagnostics, NOTHING_WRITTEN);
+    if r.has_errors() {
+        return EXIT_ERRORS;
+    }
+    let programs = import::write::programs(&r.policies);
+    // the result, checked as `nplc check` checks it
+    let files: Vec<crate::driver::Input> = programs
+        .iter()
+        .map(|p| crate::driver::Input {
+            name: format!("{}.npl", p.namespace),
+            text: p.text.clone(),
+        })
+        .collect();
+    let c = crate::driver::check_inputs(&files);
+    report(fmt, &c.sources, &c.diagnostics);
+    if c.has_errors() {
+        return EXIT_ERRORS;
+    }
+    if a.stdout {
+        let text: String = programs
+            .iter()
+            .map(|p| p.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        print!("{text}");
+    } else if let Some(dir) = &a.out {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return super::fail_io(
+                fmt,
+                format!(
+                    "cannot create `{}`: {}",
+                    dir.display(),
+                    crate::diag::io_msg(&e)
+                ),
+            );
+        }
+        for p in &programs {
+            let path = dir.join(format!("{}.npl", p.namespace));
+            if let Err(e) = std::fs::write(&path, &p.text) {
+                return super::fail_io(
+                    fmt,
+                    format!(
+                        "cannot write `{}`: {}",
+                        path.display(),
+                        crate::diag::io_msg(&e)
+                    ),
+                );
+            }
+        }
+        if fmt == ErrorFormat::Human {
+            eprintln!(
+                "imported {} NetworkPolicies into {} programs in {}",
+                r.policies.len(),
+                programs.len(),
+                dir.display()
+            );
+        }
+    } else {
+        return EXIT_USAGE;
+    }
+    EXIT_OK
+}

@@ -443,6 +443,8 @@ struct Builder<'a> {
 struct Index {
     /// per namespace: its named statements and the anywhere ones, merged
     merged: BTreeMap<String, Vec<usize>>,
+    /// Some allow decides only the ingress side (`on ingress`).
+    ingress_only_allows: bool,
 }
 
 impl Index {
@@ -488,7 +490,14 @@ impl Index {
                 (n.clone(), v)
             })
             .collect();
-        Index { merged }
+        let ingress_only_allows = prog
+            .statements
+            .iter()
+            .any(|s| s.action == Action::Allow && !s.decides(Direction::Egress));
+        Index {
+            merged,
+            ingress_only_allows,
+        }
     }
 
     fn candidates(&self, ns: &str) -> &[usize] {
@@ -534,6 +543,11 @@ impl Builder<'_> {
         ns: &Namespace,
         drafts: &mut BTreeMap<LabelSel, Draft>,
     ) {
+        // a side-scoped statement decides only its side (semantics.md,
+        // "Side-scoped statements"): its rules go on that side alone
+        if !s.decides(dir) {
+            return;
+        }
         // (subject term, the peers with their ports)
         let mut sides: Vec<(&PeerSet, Vec<(&PeerSet, PortSet)>)> = Vec::new();
         match dir {
@@ -592,8 +606,14 @@ impl Builder<'_> {
         if !may_isolate(ns, Direction::Egress, subject) || subs.is_empty() {
             return;
         }
+        // The ingress side refuses what the widening adds only when this
+        // statement's own ingress rule holds the named port there and no
+        // allow decides that side alone (an `on ingress` allow could open
+        // another port of these pods to the subject, which the program's
+        // egress side refuses and the widened egress rule would not).
+        let ingress_exact = s.decides(Direction::Ingress) && !self.index.ingress_only_allows;
         for d in s.dst.iter().filter(|d| d.ports.has_named()) {
-            if ingress_isolated(self.prog, &d.set) {
+            if ingress_exact && ingress_isolated(self.prog, &d.set) {
                 continue;
             }
             let names: Vec<String> = d

@@ -246,6 +246,11 @@ pub const CODES: &[Code] = &[
         summary: "a deny of port numbers overlapping an allowed named port, where neither side of those connections can enforce it (see language.md)",
     },
     Code {
+        code: "E0503",
+        severity: Severity::Error,
+        summary: "cilium target: a named port on an isolated egress side towards pods whose ingress side is not managed and isolated (see targets.md)",
+    },
+    Code {
         code: "E0801",
         severity: Severity::Error,
         summary: "`nplc import`: an input that is not valid YAML or JSON (file, line and column of the parser's complaint)",

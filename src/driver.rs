@@ -29,6 +29,10 @@ pub struct Compilation {
     pub program: Option<Program>,
     pub policies: Option<PolicySet>,
     pub manifests: Vec<Manifest>,
+    /// The target the build was for (`manifests` for k8s, `cilium` for cilium).
+    pub target: crate::emit::Target,
+    /// The cilium target's manifests (docs/targets.md).
+    pub cilium: Vec<crate::emit::cilium::Manifest>,
     /// The node firewall, when the build has `nodes` blocks (docs/firewall.md).
     pub firewall: Option<crate::firewall::FirewallSpec>,
 }
@@ -111,6 +115,17 @@ pub fn check_parsed(sources: SourceMap, files: &[ast::File]) -> Compilation {
         .ok();
     back_end(&mut out, sink, false);
     out
+}
+
+/// Runs the whole pipeline for a target: every stage, then that target's
+/// emission (`Target::K8s` is [`compile_inputs`]).
+pub fn compile_for(inputs: &[Input], target: crate::emit::Target) -> Compilation {
+    run_for(inputs, true, target)
+}
+
+/// [`check_inputs`] for a target: the diagnostics a build for it reports.
+pub fn check_for(inputs: &[Input], target: crate::emit::Target) -> Compilation {
+    run_for(inputs, false, target)
 }
 
 /// Drops warnings and notes silenced with `@silence(CODE)` on the statement
@@ -205,7 +220,14 @@ fn resident_mb() -> Option<f64> {
 }
 
 fn run(inputs: &[Input], emit: bool) -> Compilation {
-    let mut out = Compilation::default();
+    run_for(inputs, emit, crate::emit::Target::K8s)
+}
+
+fn run_for(inputs: &[Input], emit: bool, target: crate::emit::Target) -> Compilation {
+    let mut out = Compilation {
+        target,
+        ..Compilation::default()
+    };
     let mut sink = Sink::new();
     out.program = front(inputs, &mut out, &mut sink).ok();
     back_end(&mut out, sink, emit);
@@ -216,7 +238,17 @@ fn run(inputs: &[Input], emit: bool) -> Compilation {
 /// after the program is checked; the sink becomes the sorted diagnostics.
 fn back_end(out: &mut Compilation, mut sink: Sink, emit: bool) {
     let mut t = Timer::new();
-    if let Some(prog) = &out.program {
+    if let (Some(prog), crate::emit::Target::Cilium) = (&out.program, out.target) {
+        // no deny compilation: the backend writes the IR (docs/targets.md)
+        if let Ok(ms) = crate::emit::cilium::emit(prog, &out.sources, &mut sink) {
+            t.lap("emit");
+            if emit {
+                out.cilium = ms;
+            }
+        }
+        sink.extend(crate::lint::lint(prog, out.firewall.as_ref()));
+        t.lap("lint");
+    } else if let Some(prog) = &out.program {
         if let Ok(set) = compile::compile(prog, &mut sink) {
             t.lap("compile");
             if emit {

@@ -28,6 +28,8 @@ pub struct Project {
     pub population: Option<PathBuf>,
     /// Warning codes that fail the build as errors; `warnings` for all.
     pub deny: Vec<String>,
+    /// `nplc build`'s target (`k8s` or `cilium`, docs/targets.md), if given.
+    pub target: Option<crate::emit::Target>,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +39,7 @@ struct Raw {
     output: Option<String>,
     population: Option<String>,
     deny: Option<Vec<toml::Spanned<String>>>,
+    target: Option<toml::Spanned<String>>,
 }
 
 /// Why a project file could not be used.
@@ -96,7 +99,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Project, ProjectError> {
             let msg = lowercase_first(&msg);
             let d = Diagnostic::error("E0004", format!("`{FILE_NAME}` is not a valid project file: {msg}"))
                 .at(span, "here")
-                .with_help("the keys are `sources` (a list of paths), `output`, `population` (paths) and `deny` (a list of warning codes, or `warnings`); see docs/project.md");
+                .with_help("the keys are `sources` (a list of paths), `output`, `population` (paths), `deny` (a list of warning codes, or `warnings`) and `target` (`k8s` or `cilium`); see docs/project.md");
             return Err(malformed(sources, d));
         }
     };
@@ -118,6 +121,22 @@ pub fn parse(file: &Path, text: &str) -> Result<Project, ProjectError> {
         }
         deny.push(code);
     }
+    let target = match raw.target {
+        None => None,
+        Some(t) => match crate::emit::Target::from_name(t.get_ref()) {
+            Some(t) => Some(t),
+            None => {
+                let r = t.span();
+                let d = Diagnostic::error(
+                    "E0004",
+                    format!("`{}` is not a target", t.get_ref()),
+                )
+                .at(Span::new(id, r.start, r.end), "in `target`")
+                .with_help("the targets are `k8s` (NetworkPolicy, the default) and `cilium` (CiliumNetworkPolicy); see docs/targets.md");
+                return Err(malformed(sources, d));
+            }
+        },
+    };
     let srcs: Vec<PathBuf> = match raw.sources {
         Some(list) => {
             if list.is_empty() {
@@ -138,6 +157,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Project, ProjectError> {
         output: raw.output.map(|o| normal(&root.join(o))),
         population: raw.population.map(|p| normal(&root.join(p))),
         deny,
+        target,
         root,
     })
 }

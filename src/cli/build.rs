@@ -9,7 +9,7 @@
 use super::{report_then, Common, ErrorFormat, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use crate::driver;
 use crate::emit::files::{BuildFiles, Tree};
-use crate::emit::k8s;
+use crate::emit::{cilium, k8s, Target};
 use crate::outdir;
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,6 +36,10 @@ pub struct Args {
     /// in DIR (exit 1 if any, 0 when DIR is current).
     #[arg(long, requires = "out", conflicts_with = "stdout")]
     pub check: bool,
+    /// What to write: `k8s` (NetworkPolicy) or `cilium` (CiliumNetworkPolicy,
+    /// docs/targets.md). Default: the `target` of the project file, else `k8s`.
+    #[arg(long, value_enum)]
+    pub target: Option<super::TargetArg>,
 }
 
 pub fn run(mut a: Args) -> i32 {
@@ -62,7 +66,12 @@ pub fn run(mut a: Args) -> i32 {
         Err(e) => return super::fail_io_then(fmt, e.0, NOTHING_WRITTEN),
     };
     t.lap("read");
-    let mut c = driver::compile_inputs(&inputs.files);
+    let target = a
+        .target
+        .map(super::TargetArg::target)
+        .or(project.as_ref().and_then(|p| p.target))
+        .unwrap_or_default();
+    let mut c = driver::compile_for(&inputs.files, target);
     c.diagnostics.extend(inputs.notes);
     if let Some(p) = &project {
         p.deny(&mut c.diagnostics);
@@ -85,8 +94,12 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
     }
     if a.stdout {
         let mut out = std::io::stdout().lock();
+        let text = match c.target {
+            Target::K8s => k8s::stream(&c.manifests),
+            Target::Cilium => cilium::stream(&c.cilium),
+        };
         if out
-            .write_all(k8s::stream(&c.manifests).as_bytes())
+            .write_all(text.as_bytes())
             .and_then(|_| out.flush())
             .is_err()
         {
@@ -101,19 +114,27 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
     let human = fmt == ErrorFormat::Human;
     let mut t = driver::Timer::new();
     // serialized and written together, on every core
-    let written = outdir::write(
-        dir,
-        &BuildFiles::new(&c.manifests, c.firewall.as_ref()),
-        &mut || {
-            if human {
-                eprintln!(
-                    "waiting for another nplc build to finish writing {} (it holds `{}`)",
-                    outdir::shown(dir),
-                    dir.join(outdir::LOCK).display()
-                );
-            }
-        },
-    );
+    let mut waiting = || {
+        if human {
+            eprintln!(
+                "waiting for another nplc build to finish writing {} (it holds `{}`)",
+                outdir::shown(dir),
+                dir.join(outdir::LOCK).display()
+            );
+        }
+    };
+    let written = match c.target {
+        Target::K8s => outdir::write(
+            dir,
+            &BuildFiles::new(&c.manifests, c.firewall.as_ref()),
+            &mut waiting,
+        ),
+        Target::Cilium => outdir::write(
+            dir,
+            &BuildFiles::new(&c.cilium, c.firewall.as_ref()),
+            &mut waiting,
+        ),
+    };
     t.lap("write");
     match written {
         Ok(s) => {
@@ -134,8 +155,17 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
 /// line per file (`add`, `change`, `remove`, then the path in `dir`),
 /// and a summary on standard error.
 fn check(dir: &std::path::Path, c: &driver::Compilation, fmt: ErrorFormat) -> i32 {
-    let files = BuildFiles::new(&c.manifests, c.firewall.as_ref());
-    let d = match outdir::drift(dir, &files) {
+    let (d, count) = match c.target {
+        Target::K8s => {
+            let files = BuildFiles::new(&c.manifests, c.firewall.as_ref());
+            (outdir::drift(dir, &files), files.count())
+        }
+        Target::Cilium => {
+            let files = BuildFiles::new(&c.cilium, c.firewall.as_ref());
+            (outdir::drift(dir, &files), files.count())
+        }
+    };
+    let d = match d {
         Ok(d) => d,
         Err(e) => return super::fail_io(fmt, e.message),
     };
@@ -154,7 +184,7 @@ fn check(dir: &std::path::Path, c: &driver::Compilation, fmt: ErrorFormat) -> i3
     }
     if d.is_current() {
         if fmt == ErrorFormat::Human {
-            eprintln!("{shown} is current ({} files)", files.count());
+            eprintln!("{shown} is current ({count} files)");
         }
         return EXIT_OK;
     }

@@ -67,6 +67,24 @@ pub enum ErrorFormat {
     Sarif,
 }
 
+/// `--target`: which backend writes the policies (docs/targets.md).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// `networking.k8s.io/v1` NetworkPolicy
+    K8s,
+    /// `cilium.io/v2` CiliumNetworkPolicy
+    Cilium,
+}
+
+impl TargetArg {
+    pub fn target(self) -> crate::emit::Target {
+        match self {
+            TargetArg::K8s => crate::emit::Target::K8s,
+            TargetArg::Cilium => crate::emit::Target::Cilium,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct Common {
     /// `.npl` files, or directories searched recursively for `*.npl`.

@@ -7,6 +7,7 @@
 //! Other tools reproduce a build with [`BuildFiles`] and [`Tree::render`].
 
 use crate::emit::k8s::{self, Manifest};
+use crate::emit::Object;
 use crate::firewall::FirewallSpec;
 
 /// A file with its contents already rendered.
@@ -44,15 +45,15 @@ impl Tree for [File] {
 /// `kustomization.yaml`, then, when the sources have `nodes` blocks, the
 /// node firewall files (`firewall/ports.txt`, `ports.json`, `ports.csv`,
 /// one `ROLE.nft` per role).
-pub struct BuildFiles<'a> {
-    manifests: &'a [Manifest],
+pub struct BuildFiles<'a, M: Object = Manifest> {
+    manifests: &'a [M],
     paths: Vec<String>,
     rest: Vec<File>,
 }
 
-impl<'a> BuildFiles<'a> {
-    pub fn new(manifests: &'a [Manifest], firewall: Option<&FirewallSpec>) -> BuildFiles<'a> {
-        let mut paths: Vec<String> = manifests.iter().map(Manifest::path).collect();
+impl<'a, M: Object> BuildFiles<'a, M> {
+    pub fn new(manifests: &'a [M], firewall: Option<&FirewallSpec>) -> BuildFiles<'a, M> {
+        let mut paths: Vec<String> = manifests.iter().map(Object::path).collect();
         let mut rest = vec![File {
             path: "kustomization.yaml".into(),
             contents: k8s::kustomization(&paths),
@@ -84,7 +85,7 @@ impl<'a> BuildFiles<'a> {
     }
 }
 
-impl Tree for BuildFiles<'_> {
+impl<M: Object> Tree for BuildFiles<'_, M> {
     fn count(&self) -> usize {
         self.paths.len()
     }

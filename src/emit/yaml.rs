@@ -99,6 +99,20 @@ pub fn reference(np: &net::NetworkPolicy) -> String {
     out
 }
 
+/// Appends a `serde_yaml::Value` as one YAML document, in the layout and
+/// with the quoting rule of this module (the cilium target's objects,
+/// `emit::cilium`). Returns false, writing nothing, for a value with a
+/// non-string mapping key or a tag, which no emitted object has.
+pub fn write_value(v: &serde_yaml::Value, out: &mut String) -> bool {
+    match from_value(v) {
+        Some(tree) => {
+            write_doc(out, &tree);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Appends `s` as one YAML scalar (plain or quoted by [`needs_quotes`]);
 /// a `|-` block, should `s` have several lines, is indented by `indent`.
 /// For YAML that other modules write by hand (the kustomization).

@@ -6,6 +6,7 @@
 
 mod apivalidate;
 mod cases;
+mod cilium;
 mod cli;
 mod common;
 mod diff_cli;

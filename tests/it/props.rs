@@ -80,7 +80,7 @@ const CONTAINER_PORTS: [(&str, u16, Protocol); 12] = [
     ("metrics", 80, Protocol::Udp),
 ];
 /// A port no program writes, probed on every protocol.
-const OTHER_PORT: u16 = 7;
+pub(crate) const OTHER_PORT: u16 = 7;
 
 // ---- generated programs -----------------------------------------------------
 
@@ -777,7 +777,7 @@ fn describe_pod(p: &PodInfo) -> String {
     )
 }
 
-fn describe_endpoint(pop: &Population, e: Endpoint) -> String {
+pub(crate) fn describe_endpoint(pop: &Population, e: Endpoint) -> String {
     match e {
         Endpoint::Pod(i) => pop
             .pods

@@ -4,7 +4,7 @@
 //! E0502 where the other side of those connections does not decide them
 //! exactly (docs/language.md, "When a program is refused").
 
-use super::{isolates_all, Compiler};
+use super::Compiler;
 use crate::diag::Diagnostic;
 use crate::ir::{Direction, LabelSel, PeerSet, NAME_LABEL};
 use crate::source::Span;
@@ -111,7 +111,7 @@ impl Compiler<'_> {
                         None => problem = Some((span, format!("namespace `{n}` is not managed"))),
                         // a widened allow needs the other side to refuse what
                         // it adds: isolated, and not widened itself
-                        Some(ns) if a.widened && !isolates_all(ns, opposite, pods) => {
+                        Some(ns) if a.widened && !ns.isolates_all(opposite, pods) => {
                             problem = Some((
                                 span,
                                 format!(
@@ -131,7 +131,7 @@ impl Compiler<'_> {
                         }
                         Some(ns)
                             if scoped_deny
-                                && (!isolates_all(ns, opposite, pods)
+                                && (!ns.isolates_all(opposite, pods)
                                     || widened.get(&(n.as_str(), opposite)).is_some_and(|rs| {
                                         let mine = PeerSet::in_namespace(&a.ns, a.subject.clone());
                                         rs.iter().any(|r| r.intersect(&mine).is_some())

@@ -514,23 +514,6 @@ impl<'a> Compiler<'a> {
     }
 }
 
-/// Whether every pod of `ns` matching `pods` is isolated in `dir` (by the
-/// posture, or by `isolate` statements together).
-fn isolates_all(ns: &crate::ir::Namespace, dir: Direction, pods: &LabelSel) -> bool {
-    if ns.posture.get(dir) {
-        return true;
-    }
-    let mut rest = vec![pods.clone()];
-    for sel in ns
-        .isolates
-        .iter()
-        .filter(|i| i.directions.get(dir))
-        .flat_map(|i| i.pods.iter())
-    {
-        rest = rest.iter().flat_map(|r| r.minus(sel)).collect();
-    }
-    rest.iter().all(LabelSel::is_empty)
-}
 
 /// Groups a namespace's cells into policies: one per subject, plus the base
 /// policy that isolates every pod of the namespace in both directions.

@@ -344,7 +344,7 @@ fn ingress_isolated(prog: &Program, set: &PeerSet) -> bool {
         return false;
     };
     names.iter().all(|n| match prog.namespaces.get(n.as_str()) {
-        Some(ns) => isolates_all(ns, Direction::Ingress, pods),
+        Some(ns) => ns.isolates_all(Direction::Ingress, pods),
         None => false,
     })
 }
@@ -361,21 +361,6 @@ fn may_isolate(ns: &Namespace, dir: Direction, subject: &PeerSet) -> bool {
             .any(|i| i.directions.get(dir) && i.pods.iter().any(|p| p.intersect(pods).is_some()))
 }
 
-fn isolates_all(ns: &Namespace, dir: Direction, pods: &LabelSel) -> bool {
-    if ns.posture.get(dir) {
-        return true;
-    }
-    let mut rest = vec![pods.clone()];
-    for sel in ns
-        .isolates
-        .iter()
-        .filter(|i| i.directions.get(dir))
-        .flat_map(|i| i.pods.iter())
-    {
-        rest = rest.iter().flat_map(|r| r.minus(sel)).collect();
-    }
-    rest.iter().all(LabelSel::is_empty)
-}
 
 /// Named ports widened to their whole protocol (the egress side).
 fn widen_named(ports: &PortSet) -> PortSet {

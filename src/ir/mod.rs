@@ -410,6 +410,26 @@ pub struct Namespace {
     pub labels_span: Option<Span>,
 }
 
+impl Namespace {
+    /// Whether every pod of the namespace matching `pods` is isolated in
+    /// `dir` (by the posture, or by `isolate` statements together).
+    pub fn isolates_all(&self, dir: Direction, pods: &LabelSel) -> bool {
+        if self.posture.get(dir) {
+            return true;
+        }
+        let mut rest = vec![pods.clone()];
+        for sel in self
+            .isolates
+            .iter()
+            .filter(|i| i.directions.get(dir))
+            .flat_map(|i| i.pods.iter())
+        {
+            rest = rest.iter().flat_map(|r| r.minus(sel)).collect();
+        }
+        rest.iter().all(LabelSel::is_empty)
+    }
+}
+
 /// A `workload NAME = SELECTOR` declaration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkloadDecl {

@@ -260,6 +260,27 @@ pub fn index_file(f: &ast::File, text: &str, module: Option<&str>) -> FileIndex 
 }
 
 impl FileIndex {
+    /// What declaration `d` of this file declares, as references name it.
+    fn target_of(&self, d: &Decl) -> Target {
+        match (&self.module, d.kind) {
+            (Some(m), Kind::Define | Kind::Workload) => Target::Std {
+                module: m.clone(),
+                name: d.name.clone(),
+            },
+            (None, Kind::Define | Kind::Workload) => Target::Def {
+                scope: d.scope.clone(),
+                name: d.name.clone(),
+            },
+            (m, Kind::Port) => Target::Port {
+                module: m.clone(),
+                name: d.name.clone(),
+            },
+            (_, Kind::Role) => Target::Role {
+                name: d.name.clone(),
+            },
+        }
+    }
+
     fn decl(&mut self, d: &ast::Define, scope: Option<String>, text: String) {
         self.decls.push(Decl {
             kind: if d.workload {
@@ -470,23 +491,7 @@ impl Index {
         let mut ix = Index::default();
         for f in files {
             for (at, d) in f.decls.iter().enumerate() {
-                let key = match (&f.module, d.kind) {
-                    (Some(m), Kind::Define | Kind::Workload) => Target::Std {
-                        module: m.clone(),
-                        name: d.name.clone(),
-                    },
-                    (None, Kind::Define | Kind::Workload) => Target::Def {
-                        scope: d.scope.clone(),
-                        name: d.name.clone(),
-                    },
-                    (m, Kind::Port) => Target::Port {
-                        module: m.clone(),
-                        name: d.name.clone(),
-                    },
-                    (_, Kind::Role) => Target::Role {
-                        name: d.name.clone(),
-                    },
-                };
+                let key = f.target_of(d);
                 ix.defs.entry(key).or_insert(DeclRef {
                     file: f.clone(),
                     at,
@@ -600,23 +605,7 @@ impl Index {
             return self.resolve(f, r).map(|t| (t, r.span));
         }
         let d = f.decls.iter().find(|d| inside(&d.name_span))?;
-        let t = match (&f.module, d.kind) {
-            (Some(m), Kind::Define | Kind::Workload) => Target::Std {
-                module: m.clone(),
-                name: d.name.clone(),
-            },
-            (None, Kind::Define | Kind::Workload) => Target::Def {
-                scope: d.scope.clone(),
-                name: d.name.clone(),
-            },
-            (m, Kind::Port) => Target::Port {
-                module: m.clone(),
-                name: d.name.clone(),
-            },
-            (_, Kind::Role) => Target::Role {
-                name: d.name.clone(),
-            },
-        };
+        let t = f.target_of(d);
         Some((t, d.name_span))
     }
 

@@ -19,6 +19,11 @@ pub struct Args {
     /// pods'. Without it: the `population` of the project file.
     #[arg(long, value_name = "FILE")]
     pub pods: Option<std::path::PathBuf>,
+    /// The target whose refusals to report (`k8s`: E0501/E0502; `cilium`:
+    /// E0503; docs/targets.md). Default: the `target` of the project file,
+    /// else `k8s`.
+    #[arg(long, value_enum)]
+    pub target: Option<super::TargetArg>,
 }
 
 pub fn run(mut a: Args) -> i32 {
@@ -42,7 +47,12 @@ pub fn run(mut a: Args) -> i32 {
         },
         None => None,
     };
-    let mut c = driver::check_inputs(&inputs.files);
+    let target = a
+        .target
+        .map(super::TargetArg::target)
+        .or(project.as_ref().and_then(|p| p.target))
+        .unwrap_or_default();
+    let mut c = driver::check_for(&inputs.files, target);
     c.diagnostics.extend(inputs.notes);
     if let (Some(pop), Some(prog)) = (&pop, &c.program) {
         c.diagnostics

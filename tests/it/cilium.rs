@@ -351,3 +351,49 @@ fn named_ports_on_egress() {
         "{yaml}"
     );
 }
+
+/// `nplc check` reports the refusals of the target it is given (or the
+/// project file's): E0501 for k8s, not for cilium, which can express it.
+#[test]
+fn check_follows_the_target() {
+    let dir = std::env::temp_dir().join(format!("nplc-it-check-target-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a.npl");
+    std::fs::write(
+        &file,
+        "namespace app {\n  default deny\n  allow {team=ops}/* -> world:443\n}\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
+            .arg("check")
+            .args(extra)
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let k8s = run(&[]);
+    assert_eq!(k8s.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&k8s.stderr).contains("E0501"));
+    let cil = run(&["--target", "cilium"]);
+    assert_eq!(
+        cil.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cil.stderr)
+    );
+    // the project file's target, given no PATH
+    std::fs::write(dir.join("nplc.toml"), "target = \"cilium\"\n").unwrap();
+    let proj = std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
+        .arg("check")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        proj.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&proj.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

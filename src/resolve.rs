@@ -273,6 +273,21 @@ pub fn resolve(
     resolve_scope(files, sources, sink).map(|(r, _)| r)
 }
 
+/// The first pass: every file's definitions and `use`d modules into the
+/// shared tables, with what it reports.
+fn collect_scope<'a>(
+    files: &'a [ast::File],
+    sources: &mut SourceMap,
+) -> (Tables<'a>, Vec<Diagnostic>) {
+    let mut r = Resolver {
+        sources,
+        diags: Vec::new(),
+        t: Tables::default(),
+    };
+    r.collect(files);
+    (r.t, r.diags)
+}
+
 /// [`resolve`], also returning the build's scope, for the stages that
 /// look names up beside the policies (the node firewall).
 pub fn resolve_scope<'a>(
@@ -281,13 +296,7 @@ pub fn resolve_scope<'a>(
     sink: &mut Sink,
 ) -> Result<(Resolved, Tables<'a>), Failed> {
     let mark = sink.mark();
-    let mut r = Resolver {
-        sources,
-        diags: Vec::new(),
-        t: Tables::default(),
-    };
-    r.collect(files);
-    let Resolver { mut diags, t, .. } = r;
+    let (t, mut diags) = collect_scope(files, sources);
     let out = lower(&t, files, &mut diags);
     sink.extend(diags);
     sink.finish(mark, (out, t))
@@ -699,13 +708,7 @@ pub fn resolve_incremental<'a>(
     memo: Option<&Memo>,
 ) -> Resolving<'a> {
     let mark = sink.mark();
-    let mut r = Resolver {
-        sources,
-        diags: Vec::new(),
-        t: Tables::default(),
-    };
-    r.collect(files);
-    let Resolver { mut diags, t, .. } = r;
+    let (t, mut diags) = collect_scope(files, sources);
     let mut out = merge_namespaces(files, &mut diags);
     let old = |f: &ast::File| -> Option<&FileMemo> {
         if keep(f.id) {

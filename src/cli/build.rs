@@ -93,16 +93,11 @@ fn write(a: &Args, c: &driver::Compilation) -> i32 {
         return EXIT_ERRORS;
     }
     if a.stdout {
-        let mut out = std::io::stdout().lock();
         let text = match c.target {
             Target::K8s => k8s::stream(&c.manifests),
             Target::Cilium => cilium::stream(&c.cilium),
         };
-        if out
-            .write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .is_err()
-        {
+        if !super::print_stdout(&text) {
             return EXIT_USAGE;
         }
         return EXIT_OK;

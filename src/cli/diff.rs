@@ -299,12 +299,7 @@ pub fn run(a: Args) -> i32 {
         Format::Markdown => rep::markdown(&r),
         Format::Json => format!("{}\n", rep::json(&r)),
     };
-    let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
+    if !super::print_stdout(&text) {
         return EXIT_USAGE;
     }
     let code = if a.exit_code && r.has_changes() {

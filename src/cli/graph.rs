@@ -8,7 +8,6 @@ use super::{Common, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use crate::diff::{graph, report::Side};
 use crate::driver;
 use clap::ValueEnum;
-use std::io::Write as _;
 use std::path::PathBuf;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -70,12 +69,7 @@ pub fn run(mut a: Args) -> i32 {
         Format::Mermaid => g.mermaid(),
         Format::Dot => g.dot(),
     };
-    let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
+    if !super::print_stdout(&text) {
         return EXIT_USAGE;
     }
     super::exit_without_freeing(c, EXIT_OK)

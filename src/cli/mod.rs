@@ -238,6 +238,16 @@ pub fn project(common: &mut Common) -> Result<Option<crate::project::Project>, i
     }
 }
 
+/// Writes `text` to standard output; `false` when it cannot (a closed
+/// pipe), which the commands answer with exit code 2.
+pub fn print_stdout(text: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_ok()
+}
+
 /// Reports an input or output problem (exit code 2).
 pub fn fail_io(format: ErrorFormat, message: String) -> i32 {
     fail_io_then(format, message, "")

@@ -148,6 +148,57 @@ pub(super) fn may_meet(cell: &Cell, d: &Cell) -> bool {
     peers && ports
 }
 
+/// Joins the cells whose peers are addresses and that have the same subject
+/// and ports into one cell each (the union of their addresses and of their
+/// allows); other cells pass unchanged. Cutting distributes over a union,
+/// and [`merge_rules`] joins the addresses of one subject and ports into one
+/// set anyway, so the rules are the same; but cut one by one, `k`
+/// overlapping address blocks and `d` denies that cut all of them cost
+/// `k * d` in time and memory (each piece carries every hole), joined `d`.
+/// Returns the cells sorted.
+pub(super) fn join_addresses(cells: Vec<Cell>) -> Vec<Cell> {
+    let mut out: Vec<Cell> = Vec::with_capacity(cells.len());
+    // (subject, ports) -> the union of their addresses, and the allows
+    type Joined = (
+        crate::ir::ranges::RangeUnion,
+        crate::ir::ranges::RangeUnion,
+        BTreeSet<usize>,
+        BTreeSet<usize>,
+    );
+    let mut joined: BTreeMap<(LabelSel, PortSet), Joined> = BTreeMap::new();
+    for c in cells {
+        let PeerSet::External(set) = &c.peer else {
+            out.push(c);
+            continue;
+        };
+        let j = joined
+            .entry((c.subject.clone(), c.ports.clone()))
+            .or_default();
+        for &(lo, hi) in set.v4.ranges() {
+            j.0.insert(lo, hi);
+        }
+        for &(lo, hi) in set.v6.ranges() {
+            j.1.insert(lo, hi);
+        }
+        j.2.extend(c.allows.iter().copied());
+        j.3.extend(c.denies.iter().copied());
+    }
+    for ((subject, ports), (v4, v6, allows, denies)) in joined {
+        out.push(Cell {
+            subject,
+            peer: PeerSet::External(IpSet {
+                v4: v4.to_set(),
+                v6: v6.to_set(),
+            }),
+            ports,
+            allows,
+            denies,
+        });
+    }
+    out.sort();
+    out
+}
+
 /// Merges one direction's cells into rules: same peer → union of ports,
 /// then same ports → union of peers; cells covered by another are dropped.
 pub(super) fn merge_rules(cells: Vec<Cell>) -> Vec<PolicyRule> {
@@ -210,14 +261,25 @@ pub(super) fn merge_rules(cells: Vec<Cell>) -> Vec<PolicyRule> {
     let mut rules: Vec<PolicyRule> = by_ports
         .into_values()
         .map(|mut r| {
-            let mut ext = IpSet::empty();
+            // one union of all the addresses (not one copy per set)
+            let (mut v4, mut v6) = (
+                crate::ir::ranges::RangeUnion::default(),
+                crate::ir::ranges::RangeUnion::default(),
+            );
             let mut pods: Vec<PeerSet> = Vec::new();
             for p in r.peers.drain(..) {
                 match p {
-                    PeerSet::External(s) => ext = ext.union(&s),
+                    PeerSet::External(s) => {
+                        s.v4.ranges().iter().for_each(|&(lo, hi)| v4.insert(lo, hi));
+                        s.v6.ranges().iter().for_each(|&(lo, hi)| v6.insert(lo, hi));
+                    }
                     other => pods.push(other),
                 }
             }
+            let ext = IpSet {
+                v4: v4.to_set(),
+                v6: v6.to_set(),
+            };
             pods.sort();
             pods.dedup();
             if !ext.is_empty() {
@@ -227,6 +289,167 @@ pub(super) fn merge_rules(cells: Vec<Cell>) -> Vec<PolicyRule> {
             r
         })
         .collect();
+    drop_covered_blocks(&mut rules);
     rules.sort_by(|a, b| (&a.peers, &a.ports).cmp(&(&b.peers, &b.ports)));
     rules
+}
+
+/// Leaves out of each rule's addresses the blocks (`cidr` with its
+/// `except`s, as written) that rules with more ports already allow whole:
+/// what dropping a cell inside another does for cells, for the address
+/// sets [`join_addresses`] joined before cutting. A rule left with no peer
+/// is removed.
+fn drop_covered_blocks(rules: &mut Vec<PolicyRule>) {
+    fn ext(r: &PolicyRule) -> Option<&IpSet> {
+        r.peers.iter().find_map(|p| match p {
+            PeerSet::External(s) => Some(s),
+            PeerSet::Pods { .. } => None,
+        })
+    }
+    let with_ext: Vec<usize> = (0..rules.len()).filter(|&i| ext(&rules[i]).is_some()).collect();
+    if with_ext.len() < 2 {
+        return;
+    }
+    let mut trimmed: Vec<(usize, IpSet)> = Vec::new();
+    for &i in &with_ext {
+        let (mut v4, mut v6) = (
+            crate::ir::ranges::RangeUnion::default(),
+            crate::ir::ranges::RangeUnion::default(),
+        );
+        let mut any = false;
+        for &j in &with_ext {
+            let (r, q) = (&rules[i], &rules[j]);
+            if i != j && r.ports != q.ports && r.ports.is_subset_of(&q.ports) {
+                if let Some(s) = ext(q) {
+                    s.v4.ranges().iter().for_each(|&(lo, hi)| v4.insert(lo, hi));
+                    s.v6.ranges().iter().for_each(|&(lo, hi)| v6.insert(lo, hi));
+                    any = true;
+                }
+            }
+        }
+        let Some(have) = ext(&rules[i]).filter(|_| any) else {
+            continue;
+        };
+        let wider = IpSet {
+            v4: v4.to_set(),
+            v6: v6.to_set(),
+        };
+        if !have.meets(&wider) {
+            continue;
+        }
+        // the blocks are disjoint: the kept ones are joined in one pass
+        let (mut k4, mut k6) = (
+            crate::ir::ranges::RangeUnion::default(),
+            crate::ir::ranges::RangeUnion::default(),
+        );
+        let mut dropped = false;
+        for b in have.ip_blocks() {
+            let mut set = IpSet::from_net(&b.cidr);
+            for e in &b.except {
+                set = set.minus(&IpSet::from_net(e));
+            }
+            if set.is_subset(&wider) {
+                dropped = true;
+            } else {
+                set.v4.ranges().iter().for_each(|&(lo, hi)| k4.insert(lo, hi));
+                set.v6.ranges().iter().for_each(|&(lo, hi)| k6.insert(lo, hi));
+            }
+        }
+        if dropped {
+            let kept = IpSet {
+                v4: k4.to_set(),
+                v6: k6.to_set(),
+            };
+            trimmed.push((i, kept));
+        }
+    }
+    for (i, kept) in trimmed {
+        let r = &mut rules[i];
+        r.peers.retain(|p| matches!(p, PeerSet::Pods { .. }));
+        if !kept.is_empty() {
+            r.peers.push(PeerSet::External(kept));
+        }
+    }
+    rules.retain(|r| !r.peers.is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Protocol;
+
+    fn ips(nets: &[&str]) -> IpSet {
+        let mut s = IpSet::empty();
+        for n in nets {
+            let (net, except) = n.split_once(" except ").unwrap_or((n, ""));
+            let mut b = IpSet::from_net(&net.parse().unwrap());
+            if !except.is_empty() {
+                b = b.minus(&IpSet::from_net(&except.parse().unwrap()));
+            }
+            s = s.union(&b);
+        }
+        s
+    }
+
+    fn cell(peer: PeerSet, ports: PortSet, allow: usize) -> Cell {
+        Cell {
+            subject: LabelSel::any(),
+            peer,
+            ports,
+            allows: [allow].into(),
+            denies: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn address_cells_of_one_subject_and_ports_are_joined() {
+        let p443 = PortSet::range(Protocol::Tcp, 443, 443);
+        let cells = vec![
+            cell(PeerSet::External(ips(&["10.0.0.0/8 except 10.1.0.0/16"])), p443.clone(), 1),
+            cell(PeerSet::External(ips(&["10.0.0.0/8 except 10.2.0.0/16"])), p443.clone(), 2),
+            cell(PeerSet::External(ips(&["192.168.0.0/16"])), PortSet::all(), 3),
+            cell(PeerSet::cluster(), p443.clone(), 4),
+        ];
+        let out = join_addresses(cells);
+        assert_eq!(out.len(), 3);
+        let joined = out
+            .iter()
+            .find(|c| c.ports == p443 && matches!(c.peer, PeerSet::External(_)))
+            .unwrap();
+        assert_eq!(joined.peer, PeerSet::External(ips(&["10.0.0.0/8"])));
+        assert_eq!(joined.allows, [1, 2].into());
+        // the pod cell and the cell of other ports are left alone
+        assert!(out.iter().any(|c| c.peer == PeerSet::cluster() && c.allows == [4].into()));
+        assert!(out.iter().any(|c| c.ports == PortSet::all() && c.allows == [3].into()));
+    }
+
+    #[test]
+    fn a_block_that_a_rule_with_more_ports_allows_whole_is_left_out() {
+        let p443 = PortSet::range(Protocol::Tcp, 443, 443);
+        let cells = vec![
+            cell(
+                PeerSet::External(ips(&["10.0.0.0/8 except 10.9.0.0/16", "192.168.0.0/16 except 192.168.7.0/24"])),
+                p443.clone(),
+                1,
+            ),
+            cell(
+                PeerSet::External(ips(&["10.0.0.0/8 except 10.1.0.0/16", "192.168.0.0/16"])),
+                PortSet::all(),
+                2,
+            ),
+        ];
+        let rules = merge_rules(cells);
+        assert_eq!(rules.len(), 2);
+        let r443 = rules.iter().find(|r| r.ports == p443).unwrap();
+        // 192.168.0.0/16 except 192.168.7.0/24 is allowed on every port already;
+        // 10.0.0.0/8 except 10.9.0.0/16 is not (10.1.0.0/16)
+        assert_eq!(r443.peers, vec![PeerSet::External(ips(&["10.0.0.0/8 except 10.9.0.0/16"]))]);
+        // a rule left with nothing is removed
+        let only = merge_rules(vec![
+            cell(PeerSet::External(ips(&["192.168.1.0/24"])), p443.clone(), 1),
+            cell(PeerSet::External(ips(&["192.168.0.0/16"])), PortSet::all(), 2),
+        ]);
+        assert_eq!(only.len(), 1);
+        assert!(only[0].ports.is_all());
+    }
 }

@@ -32,7 +32,9 @@ use crate::ir::{
     Action, Direction, IpSet, LabelSel, PeerSet, PortSet, Program, Statement, Tri, NAME_LABEL,
 };
 use crate::source::Span;
-use cells::{cuts_only_addresses, may_meet, meets, merge_rules, subtract_all, Holes};
+use cells::{
+    cuts_only_addresses, join_addresses, may_meet, meets, merge_rules, subtract_all, Holes,
+};
 use exactness::{assume, own_labels, Approx, Conflict};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -396,6 +398,7 @@ impl<'a> Compiler<'a> {
                 false
             }
         });
+        let cells = join_addresses(cells);
         denies.sort();
         // Each cell is cut by the denies in order, its pieces by the next
         // ones (the same pieces as cutting every cell by one deny after the

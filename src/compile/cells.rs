@@ -158,38 +158,31 @@ pub(super) fn may_meet(cell: &Cell, d: &Cell) -> bool {
 /// Returns the cells sorted.
 pub(super) fn join_addresses(cells: Vec<Cell>) -> Vec<Cell> {
     let mut out: Vec<Cell> = Vec::with_capacity(cells.len());
-    // (subject, ports) -> the union of their addresses, and the allows
-    type Joined = (
-        crate::ir::ranges::RangeUnion,
-        crate::ir::ranges::RangeUnion,
-        BTreeSet<usize>,
-        BTreeSet<usize>,
-    );
-    let mut joined: BTreeMap<(LabelSel, PortSet), Joined> = BTreeMap::new();
+    // (subject, ports) -> the cells to join
+    let mut joined: BTreeMap<(LabelSel, PortSet), Vec<Cell>> = BTreeMap::new();
     for c in cells {
-        let PeerSet::External(set) = &c.peer else {
+        if matches!(c.peer, PeerSet::External(_)) {
+            joined
+                .entry((c.subject.clone(), c.ports.clone()))
+                .or_default()
+                .push(c);
+        } else {
             out.push(c);
-            continue;
-        };
-        let j = joined
-            .entry((c.subject.clone(), c.ports.clone()))
-            .or_default();
-        for &(lo, hi) in set.v4.ranges() {
-            j.0.insert(lo, hi);
         }
-        for &(lo, hi) in set.v6.ranges() {
-            j.1.insert(lo, hi);
-        }
-        j.2.extend(c.allows.iter().copied());
-        j.3.extend(c.denies.iter().copied());
     }
-    for ((subject, ports), (v4, v6, allows, denies)) in joined {
+    for ((subject, ports), group) in joined {
+        let peer = PeerSet::External(IpSet::union_of(group.iter().filter_map(|c| match &c.peer {
+            PeerSet::External(s) => Some(s),
+            PeerSet::Pods { .. } => None,
+        })));
+        let (mut allows, mut denies) = (BTreeSet::new(), BTreeSet::new());
+        for c in group {
+            allows.extend(c.allows);
+            denies.extend(c.denies);
+        }
         out.push(Cell {
             subject,
-            peer: PeerSet::External(IpSet {
-                v4: v4.to_set(),
-                v6: v6.to_set(),
-            }),
+            peer,
             ports,
             allows,
             denies,
@@ -261,25 +254,15 @@ pub(super) fn merge_rules(cells: Vec<Cell>) -> Vec<PolicyRule> {
     let mut rules: Vec<PolicyRule> = by_ports
         .into_values()
         .map(|mut r| {
-            // one union of all the addresses (not one copy per set)
-            let (mut v4, mut v6) = (
-                crate::ir::ranges::RangeUnion::default(),
-                crate::ir::ranges::RangeUnion::default(),
-            );
+            let mut addrs: Vec<IpSet> = Vec::new();
             let mut pods: Vec<PeerSet> = Vec::new();
             for p in r.peers.drain(..) {
                 match p {
-                    PeerSet::External(s) => {
-                        s.v4.ranges().iter().for_each(|&(lo, hi)| v4.insert(lo, hi));
-                        s.v6.ranges().iter().for_each(|&(lo, hi)| v6.insert(lo, hi));
-                    }
+                    PeerSet::External(s) => addrs.push(s),
                     other => pods.push(other),
                 }
             }
-            let ext = IpSet {
-                v4: v4.to_set(),
-                v6: v6.to_set(),
-            };
+            let ext = IpSet::union_of(&addrs);
             pods.sort();
             pods.dedup();
             if !ext.is_empty() {
@@ -312,36 +295,22 @@ fn drop_covered_blocks(rules: &mut Vec<PolicyRule>) {
     }
     let mut trimmed: Vec<(usize, IpSet)> = Vec::new();
     for &i in &with_ext {
-        let (mut v4, mut v6) = (
-            crate::ir::ranges::RangeUnion::default(),
-            crate::ir::ranges::RangeUnion::default(),
+        let r = &rules[i];
+        let wider = IpSet::union_of(
+            with_ext
+                .iter()
+                .map(|&j| &rules[j])
+                .filter(|q| q.ports != r.ports && r.ports.is_subset_of(&q.ports))
+                .filter_map(ext),
         );
-        let mut any = false;
-        for &j in &with_ext {
-            let (r, q) = (&rules[i], &rules[j]);
-            if i != j && r.ports != q.ports && r.ports.is_subset_of(&q.ports) {
-                if let Some(s) = ext(q) {
-                    s.v4.ranges().iter().for_each(|&(lo, hi)| v4.insert(lo, hi));
-                    s.v6.ranges().iter().for_each(|&(lo, hi)| v6.insert(lo, hi));
-                    any = true;
-                }
-            }
-        }
-        let Some(have) = ext(&rules[i]).filter(|_| any) else {
+        let Some(have) = ext(r) else {
             continue;
-        };
-        let wider = IpSet {
-            v4: v4.to_set(),
-            v6: v6.to_set(),
         };
         if !have.meets(&wider) {
             continue;
         }
         // the blocks are disjoint: the kept ones are joined in one pass
-        let (mut k4, mut k6) = (
-            crate::ir::ranges::RangeUnion::default(),
-            crate::ir::ranges::RangeUnion::default(),
-        );
+        let mut kept: Vec<IpSet> = Vec::new();
         let mut dropped = false;
         for b in have.ip_blocks() {
             let mut set = IpSet::from_net(&b.cidr);
@@ -351,16 +320,11 @@ fn drop_covered_blocks(rules: &mut Vec<PolicyRule>) {
             if set.is_subset(&wider) {
                 dropped = true;
             } else {
-                set.v4.ranges().iter().for_each(|&(lo, hi)| k4.insert(lo, hi));
-                set.v6.ranges().iter().for_each(|&(lo, hi)| k6.insert(lo, hi));
+                kept.push(set);
             }
         }
         if dropped {
-            let kept = IpSet {
-                v4: k4.to_set(),
-                v6: k6.to_set(),
-            };
-            trimmed.push((i, kept));
+            trimmed.push((i, IpSet::union_of(&kept)));
         }
     }
     for (i, kept) in trimmed {

@@ -65,6 +65,22 @@ impl IpSet {
             v6: self.v6.union(&o.v6),
         }
     }
+    /// The union of many sets in one pass (folding [`IpSet::union`] copies
+    /// the union so far once per set: quadratic in their number).
+    pub fn union_of<'a>(sets: impl IntoIterator<Item = &'a IpSet>) -> IpSet {
+        let (mut v4, mut v6) = (
+            super::ranges::RangeUnion::default(),
+            super::ranges::RangeUnion::default(),
+        );
+        for s in sets {
+            s.v4.ranges().iter().for_each(|&(lo, hi)| v4.insert(lo, hi));
+            s.v6.ranges().iter().for_each(|&(lo, hi)| v6.insert(lo, hi));
+        }
+        IpSet {
+            v4: v4.to_set(),
+            v6: v6.to_set(),
+        }
+    }
     pub fn intersect(&self, o: &IpSet) -> IpSet {
         IpSet {
             v4: self.v4.intersect(&o.v4),

@@ -124,27 +124,48 @@ impl Read {
 /// Reads every `(name, text)` input. `default_ns` is the namespace of a
 /// NetworkPolicy that names none (`--namespace`); without it such a policy
 /// is an error (E0804). Policies are sorted by (namespace, name).
+///
+/// The documents of all inputs are read on every core (`crate::par`), each
+/// by a reader of its own; their diagnostics and policies are joined in
+/// input order, so the result does not depend on the number of cores.
 pub fn read(inputs: &[(String, String)], default_ns: Option<&str>) -> Read {
     let mut out = Read::default();
-    for (name, text) in inputs {
+    // (input, file, byte range of the document)
+    let mut docs: Vec<(usize, FileId, usize, usize)> = Vec::new();
+    let mut line_starts: Vec<Vec<usize>> = Vec::with_capacity(inputs.len());
+    for (i, (name, text)) in inputs.iter().enumerate() {
         let file = out.sources.add(name.clone(), text.clone());
+        line_starts.push(
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        );
+        docs.extend(
+            documents(text)
+                .into_iter()
+                .map(|(start, doc)| (i, file, start, start + doc.len())),
+        );
+    }
+    let read = crate::par::map(&docs, |&(i, file, start, end)| {
+        let (name, text) = &inputs[i];
         let mut r = Reader {
             file,
             text,
             diags: Vec::new(),
             policies: Vec::new(),
             default_ns,
-            origin_name: name.clone(),
-            doc_start: 0,
-            doc_end: text.len(),
-            cursor: 0,
-            line_starts: std::iter::once(0)
-                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect(),
+            origin_name: name,
+            doc_start: start,
+            doc_end: end,
+            cursor: start,
+            line_starts: &line_starts[i],
         };
-        r.file_text();
-        out.diagnostics.extend(r.diags);
-        out.policies.extend(r.policies);
+        r.document();
+        (r.diags, r.policies)
+    });
+    for (diags, policies) in read {
+        out.diagnostics.extend(diags);
+        out.policies.extend(policies);
     }
     out.policies
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -157,7 +178,7 @@ struct Reader<'a> {
     diags: Vec<Diagnostic>,
     policies: Vec<Policy>,
     default_ns: Option<&'a str>,
-    origin_name: String,
+    origin_name: &'a str,
     /// Byte range of the document being read.
     doc_start: usize,
     doc_end: usize,
@@ -166,8 +187,11 @@ struct Reader<'a> {
     /// large list is searched once, not once per object.
     cursor: usize,
     /// Byte offsets of line starts.
-    line_starts: Vec<usize>,
+    line_starts: &'a [usize],
 }
+
+/// What an absent field reads as.
+static NULL: Value = Value::Null;
 
 /// The documents of a YAML stream: (byte offset, text), split at lines
 /// that start with `---`.
@@ -261,44 +285,42 @@ impl Reader<'_> {
             .push(Diagnostic::error(code, msg).at(span, label.to_string()));
     }
 
-    fn file_text(&mut self) {
+    /// The document `doc_start..doc_end`: nothing when it is blank or
+    /// comments only, else its object (E0801 when it is not YAML).
+    fn document(&mut self) {
         let text = self.text;
-        for (start, doc) in documents(text) {
-            self.doc_start = start;
-            self.doc_end = start + doc.len();
-            self.cursor = start;
-            if doc.trim().is_empty()
-                || doc
-                    .lines()
-                    .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-            {
-                continue;
-            }
-            let v: Value = match serde_yaml::from_str(doc) {
-                Ok(v) => v,
-                Err(e) => {
-                    let (off, len) = match e.location() {
-                        Some(l) => (start + l.index(), 1),
-                        None => (start, 0),
-                    };
-                    let off = off.min(text.len());
-                    let msg = e.to_string();
-                    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                    self.diags.push(
-                        Diagnostic::error(
-                            "E0801",
-                            format!("this is not valid YAML or JSON: {msg}"),
-                        )
-                        .at(
-                            Span::new(self.file, off, (off + len).min(text.len())),
-                            "here",
-                        ),
-                    );
-                    continue;
-                }
-            };
-            self.object(&v, None);
+        let start = self.doc_start;
+        let doc = &text[start..self.doc_end];
+        if doc
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            return;
         }
+        let v: Value = match serde_yaml::from_str(doc) {
+            Ok(v) => v,
+            Err(e) => {
+                let (off, len) = match e.location() {
+                    Some(l) => (start + l.index(), 1),
+                    None => (start, 0),
+                };
+                let off = off.min(text.len());
+                let msg = e.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0801",
+                        format!("this is not valid YAML or JSON: {msg}"),
+                    )
+                    .at(
+                        Span::new(self.file, off, (off + len).min(text.len())),
+                        "here",
+                    ),
+                );
+                return;
+            }
+        };
+        self.object(&v, None);
     }
 
     /// One object; `item`: its index in a `List`.
@@ -397,7 +419,7 @@ impl Reader<'_> {
                 "unsupported apiVersion",
             );
         }
-        let meta = v.get("metadata").cloned().unwrap_or(Value::Null);
+        let meta = v.get("metadata").unwrap_or(&NULL);
         if !is_dns1123_subdomain_name(name) {
             self.error(
                 "E0802",
@@ -429,9 +451,9 @@ impl Reader<'_> {
                 "not a DNS-1123 label",
             );
         }
-        let spec = v.get("spec").cloned().unwrap_or(Value::Null);
+        let spec = v.get("spec").unwrap_or(&NULL);
         self.unknown_fields(
-            &spec,
+            spec,
             &["podSelector", "policyTypes", "ingress", "egress"],
             "spec.",
         );
@@ -503,7 +525,7 @@ impl Reader<'_> {
             ingress,
             egress,
             origin: String::new(),
-            built_from: built_from(&meta),
+            built_from: built_from(meta),
         })
     }
 

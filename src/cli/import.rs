@@ -64,16 +64,21 @@ pub fn run(a: Args) -> i32 {
     };
     let imported = import::recognise::programs(&r.policies, &resolve);
     report(fmt, &r.sources, &imported.notes);
-    let programs = imported.programs;
-    timer.lap("write");
-    // the result, checked as `nplc check` checks it
-    let files: Vec<crate::driver::Input> = programs
-        .iter()
+    let count = r.policies.len();
+    // what was read is not needed any more: its memory goes back to the
+    // allocator before the check takes its own
+    drop(r);
+    drop(inputs);
+    let files: Vec<crate::driver::Input> = imported
+        .programs
+        .into_iter()
         .map(|p| crate::driver::Input {
             name: format!("{}.npl", p.namespace),
-            text: p.text.clone(),
+            text: p.text,
         })
         .collect();
+    timer.lap("write");
+    // the result, checked as `nplc check` checks it
     let c = crate::driver::check_inputs(&files);
     timer.lap("check");
     report(fmt, &c.sources, &c.diagnostics);
@@ -81,9 +86,9 @@ pub fn run(a: Args) -> i32 {
         return EXIT_ERRORS;
     }
     if a.stdout {
-        let text: String = programs
+        let text: String = files
             .iter()
-            .map(|p| p.text.as_str())
+            .map(|f| f.text.as_str())
             .collect::<Vec<_>>()
             .join("\n");
         print!("{text}");
@@ -98,24 +103,26 @@ pub fn run(a: Args) -> i32 {
                 ),
             );
         }
-        for p in &programs {
-            let path = dir.join(format!("{}.npl", p.namespace));
-            if let Err(e) = std::fs::write(&path, &p.text) {
-                return super::fail_io(
-                    fmt,
-                    format!(
-                        "cannot write `{}`: {}",
-                        path.display(),
-                        crate::diag::io_msg(&e)
-                    ),
-                );
-            }
+        // the files on every core; the first that fails, in name order, is
+        // the one reported
+        let written = crate::par::map(&files, |f| {
+            let path = dir.join(&f.name);
+            std::fs::write(&path, &f.text).map_err(|e| {
+                format!(
+                    "cannot write `{}`: {}",
+                    path.display(),
+                    crate::diag::io_msg(&e)
+                )
+            })
+        });
+        if let Some(Err(e)) = written.into_iter().find(Result::is_err) {
+            return super::fail_io(fmt, e);
         }
         if fmt == ErrorFormat::Human {
             eprintln!(
                 "imported {} NetworkPolicies into {} programs in {}",
-                r.policies.len(),
-                programs.len(),
+                count,
+                files.len(),
                 dir.display()
             );
         }

@@ -132,20 +132,15 @@ pub fn read(inputs: &[(String, String)], default_ns: Option<&str>) -> Read {
     let mut out = Read::default();
     // (input, file, byte range of the document)
     let mut docs: Vec<(usize, FileId, usize, usize)> = Vec::new();
-    let mut line_starts: Vec<Vec<usize>> = Vec::with_capacity(inputs.len());
     for (i, (name, text)) in inputs.iter().enumerate() {
         let file = out.sources.add(name.clone(), text.clone());
-        line_starts.push(
-            std::iter::once(0)
-                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect(),
-        );
         docs.extend(
             documents(text)
                 .into_iter()
                 .map(|(start, doc)| (i, file, start, start + doc.len())),
         );
     }
+    let sources = &out.sources;
     let read = crate::par::map(&docs, |&(i, file, start, end)| {
         let (name, text) = &inputs[i];
         let mut r = Reader {
@@ -158,7 +153,7 @@ pub fn read(inputs: &[(String, String)], default_ns: Option<&str>) -> Read {
             doc_start: start,
             doc_end: end,
             cursor: start,
-            line_starts: &line_starts[i],
+            sources,
         };
         r.document();
         (r.diags, r.policies)
@@ -186,8 +181,8 @@ struct Reader<'a> {
     /// what it says looks there first: objects are found in order, and a
     /// large list is searched once, not once per object.
     cursor: usize,
-    /// Byte offsets of line starts.
-    line_starts: &'a [usize],
+    /// The inputs, for the line of a byte offset.
+    sources: &'a SourceMap,
 }
 
 /// What an absent field reads as.
@@ -211,13 +206,6 @@ fn documents(text: &str) -> Vec<(usize, &str)> {
 }
 
 impl Reader<'_> {
-    fn line_of(&self, offset: usize) -> usize {
-        match self.line_starts.binary_search(&offset) {
-            Ok(i) => i + 1,
-            Err(i) => i,
-        }
-    }
-
     /// Where `needle` first occurs from the cursor on in the document,
     /// else from the document's start.
     fn find(&self, needle: &str) -> Option<usize> {
@@ -371,7 +359,7 @@ impl Reader<'_> {
         if let Some((at, _)) = self.find_name(&name) {
             self.cursor = at;
         }
-        let line = self.line_of(self.cursor);
+        let line = self.sources.line(self.file, self.cursor);
         let before = self.diags.len();
         if let Some(p) = self.policy(v, &name) {
             if self.diags.len() == before {
@@ -981,6 +969,55 @@ mod tests {
         assert!(r.policies.is_empty());
         let s = r.diagnostics[0].primary.unwrap();
         assert_eq!(r.sources.line(s.file, s.start), 6);
+    }
+
+    #[test]
+    fn documents_read_in_parallel_keep_their_order_and_places() {
+        // enough documents for `crate::par` to split them between threads;
+        // every seventh has an unknown field, every eleventh is not YAML
+        let mut text = String::new();
+        let mut want = Vec::new();
+        for i in 0..300 {
+            if i > 0 {
+                text.push_str("---\n");
+            }
+            let line = text.lines().count() + 1;
+            if i % 11 == 0 {
+                text.push_str("kind: [unclosed\n");
+                want.push(("E0801", line + 1));
+                continue;
+            }
+            text.push_str(&format!(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p{i}, namespace: n{}}}\nspec:\n  podSelector: {{}}\n",
+                i % 5
+            ));
+            if i % 7 == 0 {
+                text.push_str("  bogus: 1\n");
+                want.push(("E0803", line + 5));
+            }
+        }
+        let r = one(&text);
+        let got: Vec<(&str, usize)> = r
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let s = d.primary.unwrap();
+                (d.code, r.sources.line(s.file, s.start))
+            })
+            .collect();
+        assert_eq!(got, want);
+        let read: Vec<(&str, &str)> = r
+            .policies
+            .iter()
+            .map(|p| (p.namespace.as_str(), p.name.as_str()))
+            .collect();
+        let mut sorted = read.clone();
+        sorted.sort();
+        assert_eq!(read, sorted);
+        assert_eq!(read.len(), (0..300).filter(|i| i % 11 != 0 && i % 7 != 0).count());
+        // each policy's origin is the line of its name
+        let p1 = r.policies.iter().find(|p| p.name == "p1").unwrap();
+        assert_eq!(p1.origin, "in.yaml:5");
     }
 
     #[test]

@@ -31,7 +31,7 @@
 #        two cores
 #      `kubectl kustomize OUT` where kubectl is installed (skipped with a
 #        message otherwise; stopped after --kustomize-timeout, default 120 s);
-# 5. `nplc matrix` (unless --no-matrix; --matrix-only skips 1-4): corpora
+# 5. `nplc matrix` (unless --no-matrix; --matrix-only skips 1-4 and 7): corpora
 #    of 10, 20, 40, 80 and 415 namespaces (ten statements each) with a
 #    generated cluster of one pod per workload (123, 243, 483, 963 and 4,983
 #    pods; `corpus_tool gen --pods`), and 140 namespaces with three pods per

@@ -2,7 +2,8 @@
 //! NetworkPolicy YAML to `.npl` programs, one per namespace (the library's
 //! `crate::import`). The result is checked as `nplc check` would check it;
 //! its warnings are printed as the import's summary. On an error in the
-//! input nothing is written (exit 1); a path that cannot be read is exit 2.
+//! input nothing is written (exit 1); a path that cannot be read, a file
+//! that cannot be written or a closed standard output is exit 2.
 
 use super::{report, report_then, ErrorFormat, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use crate::import;
@@ -83,15 +84,24 @@ pub fn run(a: Args) -> i32 {
     timer.lap("check");
     report(fmt, &c.sources, &c.diagnostics);
     if c.has_errors() {
-        return EXIT_ERRORS;
+        return super::exit_without_freeing(c, EXIT_ERRORS);
     }
+    let code = write_out(&a, &files, count);
+    super::exit_without_freeing(c, code)
+}
+
+/// Writes the programs where `a` says: standard output or `DIR/<namespace>.npl`.
+fn write_out(a: &Args, files: &[crate::driver::Input], count: usize) -> i32 {
+    let fmt = a.error_format;
     if a.stdout {
         let text: String = files
             .iter()
             .map(|f| f.text.as_str())
             .collect::<Vec<_>>()
             .join("\n");
-        print!("{text}");
+        if !super::print_stdout(&text) {
+            return EXIT_USAGE;
+        }
     } else if let Some(dir) = &a.out {
         if let Err(e) = std::fs::create_dir_all(dir) {
             return super::fail_io(
@@ -105,7 +115,7 @@ pub fn run(a: Args) -> i32 {
         }
         // the files on every core; the first that fails, in name order, is
         // the one reported
-        let written = crate::par::map(&files, |f| {
+        let written = crate::par::map(files, |f| {
             let path = dir.join(&f.name);
             std::fs::write(&path, &f.text).map_err(|e| {
                 format!(

@@ -617,3 +617,71 @@ fn two_sided(body: Vec<String>) -> Vec<String> {
     lines.extend(trailing);
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The programs of a YAML stream.
+    fn import(yaml: &str) -> Vec<Program> {
+        let r = super::super::read(&[("in.yaml".to_string(), yaml.to_string())], None);
+        assert!(!r.has_errors(), "{:?}", r.diagnostics);
+        programs(&r.policies)
+    }
+
+    #[test]
+    fn the_text_is_in_the_formatters_layout() {
+        // `use` lines; a namespace without workloads or isolates; workload
+        // names and isolates of different widths; a rule that allows
+        // nothing (its comment last in the block)
+        let yaml = "\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: a}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  egress:
+  - to:
+    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}
+      podSelector: {matchLabels: {k8s-app: kube-dns}}
+    ports: [{port: 53, protocol: UDP}, {port: 53}]
+  - to: [{ipBlock: {cidr: 10.0.0.0/8}}, {ipBlock: {cidr: 172.16.0.0/12}}, {ipBlock: {cidr: 192.168.0.0/16}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: b}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: a-much-longer-name}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: zz-egress, namespace: b}
+spec:
+  podSelector: {matchLabels: {app: a-much-longer-name}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 10.1.0.0/16}}]
+    ports: [{port: http}]
+";
+        let ps = import(yaml);
+        assert_eq!(ps.len(), 2);
+        for p in &ps {
+            assert!(
+                crate::syntax::fmt::is_formatted(&p.text),
+                "not in fmt's layout:\n{}",
+                p.text
+            );
+        }
+        assert!(ps[0].text.starts_with("use dns\nuse rfc1918\n\n# imported"));
+        let isolates = "  isolate ingress web                # web\n  isolate egress a-much-longer-name  # zz-egress\n";
+        assert!(ps[1].text.contains(isolates), "{}", ps[1].text);
+        assert!(
+            ps[1].text.ends_with("match no address)\n}\n"),
+            "{}",
+            ps[1].text
+        );
+    }
+}

@@ -3,7 +3,8 @@
 # test run; run it by hand on a quiet machine:
 #
 #   scripts/bench.sh [--quick] [--runs N] [--kustomize-timeout SECONDS]
-#                    [--no-matrix | --matrix-only | --review-only]
+#                    [--no-matrix | --matrix-only | --review-only |
+#                     --import-only]
 #                    [--nca-timeout SECONDS]
 #
 # 1. builds `nplc` (release) and the corpus tool (benches/corpus_tool.rs);
@@ -30,7 +31,7 @@
 #        two cores
 #      `kubectl kustomize OUT` where kubectl is installed (skipped with a
 #        message otherwise; stopped after --kustomize-timeout, default 120 s);
-# 5. `nplc matrix` (unless --no-matrix; --matrix-only skips 1-4): corpora
+# 5. `nplc matrix` (unless --no-matrix; --matrix-only skips 1-4 and 7): corpora
 #    of 10, 20, 40, 80 and 415 namespaces (ten statements each) with a
 #    generated cluster of one pod per workload (123, 243, 483, 963 and 4,983
 #    pods; `corpus_tool gen --pods`), and 140 namespaces with three pods per
@@ -45,14 +46,27 @@
 #    where nca is installed ($NCA, else on PATH, else .venv/bin/nca;
 #    skipped with a message otherwise; stopped after --nca-timeout, default
 #    600 s); --quick: 10, 40 and 415 namespaces;
-# 6. the review loop (issue 14; --review-only skips 1-5): the 10k corpus
+# 6. the review loop (issue 14; --review-only skips 1-5 and 7): the 10k corpus
 #    and a revision of it with 1% of its statements changed
 #    (`corpus_tool revise`), N runs each of
 #      nplc diff A B                    (target: under 2 s on two cores)
 #      nplc build A -o OUT              over its own output (OUT current)
 #      nplc build A -o OUT --check      the drift check of that OUT
 #                                       (target: within 1.2x of the build)
-# 7. prints the tables (markdown) and the targets, and keeps them in
+# 7. `nplc import` (issue 13; --import-only skips 1-6): 10,000
+#    NetworkPolicies in 500 namespaces (`scripts/gen_policies.py 10000`,
+#    one 6.7 MB stream), N runs each of
+#      nplc import P10K -o OUT          into a fresh OUT (target: under 1 s
+#                                       on two cores)
+#      nplc import P10K --stdout
+#      nplc build OUT -o B              the imported program, into a fresh
+#                                       directory on tmpfs (else on the disk)
+#      nplc build HAND -o B             a hand-written corpus of as many
+#                                       statements in 500 namespaces
+#                                       (`corpus_tool gen`; target: the
+#                                       imported program within 1.5x of it)
+#    and the stage timings of one import (NPLC_TIMINGS=1);
+# 8. prints the tables (markdown) and the targets, and keeps them in
 #    $BENCH_DIR/results.md.
 #
 # On a machine with more than two CPUs every timed command is pinned to two
@@ -65,6 +79,8 @@ QUICK=0
 KTIMEOUT=120
 MATRIX=1
 BUILDS=1
+REVIEW=1
+IMPORT=1
 NCATIMEOUT=600
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -72,8 +88,9 @@ while [ $# -gt 0 ]; do
     --runs) RUNS="$2"; shift ;;
     --kustomize-timeout) KTIMEOUT="$2"; shift ;;
     --no-matrix) MATRIX=0 ;;
-    --matrix-only) BUILDS=0 ;;
-    --review-only) BUILDS=0; MATRIX=0 ;;
+    --matrix-only) BUILDS=0; IMPORT=0 ;;
+    --review-only) BUILDS=0; MATRIX=0; IMPORT=0 ;;
+    --import-only) BUILDS=0; MATRIX=0; REVIEW=0 ;;
     --nca-timeout) NCATIMEOUT="$2"; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
@@ -403,6 +420,7 @@ fi
 say "kept in $BENCH_DIR/results.md"
 
 # ------------------------------------------------------------- review loop
+if [ "$REVIEW" -eq 1 ]; then
 say "review loop: nplc diff and nplc build --check ($RUNS runs each)"
 rv="$BENCH_DIR/review"
 mkdir -p "$rv"
@@ -433,3 +451,55 @@ rm -rf "$rv"
   echo "- \`nplc diff\` of two 10k revisions differing in 1% under 2 s: $DIFF_WALL ms, $(v "$DIFF_WALL" 2000)"
   echo "- \`nplc build --check\` within 1.2x of \`nplc build\`: $(awk -v a="$RC_WALL" -v b="$RB_WALL" 'BEGIN { printf "%.2f", a / b }')x, $(v "$RC_WALL" "$(awk -v b="$RB_WALL" 'BEGIN { print b * 1.2 }')")"
 } | tee -a "$BENCH_DIR/results.md"
+fi
+
+# ------------------------------------------------------------------ import
+if [ "$IMPORT" -eq 1 ]; then
+  command -v python3 >/dev/null 2>&1 || die "the import step needs python3 (scripts/gen_policies.py)"
+  im="$BENCH_DIR/import"
+  rm -rf "$im"
+  mkdir -p "$im/trash"
+  python3 scripts/gen_policies.py 10000 >"$im/p10k.yaml"
+  say "import: 10,000 NetworkPolicies, $(wc -c <"$im/p10k.yaml") bytes ($RUNS runs each)"
+  itrash=0
+  fresh_import() {
+    if [ -e "$im/out" ]; then itrash=$((itrash + 1)); mv "$im/out" "$im/trash/$itrash"; fi
+    sync
+  }
+  measure fresh_import "$NPLC" import "$im/p10k.yaml" -o "$im/out"
+  IM_WALL=$WALL; IM_CPU=$CPU; IM_RSS=$RSS
+  measure nothing "$NPLC" import "$im/p10k.yaml" --stdout
+  IMS_WALL=$WALL; IMS_CPU=$CPU; IMS_RSS=$RSS
+  IM_STAGES=$(NPLC_TIMINGS=1 "${PIN[@]}" "$NPLC" import "$im/p10k.yaml" --stdout 2>&1 >/dev/null \
+    | awk '/^nplc: / { printf "%s%s %s", sep, $2, $3; sep = ", " }')
+  # the imported program's statements (allow, deny, isolate: what the
+  # corpus tool counts as statements), and a hand-written corpus as large
+  IM_ST=$(cat "$im"/out/*.npl | grep -cE '^ *(allow|deny|isolate) ')
+  IM_FILES=$(find "$im/out" -name '*.npl' | wc -l)
+  "$TOOL" gen --out "$im/hand" --statements "$IM_ST" --namespaces 500 --seed 1 >/dev/null
+  if [ -d /dev/shm ] && [ -w /dev/shm ]; then BOUT=/dev/shm/nplc-bench-import-$$; else BOUT="$im/built"; fi
+  fresh_built() { rm -rf "$BOUT"; }
+  measure fresh_built "$NPLC" build "$im/out" -o "$BOUT"
+  IB_WALL=$WALL; IB_CPU=$CPU; IB_RSS=$RSS
+  IB_FILES=$(find "$BOUT" -type f -name '*.yaml' | wc -l)
+  measure fresh_built "$NPLC" build "$im/hand" -o "$BOUT"
+  HB_WALL=$WALL; HB_CPU=$CPU; HB_RSS=$RSS
+  HB_FILES=$(find "$BOUT" -type f -name '*.yaml' | wc -l)
+  rm -rf "$BOUT" "$im"
+  {
+    echo
+    echo "## nplc import (10,000 NetworkPolicies in 500 namespaces)"
+    echo
+    echo "| command | wall ms (best of $RUNS) | CPU ms | MB |"
+    echo "| --- | ---: | ---: | ---: |"
+    echo "| nplc import p10k.yaml -o OUT (fresh OUT; $IM_FILES files) | $IM_WALL | $IM_CPU | $IM_RSS |"
+    echo "| nplc import p10k.yaml --stdout | $IMS_WALL | $IMS_CPU | $IMS_RSS |"
+    echo "| nplc build OUT (the imported program: $IM_ST statements; $IB_FILES files written) | $IB_WALL | $IB_CPU | $IB_RSS |"
+    echo "| nplc build HAND (corpus_tool gen --statements $IM_ST --namespaces 500; $HB_FILES files written) | $HB_WALL | $HB_CPU | $HB_RSS |"
+    echo
+    echo "- stages of one import: $IM_STAGES"
+    v() { if awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; then echo "holds"; else echo "MISSED"; fi; }
+    echo "- \`nplc import\` of 10k NetworkPolicies under 1 s: $IM_WALL ms ($(v "$IM_WALL" 1000)); --stdout $IMS_WALL ms ($(v "$IMS_WALL" 1000))"
+    echo "- \`nplc build\` of the imported program within 1.5x of the hand-written one: $(awk -v a="$IB_WALL" -v b="$HB_WALL" 'BEGIN { printf "%.2f", a / b }')x wall, $(awk -v a="$IB_CPU" -v b="$HB_CPU" 'BEGIN { printf "%.2f", a / b }')x CPU, $(v "$IB_WALL" "$(awk -v b="$HB_WALL" 'BEGIN { print b * 1.5 }')")"
+  } | tee -a "$BENCH_DIR/results.md"
+fi

@@ -2,7 +2,8 @@
 //! NetworkPolicy YAML to `.npl` programs, one per namespace (the library's
 //! `crate::import`). The result is checked as `nplc check` would check it;
 //! its warnings are printed as the import's summary. On an error in the
-//! input nothing is written (exit 1); a path that cannot be read is exit 2.
+//! input nothing is written (exit 1); a path that cannot be read, a file
+//! that cannot be written or a closed standard output is exit 2.
 
 use super::{report, report_then, ErrorFormat, EXIT_ERRORS, EXIT_OK, EXIT_USAGE};
 use crate::import;
@@ -64,29 +65,43 @@ pub fn run(a: Args) -> i32 {
     };
     let imported = import::recognise::programs(&r.policies, &resolve);
     report(fmt, &r.sources, &imported.notes);
-    let programs = imported.programs;
-    timer.lap("write");
-    // the result, checked as `nplc check` checks it
-    let files: Vec<crate::driver::Input> = programs
-        .iter()
+    let count = r.policies.len();
+    // what was read is not needed any more: its memory goes back to the
+    // allocator before the check takes its own
+    drop(r);
+    drop(inputs);
+    let files: Vec<crate::driver::Input> = imported
+        .programs
+        .into_iter()
         .map(|p| crate::driver::Input {
             name: format!("{}.npl", p.namespace),
-            text: p.text.clone(),
+            text: p.text,
         })
         .collect();
+    timer.lap("write");
+    // the result, checked as `nplc check` checks it
     let c = crate::driver::check_inputs(&files);
     timer.lap("check");
     report(fmt, &c.sources, &c.diagnostics);
     if c.has_errors() {
-        return EXIT_ERRORS;
+        return super::exit_without_freeing(c, EXIT_ERRORS);
     }
+    let code = write_out(&a, &files, count);
+    super::exit_without_freeing(c, code)
+}
+
+/// Writes the programs where `a` says: standard output or `DIR/<namespace>.npl`.
+fn write_out(a: &Args, files: &[crate::driver::Input], count: usize) -> i32 {
+    let fmt = a.error_format;
     if a.stdout {
-        let text: String = programs
+        let text: String = files
             .iter()
-            .map(|p| p.text.as_str())
+            .map(|f| f.text.as_str())
             .collect::<Vec<_>>()
             .join("\n");
-        print!("{text}");
+        if !super::print_stdout(&text) {
+            return EXIT_USAGE;
+        }
     } else if let Some(dir) = &a.out {
         if let Err(e) = std::fs::create_dir_all(dir) {
             return super::fail_io(
@@ -98,24 +113,26 @@ pub fn run(a: Args) -> i32 {
                 ),
             );
         }
-        for p in &programs {
-            let path = dir.join(format!("{}.npl", p.namespace));
-            if let Err(e) = std::fs::write(&path, &p.text) {
-                return super::fail_io(
-                    fmt,
-                    format!(
-                        "cannot write `{}`: {}",
-                        path.display(),
-                        crate::diag::io_msg(&e)
-                    ),
-                );
-            }
+        // the files on every core; the first that fails, in name order, is
+        // the one reported
+        let written = crate::par::map(files, |f| {
+            let path = dir.join(&f.name);
+            std::fs::write(&path, &f.text).map_err(|e| {
+                format!(
+                    "cannot write `{}`: {}",
+                    path.display(),
+                    crate::diag::io_msg(&e)
+                )
+            })
+        });
+        if let Some(Err(e)) = written.into_iter().find(Result::is_err) {
+            return super::fail_io(fmt, e);
         }
         if fmt == ErrorFormat::Human {
             eprintln!(
                 "imported {} NetworkPolicies into {} programs in {}",
-                r.policies.len(),
-                programs.len(),
+                count,
+                files.len(),
                 dir.display()
             );
         }

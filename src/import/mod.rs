@@ -124,27 +124,43 @@ impl Read {
 /// Reads every `(name, text)` input. `default_ns` is the namespace of a
 /// NetworkPolicy that names none (`--namespace`); without it such a policy
 /// is an error (E0804). Policies are sorted by (namespace, name).
+///
+/// The documents of all inputs are read on every core (`crate::par`), each
+/// by a reader of its own; their diagnostics and policies are joined in
+/// input order, so the result does not depend on the number of cores.
 pub fn read(inputs: &[(String, String)], default_ns: Option<&str>) -> Read {
     let mut out = Read::default();
-    for (name, text) in inputs {
+    // (input, file, byte range of the document)
+    let mut docs: Vec<(usize, FileId, usize, usize)> = Vec::new();
+    for (i, (name, text)) in inputs.iter().enumerate() {
         let file = out.sources.add(name.clone(), text.clone());
+        docs.extend(
+            documents(text)
+                .into_iter()
+                .map(|(start, doc)| (i, file, start, start + doc.len())),
+        );
+    }
+    let sources = &out.sources;
+    let read = crate::par::map(&docs, |&(i, file, start, end)| {
+        let (name, text) = &inputs[i];
         let mut r = Reader {
             file,
             text,
             diags: Vec::new(),
             policies: Vec::new(),
             default_ns,
-            origin_name: name.clone(),
-            doc_start: 0,
-            doc_end: text.len(),
-            cursor: 0,
-            line_starts: std::iter::once(0)
-                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect(),
+            origin_name: name,
+            doc_start: start,
+            doc_end: end,
+            cursor: start,
+            sources,
         };
-        r.file_text();
-        out.diagnostics.extend(r.diags);
-        out.policies.extend(r.policies);
+        r.document();
+        (r.diags, r.policies)
+    });
+    for (diags, policies) in read {
+        out.diagnostics.extend(diags);
+        out.policies.extend(policies);
     }
     out.policies
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -157,7 +173,7 @@ struct Reader<'a> {
     diags: Vec<Diagnostic>,
     policies: Vec<Policy>,
     default_ns: Option<&'a str>,
-    origin_name: String,
+    origin_name: &'a str,
     /// Byte range of the document being read.
     doc_start: usize,
     doc_end: usize,
@@ -165,9 +181,12 @@ struct Reader<'a> {
     /// what it says looks there first: objects are found in order, and a
     /// large list is searched once, not once per object.
     cursor: usize,
-    /// Byte offsets of line starts.
-    line_starts: Vec<usize>,
+    /// The inputs, for the line of a byte offset.
+    sources: &'a SourceMap,
 }
+
+/// What an absent field reads as.
+static NULL: Value = Value::Null;
 
 /// The documents of a YAML stream: (byte offset, text), split at lines
 /// that start with `---`.
@@ -187,13 +206,6 @@ fn documents(text: &str) -> Vec<(usize, &str)> {
 }
 
 impl Reader<'_> {
-    fn line_of(&self, offset: usize) -> usize {
-        match self.line_starts.binary_search(&offset) {
-            Ok(i) => i + 1,
-            Err(i) => i,
-        }
-    }
-
     /// Where `needle` first occurs from the cursor on in the document,
     /// else from the document's start.
     fn find(&self, needle: &str) -> Option<usize> {
@@ -261,44 +273,42 @@ impl Reader<'_> {
             .push(Diagnostic::error(code, msg).at(span, label.to_string()));
     }
 
-    fn file_text(&mut self) {
+    /// The document `doc_start..doc_end`: nothing when it is blank or
+    /// comments only, else its object (E0801 when it is not YAML).
+    fn document(&mut self) {
         let text = self.text;
-        for (start, doc) in documents(text) {
-            self.doc_start = start;
-            self.doc_end = start + doc.len();
-            self.cursor = start;
-            if doc.trim().is_empty()
-                || doc
-                    .lines()
-                    .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-            {
-                continue;
-            }
-            let v: Value = match serde_yaml::from_str(doc) {
-                Ok(v) => v,
-                Err(e) => {
-                    let (off, len) = match e.location() {
-                        Some(l) => (start + l.index(), 1),
-                        None => (start, 0),
-                    };
-                    let off = off.min(text.len());
-                    let msg = e.to_string();
-                    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                    self.diags.push(
-                        Diagnostic::error(
-                            "E0801",
-                            format!("this is not valid YAML or JSON: {msg}"),
-                        )
-                        .at(
-                            Span::new(self.file, off, (off + len).min(text.len())),
-                            "here",
-                        ),
-                    );
-                    continue;
-                }
-            };
-            self.object(&v, None);
+        let start = self.doc_start;
+        let doc = &text[start..self.doc_end];
+        if doc
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            return;
         }
+        let v: Value = match serde_yaml::from_str(doc) {
+            Ok(v) => v,
+            Err(e) => {
+                let (off, len) = match e.location() {
+                    Some(l) => (start + l.index(), 1),
+                    None => (start, 0),
+                };
+                let off = off.min(text.len());
+                let msg = e.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0801",
+                        format!("this is not valid YAML or JSON: {msg}"),
+                    )
+                    .at(
+                        Span::new(self.file, off, (off + len).min(text.len())),
+                        "here",
+                    ),
+                );
+                return;
+            }
+        };
+        self.object(&v, None);
     }
 
     /// One object; `item`: its index in a `List`.
@@ -349,7 +359,7 @@ impl Reader<'_> {
         if let Some((at, _)) = self.find_name(&name) {
             self.cursor = at;
         }
-        let line = self.line_of(self.cursor);
+        let line = self.sources.line(self.file, self.cursor);
         let before = self.diags.len();
         if let Some(p) = self.policy(v, &name) {
             if self.diags.len() == before {
@@ -397,7 +407,7 @@ impl Reader<'_> {
                 "unsupported apiVersion",
             );
         }
-        let meta = v.get("metadata").cloned().unwrap_or(Value::Null);
+        let meta = v.get("metadata").unwrap_or(&NULL);
         if !is_dns1123_subdomain_name(name) {
             self.error(
                 "E0802",
@@ -429,9 +439,9 @@ impl Reader<'_> {
                 "not a DNS-1123 label",
             );
         }
-        let spec = v.get("spec").cloned().unwrap_or(Value::Null);
+        let spec = v.get("spec").unwrap_or(&NULL);
         self.unknown_fields(
-            &spec,
+            spec,
             &["podSelector", "policyTypes", "ingress", "egress"],
             "spec.",
         );
@@ -503,7 +513,7 @@ impl Reader<'_> {
             ingress,
             egress,
             origin: String::new(),
-            built_from: built_from(&meta),
+            built_from: built_from(meta),
         })
     }
 
@@ -959,6 +969,55 @@ mod tests {
         assert!(r.policies.is_empty());
         let s = r.diagnostics[0].primary.unwrap();
         assert_eq!(r.sources.line(s.file, s.start), 6);
+    }
+
+    #[test]
+    fn documents_read_in_parallel_keep_their_order_and_places() {
+        // enough documents for `crate::par` to split them between threads;
+        // every seventh has an unknown field, every eleventh is not YAML
+        let mut text = String::new();
+        let mut want = Vec::new();
+        for i in 0..300 {
+            if i > 0 {
+                text.push_str("---\n");
+            }
+            let line = text.lines().count() + 1;
+            if i % 11 == 0 {
+                text.push_str("kind: [unclosed\n");
+                want.push(("E0801", line + 1));
+                continue;
+            }
+            text.push_str(&format!(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p{i}, namespace: n{}}}\nspec:\n  podSelector: {{}}\n",
+                i % 5
+            ));
+            if i % 7 == 0 {
+                text.push_str("  bogus: 1\n");
+                want.push(("E0803", line + 5));
+            }
+        }
+        let r = one(&text);
+        let got: Vec<(&str, usize)> = r
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let s = d.primary.unwrap();
+                (d.code, r.sources.line(s.file, s.start))
+            })
+            .collect();
+        assert_eq!(got, want);
+        let read: Vec<(&str, &str)> = r
+            .policies
+            .iter()
+            .map(|p| (p.namespace.as_str(), p.name.as_str()))
+            .collect();
+        let mut sorted = read.clone();
+        sorted.sort();
+        assert_eq!(read, sorted);
+        assert_eq!(read.len(), (0..300).filter(|i| i % 11 != 0 && i % 7 != 0).count());
+        // each policy's origin is the line of its name
+        let p1 = r.policies.iter().find(|p| p.name == "p1").unwrap();
+        assert_eq!(p1.origin, "in.yaml:5");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! scoped to its side (`on ingress` / `on egress`), or a two-sided allow
 //! where the other side is external or pods of namespaces with no policy
 //! (there both mean the same). Policies are written in (namespace, name)
-//! order, rules in their order, so the text is a function of the input.
+//! order, rules in their order, so the text is a function of the input;
+//! it is written in `nplc fmt`'s layout directly (not formatted after).
 
 use super::{Expr, Op, Peer, Policy, PortValue, Rule, Selector};
 use crate::ir::NAME_LABEL;
@@ -28,19 +29,17 @@ pub fn programs(policies: &[Policy]) -> Vec<Program> {
         by_ns.entry(p.namespace.as_str()).or_default().push(p);
     }
     let managed: BTreeSet<&str> = by_ns.keys().copied().collect();
-    // namespaces are independent: written and formatted on every core, in
-    // name order
+    // namespaces are independent: written on every core, in name order
     let items: Vec<(&&str, &Vec<&Policy>)> = by_ns.iter().collect();
     crate::par::map(&items, |(ns, ps)| Program {
         namespace: ns.to_string(),
-        text: formatted(namespace_text(ns, ps, &managed)),
+        text: namespace_text(ns, ps, &managed),
     })
 }
 
-/// A program text in `nplc fmt`'s layout. The formatter refuses only a
-/// text it cannot lay out without changing it; the import then keeps its
-/// own layout (still a valid program), and the import's tests require the
-/// formatted one (`tests/it/import_props.rs`).
+/// A text in `nplc fmt`'s layout (a file recognised as nplc's own
+/// output, [`super::recognise`]). The formatter refuses only a text it
+/// cannot lay out without changing it; the text is then kept as written.
 pub(crate) fn formatted(text: String) -> String {
     crate::syntax::fmt::format_source(crate::source::FileId(0), &text).unwrap_or(text)
 }
@@ -464,18 +463,6 @@ fn namespace_text(ns: &str, policies: &[&Policy], managed: &BTreeSet<&str>) -> S
         (false, true) => "default deny egress",
         (false, false) => "default allow",
     };
-    let mut lines: Vec<String> = Vec::new();
-    let sources: BTreeSet<&str> = policies.iter().map(|p| p.name.as_str()).collect();
-    lines.push(format!(
-        "# imported by `nplc import` from {} NetworkPolicies: {}",
-        policies.len(),
-        sources.into_iter().collect::<Vec<_>>().join(", ")
-    ));
-    lines.push(format!("namespace {ns} {{"));
-    lines.push(format!("  {posture}"));
-    for (name, sel) in &names.decls {
-        lines.push(format!("  workload {name} = {sel}"));
-    }
     // one `isolate` per (directions, pods), naming every policy behind it,
     // where the first of them stands
     let mut isolates: Vec<(String, Vec<&str>)> = Vec::new();
@@ -494,9 +481,6 @@ fn namespace_text(ns: &str, policies: &[&Policy], managed: &BTreeSet<&str>) -> S
             None => isolates.push((stmt, vec![&p.name])),
         }
     }
-    for (stmt, from) in isolates {
-        lines.push(format!("{stmt}  # {}", from.join(", ")));
-    }
     let mut body = Body::default();
     for p in policies {
         if p.ingress_isolated {
@@ -510,14 +494,80 @@ fn namespace_text(ns: &str, policies: &[&Policy], managed: &BTreeSet<&str>) -> S
             }
         }
     }
-    lines.extend(two_sided(body.lines));
-    lines.push("}".to_string());
-    for m in body.uses.iter().rev() {
-        lines.insert(0, format!("use {m}"));
+    let body_lines = two_sided(body.lines);
+    // The text in `nplc fmt`'s layout (docs/fmt.md), written directly: the
+    // `use` statements first, a blank line, the header comment and the
+    // block; in it the workloads (their `=` aligned), a blank line, the
+    // posture, the isolates (their comments aligned) and the rules, each
+    // under its comment. `tests/it/import_props.rs` and the fixtures hold
+    // it equal to the formatter's output.
+    let mut text = String::with_capacity(
+        256 + 48 * (names.decls.len() + isolates.len())
+            + body_lines.iter().map(|l| l.len() + 1).sum::<usize>(),
+    );
+    for m in &body.uses {
+        text.push_str("use ");
+        text.push_str(m);
+        text.push('\n');
     }
-    let mut text = lines.join("\n");
+    if !body.uses.is_empty() {
+        text.push('\n');
+    }
+    text.push_str("# imported by `nplc import` from ");
+    text.push_str(&policies.len().to_string());
+    text.push_str(" NetworkPolicies: ");
+    let sources: BTreeSet<&str> = policies.iter().map(|p| p.name.as_str()).collect();
+    for (i, s) in sources.into_iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(s);
+    }
+    text.push_str("\nnamespace ");
+    text.push_str(ns);
+    text.push_str(" {\n");
+    let width = names
+        .decls
+        .iter()
+        .map(|(name, _)| name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (name, sel) in &names.decls {
+        text.push_str("  workload ");
+        text.push_str(name);
+        push_spaces(&mut text, width - name.chars().count());
+        text.push_str(" = ");
+        text.push_str(sel);
+        text.push('\n');
+    }
+    if !names.decls.is_empty() {
+        text.push('\n');
+    }
+    text.push_str("  ");
+    text.push_str(posture);
     text.push('\n');
+    let width = isolates
+        .iter()
+        .map(|(s, _)| s.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (stmt, from) in &isolates {
+        text.push_str(stmt);
+        push_spaces(&mut text, width - stmt.chars().count() + 2);
+        text.push_str("# ");
+        text.push_str(&from.join(", "));
+        text.push('\n');
+    }
+    for l in &body_lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    text.push_str("}\n");
     text
+}
+
+fn push_spaces(text: &mut String, n: usize) {
+    text.extend(std::iter::repeat_n(' ', n));
 }
 
 /// An allow `on ingress` and the same allow `on egress` mean the same as
@@ -566,4 +616,72 @@ fn two_sided(body: Vec<String>) -> Vec<String> {
         .collect();
     lines.extend(trailing);
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The programs of a YAML stream.
+    fn import(yaml: &str) -> Vec<Program> {
+        let r = super::super::read(&[("in.yaml".to_string(), yaml.to_string())], None);
+        assert!(!r.has_errors(), "{:?}", r.diagnostics);
+        programs(&r.policies)
+    }
+
+    #[test]
+    fn the_text_is_in_the_formatters_layout() {
+        // `use` lines; a namespace without workloads or isolates; workload
+        // names and isolates of different widths; a rule that allows
+        // nothing (its comment last in the block)
+        let yaml = "\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: a}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  egress:
+  - to:
+    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}
+      podSelector: {matchLabels: {k8s-app: kube-dns}}
+    ports: [{port: 53, protocol: UDP}, {port: 53}]
+  - to: [{ipBlock: {cidr: 10.0.0.0/8}}, {ipBlock: {cidr: 172.16.0.0/12}}, {ipBlock: {cidr: 192.168.0.0/16}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: b}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: a-much-longer-name}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: zz-egress, namespace: b}
+spec:
+  podSelector: {matchLabels: {app: a-much-longer-name}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 10.1.0.0/16}}]
+    ports: [{port: http}]
+";
+        let ps = import(yaml);
+        assert_eq!(ps.len(), 2);
+        for p in &ps {
+            assert!(
+                crate::syntax::fmt::is_formatted(&p.text),
+                "not in fmt's layout:\n{}",
+                p.text
+            );
+        }
+        assert!(ps[0].text.starts_with("use dns\nuse rfc1918\n\n# imported"));
+        let isolates = "  isolate ingress web                # web\n  isolate egress a-much-longer-name  # zz-egress\n";
+        assert!(ps[1].text.contains(isolates), "{}", ps[1].text);
+        assert!(
+            ps[1].text.ends_with("match no address)\n}\n"),
+            "{}",
+            ps[1].text
+        );
+    }
 }

@@ -502,3 +502,43 @@ fn bad_input_is_refused_with_a_place_and_nothing_is_written() {
         assert!(!dir.join("out").exists(), "{file}: something was written");
     }
 }
+
+/// `nplc import --stdout` into a pipe closed by its reader: exit 2, no
+/// panic. The output (over 100 KB) is larger than a pipe holds, so the
+/// write fails whenever the reader goes.
+#[test]
+fn a_closed_standard_output_is_exit_2() {
+    let dir = std::env::temp_dir().join(format!("nplc-it-import-pipe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml: Vec<String> = (0..800)
+        .map(|i| {
+            format!(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p{i}, namespace: n{}}}\nspec:\n  podSelector: {{matchLabels: {{app: a{i}}}}}\n  ingress:\n  - from: [{{podSelector: {{matchLabels: {{app: b{i}}}}}}}]\n    ports: [{{port: {}}}]\n",
+                i % 40,
+                1000 + i
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("p.yaml"), yaml.join("---\n")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
+        .current_dir(&dir)
+        .args(["import", "p.yaml", "--stdout"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let full = std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
+        .current_dir(&dir)
+        .args(["import", "p.yaml", "--stdout"])
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(0));
+    assert!(full.stdout.len() > 100_000, "{} bytes", full.stdout.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -119,7 +119,9 @@ pub fn check_incremental(
         .into_iter()
         .map(Some)
         .collect();
-    let mut taken: Vec<Option<(Option<ir::Statement>, Option<usize>, Vec<Diagnostic>)>> = r
+    // (its statement, the statement's id in `prev`, its diagnostics)
+    type Taken = (Option<ir::Statement>, Option<usize>, Vec<Diagnostic>);
+    let mut taken: Vec<Option<Taken>> = r
         .rules
         .iter()
         .enumerate()

@@ -3,13 +3,14 @@
 //! its own. Input: the parsed files (each parsed once per edit by the
 //! server; a file whose text does not parse keeps its last parse, so that
 //! one half-typed statement does not turn every name it declares into an
-//! error elsewhere). Each run reuses what the last run that compiled gave
-//! for what the edits since did not touch (files lowered, rules checked,
-//! namespaces compiled: see [`Worker::run`]), and gives what a run from
-//! scratch gives. Output: an [`Analyzed`] per run: every file's
-//! diagnostics as the protocol shows them (code, related information from
-//! the secondary labels, help), their fixes, and which policies each
-//! statement produces.
+//! error elsewhere), and the target to analyse for (the project's). Each
+//! run reuses what the last runs gave for what the edits since did not
+//! touch (the scope, files lowered, namespaces merged and checked, rules
+//! checked, namespaces compiled and linted: see [`Worker::run`]), moved
+//! rather than copied, and gives what a run from scratch gives. Output:
+//! an [`Analyzed`] per run: every file's diagnostics as the protocol shows
+//! them (code, related information from the secondary labels, help), their
+//! fixes, and which policies each statement produces.
 
 use super::actions::{self, Fix};
 use super::text::LineIndex;
@@ -634,7 +635,7 @@ fn statements(prog: &Program, set: &PolicySet, out: &mut Analyzed) {
 mod tests {
     //! The law of the incremental runs: after any sequence of edits, a
     //! run gives what the stages give from scratch on the same files (the
-    //! same diagnostics, program and policies).
+    //! same diagnostics, program and policies), for either target.
 
     use super::*;
     use proptest::prelude::*;

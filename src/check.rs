@@ -49,10 +49,12 @@ pub fn check(r: &Resolved, sink: &mut Sink) -> Result<ir::Program, Failed> {
 }
 
 /// What checking each rule gave (by the rule's index in the resolved
-/// program): its statement's id, if it has one, and its diagnostics.
+/// program): its statement's id, if it has one, and its diagnostics; and
+/// what checking each namespace reported.
 #[derive(Debug, Default)]
 pub struct Memo {
     rules: Vec<(Option<usize>, Vec<Diagnostic>)>,
+    namespaces: std::collections::BTreeMap<String, Vec<Diagnostic>>,
 }
 
 /// What [`check_incremental`] gives.
@@ -63,35 +65,80 @@ pub struct Checked {
     /// For each statement (by id), the id of the previous program's
     /// statement it equals but for the id, if it was taken from there.
     pub same: Vec<Option<usize>>,
+    /// The namespaces checked again, which may differ from the previous
+    /// program's (`None`: all of them).
+    pub rechecked: Option<std::collections::BTreeSet<String>>,
     pub memo: Memo,
 }
 
 /// [`check`] again after an edit (the language server): the rules that
 /// `same_rule` says are equal to a rule of the previous call (by index in
-/// its resolved program) take that call's statement (from `prev`, its
-/// program) and diagnostics instead of being checked again. A rule checks
-/// on its own (what it gives depends on nothing else), so the result is
-/// what `check` gives.
+/// its resolved program) take that call's statement (moved out of `prev`,
+/// its program) and diagnostics instead of being checked again, and so do
+/// the namespaces that are not in `changed` (`None`: all changed). A rule
+/// and a namespace check on their own (what each gives depends on nothing
+/// else), so the result is what `check` gives.
 pub fn check_incremental(
     r: &Resolved,
     same_rule: &[Option<usize>],
-    prev: Option<(&ir::Program, &Memo)>,
+    changed: Option<&std::collections::BTreeSet<String>>,
+    prev: Option<(ir::Program, Memo)>,
     sink: &mut Sink,
 ) -> Checked {
     let mark = sink.mark();
-    let mut c = Checker { diags: Vec::new() };
+    let (mut old_prog, mut old_memo) = prev.unwrap_or_default();
+    let mut diags = Vec::new();
     let mut prog = ir::Program::default();
-    namespaces(r, &mut c, &mut prog);
-    let old = |i: usize| {
-        let (p, m) = prev?;
-        let (id, diags) = m.rules.get(same_rule.get(i).copied().flatten()?)?;
-        let stmt = match id {
-            Some(id) => Some((p.statements.get(*id)?, *id)),
-            None => None,
-        };
-        Some((stmt, diags))
+    let mut memo = Memo {
+        rules: Vec::with_capacity(r.rules.len()),
+        namespaces: std::collections::BTreeMap::new(),
     };
-    let todo: Vec<usize> = (0..r.rules.len()).filter(|i| old(*i).is_none()).collect();
+    let mut rechecked = changed.map(|_| std::collections::BTreeSet::new());
+    for (name, ns) in &r.namespaces {
+        let old = match changed {
+            Some(c) if !c.contains(name) => old_prog
+                .namespaces
+                .remove(name)
+                .and_then(|n| Some((n, old_memo.namespaces.remove(name)?))),
+            _ => None,
+        };
+        let (n, d) = old.unwrap_or_else(|| {
+            if let Some(r) = &mut rechecked {
+                r.insert(name.clone());
+            }
+            let mut c = Checker { diags: Vec::new() };
+            let n = namespace(name, ns, &mut c);
+            (n, c.diags)
+        });
+        diags.extend(d.iter().cloned());
+        prog.namespaces.insert(name.clone(), n);
+        memo.namespaces.insert(name.clone(), d);
+    }
+    // the previous statements, each taken once
+    let mut old_stmts: Vec<Option<ir::Statement>> = std::mem::take(&mut old_prog.statements)
+        .into_iter()
+        .map(Some)
+        .collect();
+    // (its statement, the statement's id in `prev`, its diagnostics)
+    type Taken = (Option<ir::Statement>, Option<usize>, Vec<Diagnostic>);
+    let mut taken: Vec<Option<Taken>> = r
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let j = same_rule.get(i).copied().flatten()?;
+            let (id, _) = old_memo.rules.get(j)?;
+            let stmt = match id {
+                Some(id) => Some(old_stmts.get_mut(*id)?.take()?),
+                None => None,
+            };
+            let was = *id;
+            let d = old_memo.rules.get_mut(j).map(|x| std::mem::take(&mut x.1))?;
+            Some((stmt, was, d))
+        })
+        .collect();
+    drop(old_stmts);
+    let todo: Vec<usize> = (0..r.rules.len()).filter(|i| taken[*i].is_none()).collect();
     let mut fresh = crate::par::map_chunks(&todo, |is| {
         is.iter()
             .map(|i| {
@@ -102,19 +149,12 @@ pub fn check_incremental(
             .collect()
     })
     .into_iter();
-    let mut memo = Memo {
-        rules: Vec::with_capacity(r.rules.len()),
-    };
     let mut same = Vec::with_capacity(r.rules.len());
-    for i in 0..r.rules.len() {
-        let (stmt, was, diags) = match old(i) {
-            Some((s, diags)) => (
-                s.map(|(s, _)| s.clone()),
-                s.map(|(_, id)| id),
-                diags.clone(),
-            ),
+    for t in taken.iter_mut() {
+        let (stmt, was, rule_diags) = match t.take() {
+            Some(x) => x,
             None => match fresh.next() {
-                Some((s, diags)) => (s, None, diags),
+                Some((s, d)) => (s, None, d),
                 None => continue,
             },
         };
@@ -124,14 +164,15 @@ pub fn check_incremental(
             same.push(was);
             prog.statements.len() - 1
         });
-        c.diags.extend(diags.iter().cloned());
-        memo.rules.push((id, diags));
+        diags.extend(rule_diags.iter().cloned());
+        memo.rules.push((id, rule_diags));
     }
-    sink.extend(c.diags);
+    sink.extend(diags);
     Checked {
         program: prog,
         failed: sink.finish(mark, ()).err(),
         same,
+        rechecked,
         memo,
     }
 }
@@ -139,99 +180,102 @@ pub fn check_incremental(
 /// The namespaces of a resolved program, checked, into `prog`.
 fn namespaces(r: &Resolved, c: &mut Checker, prog: &mut ir::Program) {
     for (name, ns) in &r.namespaces {
-        c.namespace_name(&ns.name.node, ns.name.span);
-        let posture = match ns.posture {
+        let n = namespace(name, ns, c);
+        prog.namespaces.insert(name.clone(), n);
+    }
+}
+
+/// One namespace of a resolved program, checked.
+fn namespace(name: &str, ns: &crate::resolve::RNamespace, c: &mut Checker) -> ir::Namespace {
+    c.namespace_name(&ns.name.node, ns.name.span);
+    let posture = match ns.posture {
+        None => Isolation {
+            ingress: true,
+            egress: true,
+        },
+        Some((true, _, _)) => Isolation::default(),
+        Some((false, None, _)) => Isolation {
+            ingress: true,
+            egress: true,
+        },
+        Some((false, Some(Direction::Ingress), _)) => Isolation {
+            ingress: true,
+            egress: false,
+        },
+        Some((false, Some(Direction::Egress), _)) => Isolation {
+            ingress: false,
+            egress: true,
+        },
+    };
+    let mut isolates = Vec::new();
+    for iso in &ns.isolates {
+        let mut pods = Vec::new();
+        for t in &iso.targets {
+            for p in c.peer(t) {
+                match &p.set {
+                    PeerSet::Pods { namespaces, pods: sel } if *namespaces == ir::ns_named(name) => pods.push(sel.clone()),
+                    _ => c.diags.push(
+                        Diagnostic::error("E0108", "`isolate` takes pods of its own namespace")
+                            .at(p.span, "not pods of this namespace")
+                            .with_help(format!("isolate pods of `{name}` with a selector such as `app=api`; to isolate pods of another namespace, write `isolate` in that namespace's block")),
+                    ),
+                }
+            }
+        }
+        let directions = match iso.direction {
             None => Isolation {
                 ingress: true,
                 egress: true,
             },
-            Some((true, _, _)) => Isolation::default(),
-            Some((false, None, _)) => Isolation {
-                ingress: true,
-                egress: true,
-            },
-            Some((false, Some(Direction::Ingress), _)) => Isolation {
+            Some(Direction::Ingress) => Isolation {
                 ingress: true,
                 egress: false,
             },
-            Some((false, Some(Direction::Egress), _)) => Isolation {
+            Some(Direction::Egress) => Isolation {
                 ingress: false,
                 egress: true,
             },
         };
-        let mut isolates = Vec::new();
-        for iso in &r.namespaces[name].isolates {
-            let mut pods = Vec::new();
-            for t in &iso.targets {
-                for p in c.peer(t) {
-                    match &p.set {
-                        PeerSet::Pods { namespaces, pods: sel } if *namespaces == ir::ns_named(name) => pods.push(sel.clone()),
-                        _ => c.diags.push(
-                            Diagnostic::error("E0108", "`isolate` takes pods of its own namespace")
-                                .at(p.span, "not pods of this namespace")
-                                .with_help(format!("isolate pods of `{name}` with a selector such as `app=api`; to isolate pods of another namespace, write `isolate` in that namespace's block")),
-                        ),
-                    }
-                }
-            }
-            let directions = match iso.direction {
-                None => Isolation {
-                    ingress: true,
-                    egress: true,
-                },
-                Some(Direction::Ingress) => Isolation {
-                    ingress: true,
-                    egress: false,
-                },
-                Some(Direction::Egress) => Isolation {
-                    ingress: false,
-                    egress: true,
-                },
-            };
-            isolates.push(ir::Isolate {
-                directions,
-                pods,
-                span: iso.span,
-            });
-        }
-        let mut workloads = std::collections::BTreeMap::new();
-        let mut workload_decls = Vec::new();
-        for (wname, sel) in &ns.workloads {
-            let ls = c.selector(sel);
-            workload_decls.push(ir::WorkloadDecl {
-                name: wname.clone(),
-                pods: ls.clone(),
-                span: sel.span,
-            });
-            workloads.entry(ls).or_insert_with(|| wname.clone());
-        }
-        let labels = ns
-            .labels
-            .as_ref()
-            .map(|(sel, _)| c.stated_labels(name, sel));
-        prog.namespaces.insert(
-            name.clone(),
-            ir::Namespace {
-                name: name.clone(),
-                posture,
-                isolates,
-                workloads,
-                workload_decls,
-                span: ns.name.span,
-                posture_span: ns.posture.map(|p| p.2),
-                silence: ns
-                    .silence
-                    .iter()
-                    .map(|s| ir::Silenced {
-                        code: s.node.clone(),
-                        span: s.span,
-                    })
-                    .collect(),
-                labels,
-                labels_span: ns.labels.as_ref().map(|(_, sp)| *sp),
-            },
-        );
+        isolates.push(ir::Isolate {
+            directions,
+            pods,
+            span: iso.span,
+        });
     }
+    let mut workloads = std::collections::BTreeMap::new();
+    let mut workload_decls = Vec::new();
+    for (wname, sel) in &ns.workloads {
+        let ls = c.selector(sel);
+        workload_decls.push(ir::WorkloadDecl {
+            name: wname.clone(),
+            pods: ls.clone(),
+            span: sel.span,
+        });
+        workloads.entry(ls).or_insert_with(|| wname.clone());
+    }
+    let labels = ns
+        .labels
+        .as_ref()
+        .map(|(sel, _)| c.stated_labels(name, sel));
+    ir::Namespace {
+            name: name.to_string(),
+            posture,
+            isolates,
+            workloads,
+            workload_decls,
+            span: ns.name.span,
+            posture_span: ns.posture.map(|p| p.2),
+            silence: ns
+                .silence
+                .iter()
+                .map(|s| ir::Silenced {
+                    code: s.node.clone(),
+                    span: s.span,
+                })
+                .collect(),
+            labels,
+            labels_span: ns.labels.as_ref().map(|(_, sp)| *sp),
+        }
 }
 
 struct Checker {

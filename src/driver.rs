@@ -102,11 +102,17 @@ fn resolve_and_firewall(
 
 /// The stages after parsing on files already parsed (the language server
 /// parses each file once per edit): resolve, the node firewall, check,
-/// compile, the lints and `@silence`, without emission. `files` are in
-/// name order and their ids index `sources`.
-pub fn check_parsed(sources: SourceMap, files: &[ast::File]) -> Compilation {
+/// compile (for `target`: the cilium target's refusals instead), the
+/// lints and `@silence`, without emission. `files` are in name order and
+/// their ids index `sources`.
+pub fn check_parsed(
+    sources: SourceMap,
+    files: &[ast::File],
+    target: crate::emit::Target,
+) -> Compilation {
     let mut out = Compilation {
         sources,
+        target,
         ..Compilation::default()
     };
     let mut sink = Sink::new();

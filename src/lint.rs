@@ -50,21 +50,87 @@ pub const NODELOCAL_DNS: &str = "169.254.20.10";
 
 /// Every security lint of a build.
 pub fn lint(prog: &Program, fw: Option<&FirewallSpec>) -> Vec<Diagnostic> {
+    lint_incremental(prog, fw, &[], None, None).0
+}
+
+/// What linting gave (the language server): each namespace's lints with
+/// their inputs (the namespace, the ids of the statements that may hold
+/// its pods), and each statement's W0609 with the managed namespaces it
+/// was read against.
+#[derive(Default)]
+pub struct Memo {
+    namespaces: BTreeMap<String, (Namespace, Vec<usize>, Vec<Diagnostic>)>,
+    managed: Vec<String>,
+    misspelt: Vec<Vec<Diagnostic>>,
+}
+
+/// [`lint`] again after an edit: `same[id]` is the id in the memo's
+/// program of statement `id` when the two are equal but for their ids. A
+/// namespace whose declaration is equal and whose statements are the
+/// memo's unchanged ones, in order, takes its lints from the memo, and so
+/// does an unchanged statement's W0609 when the managed namespaces are
+/// the same (each depends on nothing else); the node firewall's lints run
+/// again. A namespace not in `changed` (`None`: all may have changed) is
+/// the memo's: its declaration is not compared again. The result is what
+/// `lint` gives, and the memo of this program.
+pub fn lint_incremental(
+    prog: &Program,
+    fw: Option<&FirewallSpec>,
+    same: &[Option<usize>],
+    changed: Option<&std::collections::BTreeSet<String>>,
+    memo: Option<Memo>,
+) -> (Vec<Diagnostic>, Memo) {
+    let mut old = memo.unwrap_or_default();
+    let mut next = Memo {
+        managed: prog.namespaces.keys().cloned().collect(),
+        ..Memo::default()
+    };
+    let was = |id: usize| same.get(id).copied().flatten();
     let mut out = Vec::new();
-    misspelt_namespaces(prog, &mut out);
+    let same_managed = old.managed == next.managed;
+    let mut guess = BTreeMap::new();
+    for (id, s) in prog.statements.iter().enumerate() {
+        let kept = match was(id) {
+            Some(o) if same_managed => old.misspelt.get_mut(o).map(std::mem::take),
+            _ => None,
+        };
+        let ds = kept.unwrap_or_else(|| {
+            let mut ds = Vec::new();
+            misspelt_namespaces(prog, s, &mut guess, &mut ds);
+            ds
+        });
+        out.extend(ds.iter().cloned());
+        next.misspelt.push(ds);
+    }
     let relevant = statements_by_namespace(prog);
     let none = Vec::new();
     for ns in prog.namespaces.values() {
         let stmts = relevant.get(&ns.name).unwrap_or(&none);
-        metadata_api(stmts, ns, &mut out);
-        default_allow(stmts, ns, &mut out);
-        dns(stmts, ns, &mut out);
+        let ids: Vec<usize> = stmts.iter().map(|s| s.id).collect();
+        let compare = changed.is_none_or(|c| c.contains(&ns.name));
+        let kept = old.namespaces.remove(&ns.name).filter(|(n, o, _)| {
+            (!compare || n == ns)
+                && o.len() == ids.len()
+                && ids.iter().zip(o).all(|(i, o)| was(*i) == Some(*o))
+        });
+        let (n, ds) = match kept {
+            Some((n, _, ds)) => (n, ds),
+            None => {
+                let mut ds = Vec::new();
+                metadata_api(stmts, ns, &mut ds);
+                default_allow(stmts, ns, &mut ds);
+                dns(stmts, ns, &mut ds);
+                (ns.clone(), ds)
+            }
+        };
+        out.extend(ds.iter().cloned());
+        next.namespaces.insert(ns.name.clone(), (n, ids, ds));
     }
     if let Some(fw) = fw {
         firewall(fw, &mut out);
         node_rules(fw, &mut out);
     }
-    out
+    (out, next)
 }
 
 /// For each managed namespace, the statements with a side that may hold its
@@ -114,55 +180,59 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public
 /// away from one that is (`shpo/app=api` beside `namespace shop`). It
 /// compiles into policies for pods of a namespace that may not exist, and
 /// says nothing.
-fn misspelt_namespaces(prog: &Program, out: &mut Vec<Diagnostic>) {
-    let managed: Vec<&str> = prog.namespaces.keys().map(String::as_str).collect();
-    if managed.is_empty() {
+///
+/// `guess` keeps the closest managed name of each name looked up.
+fn misspelt_namespaces<'p>(
+    prog: &'p Program,
+    s: &'p crate::ir::Statement,
+    guess: &mut BTreeMap<&'p str, Option<&'p str>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let managed = || prog.namespaces.keys().map(String::as_str);
+    if prog.namespaces.is_empty() {
         return;
     }
-    let mut guess: BTreeMap<&str, Option<&str>> = BTreeMap::new();
-    for s in &prog.statements {
-        let terms = s
-            .src
-            .iter()
-            .map(|t| (&t.set, t.span))
-            .chain(s.dst.iter().map(|t| (&t.set, t.span)));
-        let mut reported = std::collections::BTreeSet::new();
-        for (set, span) in terms {
-            let PeerSet::Pods { namespaces, .. } = set else {
+    let terms = s
+        .src
+        .iter()
+        .map(|t| (&t.set, t.span))
+        .chain(s.dst.iter().map(|t| (&t.set, t.span)));
+    let mut reported = std::collections::BTreeSet::new();
+    for (set, span) in terms {
+        let PeerSet::Pods { namespaces, .. } = set else {
+            continue;
+        };
+        let Some(c) = namespaces.get(crate::ir::NAME_LABEL) else {
+            continue;
+        };
+        let (crate::ir::ValSet::Finite(names) | crate::ir::ValSet::Cofinite(names)) = &c.values;
+        for n in names.iter() {
+            // a name of one or two letters is one edit from every other
+            // such name: too short to call a misspelling
+            if prog.namespaces.contains_key(n)
+                || SYSTEM_NAMESPACES.contains(&n.as_str())
+                || n.chars().count() < 3
+            {
                 continue;
-            };
-            let Some(c) = namespaces.get(crate::ir::NAME_LABEL) else {
-                continue;
-            };
-            let (crate::ir::ValSet::Finite(names) | crate::ir::ValSet::Cofinite(names)) = &c.values;
-            for n in names.iter() {
-                // a name of one or two letters is one edit from every other
-                // such name: too short to call a misspelling
-                if prog.namespaces.contains_key(n)
-                    || SYSTEM_NAMESPACES.contains(&n.as_str())
-                    || n.chars().count() < 3
-                {
-                    continue;
-                }
-                let close = *guess
-                    .entry(n.as_str())
-                    .or_insert_with(|| crate::diag::did_you_mean(n, managed.iter().copied()));
-                let Some(close) = close else {
-                    continue;
-                };
-                if !reported.insert(n.as_str()) {
-                    continue;
-                }
-                out.push(
-                    Diagnostic::warning(
-                        "W0609",
-                        format!("namespace `{n}` is not managed; did you mean `{close}`?"),
-                    )
-                    .at(span, format!("pods of namespace `{n}`, which no `namespace` block declares"))
-                    .with_help(format!("write `{close}/...` if that is meant; if `{n}` is another namespace (one nplc writes no policies for), write `@silence(W0609)` before the statement"))
-                    .with_note(format!("a peer in a namespace that is not managed compiles as written, and matches nothing if the cluster has no namespace `{n}`")),
-                );
             }
+            let close = *guess
+                .entry(n.as_str())
+                .or_insert_with(|| crate::diag::did_you_mean(n, managed()));
+            let Some(close) = close else {
+                continue;
+            };
+            if !reported.insert(n.as_str()) {
+                continue;
+            }
+            out.push(
+                Diagnostic::warning(
+                    "W0609",
+                    format!("namespace `{n}` is not managed; did you mean `{close}`?"),
+                )
+                .at(span, format!("pods of namespace `{n}`, which no `namespace` block declares"))
+                .with_help(format!("write `{close}/...` if that is meant; if `{n}` is another namespace (one nplc writes no policies for), write `@silence(W0609)` before the statement"))
+                .with_note(format!("a peer in a namespace that is not managed compiles as written, and matches nothing if the cluster has no namespace `{n}`")),
+            );
         }
     }
 }

@@ -138,7 +138,37 @@ pub struct Tables<'a> {
     /// The stdlib modules the build uses, parsed, by name.
     modules: BTreeMap<String, ast::File>,
     /// Component ports the build's files declare (`port NAME = ...`).
-    ports: BTreeMap<String, &'a ast::PortDecl>,
+    ports: BTreeMap<String, Cow<'a, ast::PortDecl>>,
+    /// The stdlib modules in the order their texts joined the sources.
+    stdlib_order: Vec<String>,
+}
+
+impl Tables<'_> {
+    /// The tables with what they borrow from the build's files copied, to
+    /// be kept after the files change (the language server).
+    pub fn into_owned(self) -> Tables<'static> {
+        let def = |d: Def<'_>| Def {
+            def: Cow::Owned(d.def.into_owned()),
+            ns: d.ns,
+            file: d.file,
+        };
+        Tables {
+            defs: self.defs.into_iter().map(|(k, d)| (k, def(d))).collect(),
+            std_defs: self
+                .std_defs
+                .into_iter()
+                .map(|(m, ds)| (m, ds.into_iter().map(|(k, d)| (k, def(d))).collect()))
+                .collect(),
+            uses: self.uses,
+            modules: self.modules,
+            ports: self
+                .ports
+                .into_iter()
+                .map(|(k, p)| (k, Cow::Owned(p.into_owned())))
+                .collect(),
+            stdlib_order: self.stdlib_order,
+        }
+    }
 }
 
 /// What kind of name a lookup wants, for its hints.
@@ -166,7 +196,7 @@ impl<'a> Tables<'a> {
     /// The component port `name` as seen from `file`.
     pub fn component(&self, name: &str, file: FileId) -> Option<&ast::PortDecl> {
         if let Some(d) = self.ports.get(name) {
-            return Some(d);
+            return Some(d.as_ref());
         }
         self.used(file).find_map(|m| {
             self.modules
@@ -185,7 +215,7 @@ impl<'a> Tables<'a> {
             }
         }
         for (n, p) in &self.ports {
-            all.insert(n.as_str(), *p);
+            all.insert(n.as_str(), p.as_ref());
         }
         all
     }
@@ -353,6 +383,7 @@ impl<'a> Resolver<'_, 'a> {
         let id = self
             .sources
             .add_stdlib(format!("<stdlib>/{}.npl", m.node), text);
+        self.t.stdlib_order.push(m.node.clone());
         self.t.uses.entry(id).or_default().insert(m.node.clone());
         let mut defs = BTreeMap::new();
         match crate::syntax::parse_file(id, text) {
@@ -386,7 +417,7 @@ impl<'a> Resolver<'_, 'a> {
             );
             return;
         }
-        self.t.ports.insert(d.name.node.clone(), d);
+        self.t.ports.insert(d.name.node.clone(), Cow::Borrowed(d));
     }
 
     fn add_def(&mut self, scope: Scope, d: &'a ast::Define, ns: Option<String>, file: FileId) {
@@ -490,74 +521,81 @@ fn lower(t: &Tables<'_>, files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Re
 fn merge_namespaces(files: &[ast::File], diags: &mut Vec<Diagnostic>) -> Resolved {
     let mut out = Resolved::default();
     for b in files.iter().flat_map(namespace_blocks) {
-        let ns = &b.name.node;
-        let entry = out
-            .namespaces
-            .entry(ns.clone())
-            .or_insert_with(|| RNamespace {
-                name: b.name.clone(),
-                posture: None,
-                isolates: vec![],
-                workloads: vec![],
-                silence: vec![],
-                labels: None,
-            });
-        entry.silence.extend(b.silence.iter().cloned());
-        for s in &b.statements {
-            match s {
-                ast::Statement::Posture {
-                    allow,
-                    direction,
-                    span,
-                    silence,
-                } => {
-                    entry.silence.extend(silence.iter().cloned());
-                    match &entry.posture {
-                        Some((_, _, prev)) => diags.push(
-                            Diagnostic::error(
-                                "E0103",
-                                format!("the posture of namespace `{ns}` is set twice"),
-                            )
-                            .at(*span, "set again here")
-                            .with_label(*prev, "first set here")
-                            .with_help("keep one `default` statement per namespace"),
-                        ),
-                        None => entry.posture = Some((*allow, *direction, *span)),
-                    }
-                }
-                ast::Statement::Define(d) => {
-                    if d.workload {
-                        if let Some(ast::Peer {
-                            kind: PeerKind::Selector(sel),
-                            ..
-                        }) = d.value.peers.first()
-                        {
-                            entry.workloads.push((d.name.node.clone(), sel.clone()));
-                        }
-                    }
-                }
-                ast::Statement::Isolate { silence, .. } => {
-                    entry.silence.extend(silence.iter().cloned());
-                }
-                ast::Statement::Rule(_) => {}
-                ast::Statement::Labels { labels, span } => match &entry.labels {
-                    Some((_, prev)) => diags.push(
-                        Diagnostic::error(
-                            "E0103",
-                            format!("the labels of namespace `{ns}` are stated twice"),
-                        )
-                        .at(*span, "stated again here")
-                        .with_label(*prev, "first stated here")
-                        .with_help(
-                            "state all of a namespace's labels in one `labels { ... }` statement",
-                        ),
-                    ),
-                    None => entry.labels = Some((labels.clone(), *span)),
-                },
-            }
-        }
+        merge_block(&mut out.namespaces, b, diags);
     }
     out
+}
+
+/// One namespace block merged into the namespaces before it (its
+/// namespace's entry created by the first block).
+fn merge_block(
+    namespaces: &mut BTreeMap<String, RNamespace>,
+    b: &ast::NamespaceBlock,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let ns = &b.name.node;
+    let entry = namespaces
+        .entry(ns.clone())
+        .or_insert_with(|| RNamespace {
+            name: b.name.clone(),
+            posture: None,
+            isolates: vec![],
+            workloads: vec![],
+            silence: vec![],
+            labels: None,
+        });
+    entry.silence.extend(b.silence.iter().cloned());
+    for s in &b.statements {
+        match s {
+            ast::Statement::Posture {
+                allow,
+                direction,
+                span,
+                silence,
+            } => {
+                entry.silence.extend(silence.iter().cloned());
+                match &entry.posture {
+                    Some((_, _, prev)) => diags.push(
+                        Diagnostic::error(
+                            "E0103",
+                            format!("the posture of namespace `{ns}` is set twice"),
+                        )
+                        .at(*span, "set again here")
+                        .with_label(*prev, "first set here")
+                        .with_help("keep one `default` statement per namespace"),
+                    ),
+                    None => entry.posture = Some((*allow, *direction, *span)),
+                }
+            }
+            ast::Statement::Define(d) => {
+                if d.workload {
+                    if let Some(ast::Peer {
+                        kind: PeerKind::Selector(sel),
+                        ..
+                    }) = d.value.peers.first()
+                    {
+                        entry.workloads.push((d.name.node.clone(), sel.clone()));
+                    }
+                }
+            }
+            ast::Statement::Isolate { silence, .. } => {
+                entry.silence.extend(silence.iter().cloned());
+            }
+            ast::Statement::Rule(_) => {}
+            ast::Statement::Labels { labels, span } => match &entry.labels {
+                Some((_, prev)) => diags.push(
+                    Diagnostic::error(
+                        "E0103",
+                        format!("the labels of namespace `{ns}` are stated twice"),
+                    )
+                    .at(*span, "stated again here")
+                    .with_label(*prev, "first stated here")
+                    .with_help("state all of a namespace's labels in one `labels { ... }` statement"),
+                ),
+                None => entry.labels = Some((labels.clone(), *span)),
+            },
+        }
+    }
 }
 
 /// One file's isolates and rules lowered through the tables.
@@ -600,57 +638,76 @@ fn lower_file(t: &Tables<'_>, f: &ast::File) -> FileOut {
     fo
 }
 
-/// What lowering each file gave last time (the language server): the
-/// rules of the resolved program of that call, and by file the range of
-/// its rules, its isolates and its diagnostics.
+/// What the last call of [`resolve_incremental`] gave (the language
+/// server): its resolved program (moved in once the next stage has read
+/// it), and by file the range of its rules, its isolates, its diagnostics
+/// and the namespaces it has blocks of; by namespace, what merging its
+/// blocks reported.
 #[derive(Default)]
 pub struct Memo {
-    rules: Vec<RRule>,
+    resolved: Resolved,
     files: BTreeMap<FileId, FileMemo>,
+    merged: BTreeMap<String, Vec<Diagnostic>>,
+    /// The scope (owned) and what collecting it reported.
+    scope: Option<(Tables<'static>, Vec<Diagnostic>)>,
 }
 
-/// One file's lowering, its rules a range of [`Memo`]'s.
+/// One file's lowering, its rules a range of the memo's.
 #[derive(Default, Clone)]
 pub struct FileMemo {
     rules: std::ops::Range<usize>,
     isolates: Vec<(String, RIsolate)>,
     diags: Vec<Diagnostic>,
+    /// The namespaces the file has blocks of.
+    blocks: BTreeSet<String>,
 }
 
 impl Memo {
-    /// The memo of a call of [`resolve_incremental`]: its resolved
-    /// program (moved in: its rules are kept) and its `files`.
-    pub fn new(resolved: Resolved, files: BTreeMap<FileId, FileMemo>) -> Memo {
-        Memo {
-            rules: resolved.rules,
-            files,
+    /// The memo is complete with the resolved program and the scope of
+    /// its call (moved in: they are the next call's, unless changed).
+    pub fn keep(&mut self, resolved: Resolved, tables: Tables<'static>) {
+        self.resolved = resolved;
+        if let Some(s) = &mut self.scope {
+            s.0 = tables;
         }
     }
 }
 
 /// What [`resolve_incremental`] gives.
-pub struct Resolving<'a> {
-    pub result: Result<(Resolved, Tables<'a>), Failed>,
+pub struct Resolving {
+    /// The resolved program, also when `failed` (names that could not be
+    /// resolved denote nothing), and the build's scope.
+    pub resolved: Resolved,
+    pub tables: Tables<'static>,
+    /// An error was reported into the sink (`resolve` would fail).
+    pub failed: Option<Failed>,
     /// For each rule of the resolved program (by index), the index of the
-    /// memo's rule it is a copy of.
+    /// memo's rule it equals.
     pub same_rule: Vec<Option<usize>>,
-    /// Each file's lowering, for [`Memo::new`].
-    pub files: BTreeMap<FileId, FileMemo>,
+    /// The namespaces merged again, whose entries may differ from the
+    /// memo's (`None`: every namespace).
+    pub merged: Option<BTreeSet<String>>,
+    /// The memo of this call, to [`Memo::keep`] its resolved program in.
+    pub memo: Memo,
 }
 
 /// For each of `new`, the index of the equal rule of `old` (whose first
 /// is at `start`), matching the common prefix and suffix of the two.
-fn matching(new: &[RRule], old: Option<(&[RRule], usize)>) -> Vec<Option<usize>> {
+fn matching(new: &[RRule], old: Option<(&[Option<RRule>], usize)>) -> Vec<Option<usize>> {
     let mut out = vec![None; new.len()];
     let Some((old, start)) = old else { return out };
-    let pre = new.iter().zip(old).take_while(|(a, b)| a == b).count();
+    let pre = new
+        .iter()
+        .zip(old)
+        .take_while(|(a, b)| b.as_ref() == Some(*a))
+        .count();
     let room = new.len().min(old.len()) - pre;
     let suf = new
         .iter()
         .rev()
         .zip(old.iter().rev())
         .take(room)
-        .take_while(|(a, b)| a == b)
+        .take_while(|(a, b)| b.as_ref() == Some(*a))
         .count();
     for (i, o) in out.iter_mut().enumerate().take(pre) {
         *o = Some(start + i);
@@ -696,81 +753,158 @@ pub fn declarations(f: &ast::File) -> Declarations {
 }
 
 /// [`resolve_scope`] again after an edit: the files for which `keep` holds
-/// take their isolates, rules and diagnostics from `memo` instead of being
-/// lowered again. `keep` may hold only for a file whose text is the one
-/// the memo lowered, when no file's [`Declarations`] changed since (the
-/// tables are then the same, and a file lowers through the tables alone).
-pub fn resolve_incremental<'a>(
-    files: &'a [ast::File],
+/// take their isolates, rules and diagnostics from `memo` (moved, not
+/// copied) instead of being lowered again, and the namespaces none of
+/// whose blocks is in a file lowered again keep the memo's entry. `keep`
+/// may hold only for a file whose text is the one the memo lowered, when
+/// no file's [`Declarations`] changed since (the tables are then the same,
+/// and a file lowers through the tables alone): `scope_same` says so, and
+/// then the memo's scope is taken too (its stdlib texts added to `sources`
+/// again, in the same order) instead of being collected again.
+pub fn resolve_incremental(
+    files: &[ast::File],
     sources: &mut SourceMap,
     sink: &mut Sink,
     keep: &dyn Fn(FileId) -> bool,
-    memo: Option<&Memo>,
-) -> Resolving<'a> {
+    scope_same: bool,
+    memo: Option<Memo>,
+) -> Resolving {
     let mark = sink.mark();
-    let (t, mut diags) = collect_scope(files, sources);
-    let mut out = merge_namespaces(files, &mut diags);
-    let old = |f: &ast::File| -> Option<&FileMemo> {
-        if keep(f.id) {
-            memo?.files.get(&f.id)
-        } else {
-            None
+    let (mut old_files, mut old_rules, mut old_ns, mut old_merged, old_scope) = match memo {
+        Some(m) => (
+            m.files,
+            m.resolved.rules.into_iter().map(Some).collect::<Vec<_>>(),
+            m.resolved.namespaces,
+            m.merged,
+            m.scope,
+        ),
+        None => Default::default(),
+    };
+    let (t, scope_diags) = match old_scope {
+        Some((t, d)) if scope_same => {
+            for m in &t.stdlib_order {
+                let text = stdlib::module(m).unwrap_or_default();
+                sources.add_stdlib(format!("<stdlib>/{m}.npl"), text);
+            }
+            (t, d)
+        }
+        _ => {
+            let (t, d) = collect_scope(files, sources);
+            (t.into_owned(), d)
         }
     };
-    let todo: Vec<&ast::File> = files.iter().filter(|f| old(f).is_none()).collect();
-    let mut fresh = crate::par::map(&todo, |f| lower_file(&t, f)).into_iter();
-    let mut same_rule = Vec::new();
-    let mut memos = BTreeMap::new();
-    for f in files {
-        let (fo, from) = match (old(f), memo) {
-            (Some(fm), Some(m)) => {
-                let rules = m.rules.get(fm.rules.clone()).unwrap_or_default().to_vec();
-                let fo = FileOut {
-                    isolates: fm.isolates.clone(),
-                    rules,
-                    diags: fm.diags.clone(),
-                };
-                (fo, Some(fm.rules.start))
+    let mut diags = scope_diags.clone();
+    let kept: Vec<bool> = files
+        .iter()
+        .map(|f| keep(f.id) && old_files.contains_key(&f.id))
+        .collect();
+    let todo: Vec<&ast::File> = files
+        .iter()
+        .zip(&kept)
+        .filter(|(_, k)| !**k)
+        .map(|(f, _)| f)
+        .collect();
+    // the namespaces to merge again: those with a block in a file lowered
+    // again, before or after its edit (all when no file is kept)
+    let again: Option<BTreeSet<String>> = if todo.len() == files.len() {
+        None
+    } else {
+        let mut names = BTreeSet::new();
+        for f in &todo {
+            names.extend(namespace_blocks(f).map(|b| b.name.node.clone()));
+            if let Some(fm) = old_files.get(&f.id) {
+                names.extend(fm.blocks.iter().cloned());
             }
-            _ => match fresh.next() {
-                Some(fo) => (fo, None),
-                None => continue,
-            },
-        };
-        let start = out.rules.len();
-        match from {
-            Some(s) => same_rule.extend((0..fo.rules.len()).map(|i| Some(s + i))),
-            // lowered again: the rules equal to the memo's before and after
-            // the edit are still the same
-            None => same_rule.extend(matching(
-                &fo.rules,
-                memo.and_then(|m| {
-                    let fm = m.files.get(&f.id)?;
-                    Some((m.rules.get(fm.rules.clone())?, fm.rules.start))
-                }),
-            )),
         }
+        Some(names)
+    };
+    let mut fresh = crate::par::map(&todo, |f| lower_file(&t, f)).into_iter();
+    let mut out = Resolved::default();
+    let mut merged: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
+    let mut touched: BTreeMap<String, RNamespace> = BTreeMap::new();
+    let merge_again = |name: &str| again.as_ref().is_none_or(|a| a.contains(name));
+    for b in files.iter().flat_map(namespace_blocks) {
+        if merge_again(&b.name.node) {
+            let d = merged.entry(b.name.node.clone()).or_default();
+            merge_block(&mut touched, b, d);
+        }
+    }
+    if again.is_some() {
+        for (name, ns) in std::mem::take(&mut old_ns) {
+            if !merge_again(&name) {
+                if let Some(d) = old_merged.remove(&name) {
+                    merged.insert(name.clone(), d);
+                }
+                out.namespaces.insert(name, ns);
+            }
+        }
+    }
+    let mut same_rule = Vec::with_capacity(old_rules.len());
+    let mut memos = BTreeMap::new();
+    let mut lowering = Vec::new();
+    for (f, kept) in files.iter().zip(kept) {
+        let start = out.rules.len();
+        let blocks: BTreeSet<String> = namespace_blocks(f).map(|b| b.name.node.clone()).collect();
+        let (isolates, file_diags) = if kept {
+            let Some(fm) = old_files.remove(&f.id) else {
+                continue;
+            };
+            for i in fm.rules.clone() {
+                if let Some(r) = old_rules.get_mut(i).and_then(Option::take) {
+                    out.rules.push(r);
+                    same_rule.push(Some(i));
+                }
+            }
+            (fm.isolates, fm.diags)
+        } else {
+            let Some(fo) = fresh.next() else { continue };
+            // lowered again: the rules equal to the memo's before and
+            // after the edit are still the same
+            same_rule.extend(matching(
+                &fo.rules,
+                old_files
+                    .get(&f.id)
+                    .and_then(|fm| Some((old_rules.get(fm.rules.clone())?, fm.rules.start))),
+            ));
+            out.rules.extend(fo.rules);
+            (fo.isolates, fo.diags)
+        };
+        for (ns, iso) in &isolates {
+            if merge_again(ns) {
+                if let Some(entry) = touched.get_mut(ns) {
+                    entry.isolates.push(iso.clone());
+                }
+            }
+        }
+        lowering.extend(file_diags.iter().cloned());
         memos.insert(
             f.id,
             FileMemo {
-                rules: start..start + fo.rules.len(),
-                isolates: fo.isolates.clone(),
-                diags: fo.diags.clone(),
+                rules: start..out.rules.len(),
+                isolates,
+                diags: file_diags,
+                blocks,
             },
         );
-        for (ns, iso) in fo.isolates {
-            if let Some(entry) = out.namespaces.get_mut(&ns) {
-                entry.isolates.push(iso);
-            }
-        }
-        out.rules.extend(fo.rules);
-        diags.extend(fo.diags);
     }
+    out.namespaces.extend(touched);
+    for d in merged.values() {
+        diags.extend(d.iter().cloned());
+    }
+    diags.extend(lowering);
     sink.extend(diags);
     Resolving {
-        result: sink.finish(mark, (out, t)),
+        resolved: out,
+        tables: t,
+        failed: sink.finish(mark, ()).err(),
         same_rule,
-        files: memos,
+        merged: again,
+        memo: Memo {
+            resolved: Resolved::default(),
+            files: memos,
+            merged,
+            scope: Some((Tables::default(), scope_diags)),
+        },
     }
 }
 

@@ -5,27 +5,64 @@
 
 use super::Compiler;
 use crate::diag::Diagnostic;
-use crate::ir::{Action, PeerSet, PortSet};
+use crate::ir::{Action, PeerSet, PortSet, Statement};
 use crate::source::Span;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// A statement's rule as W0603 compares rules: action, scope, and the
+/// sets of each side in content order (the order they are written in does
+/// not matter).
+type RuleKey<'p> = (
+    Action,
+    Option<crate::ir::Direction>,
+    Vec<&'p PeerSet>,
+    Vec<(&'p PeerSet, &'p PortSet)>,
+);
+
+fn rule_key(s: &Statement) -> RuleKey<'_> {
+    let mut src: Vec<&PeerSet> = s.src.iter().map(|t| &t.set).collect();
+    let mut dst: Vec<(&PeerSet, &PortSet)> = s.dst.iter().map(|t| (&t.set, &t.ports)).collect();
+    src.sort();
+    dst.sort();
+    (s.action, s.scope, src, dst)
+}
+
+/// A hash of a statement's [`RuleKey`]: statements with equal keys have
+/// equal hashes (the language server keeps each statement's between
+/// edits, `incremental.rs`).
+pub(super) fn rule_hash(s: &Statement) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same in every run
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    rule_key(s).hash(&mut h);
+    h.finish()
+}
 
 impl Compiler<'_> {
-    pub(super) fn effect_warnings(&mut self) {
-        // the sets are borrowed, not cloned: the program outlives the map
-        type RuleKey<'p> = (
-            Action,
-            Option<crate::ir::Direction>,
-            Vec<&'p PeerSet>,
-            Vec<(&'p PeerSet, &'p PortSet)>,
-        );
+    /// W0601-W0604. `hashes[id]` is [`rule_hash`] of statement `id`.
+    pub(super) fn effect_warnings(&mut self, hashes: &[u64]) {
         let prog = self.prog;
-        let mut seen: BTreeMap<RuleKey<'_>, Span> = BTreeMap::new();
-        for s in &prog.statements {
-            let mut src: Vec<&PeerSet> = s.src.iter().map(|t| &t.set).collect();
-            let mut dst: Vec<(&PeerSet, &PortSet)> =
-                s.dst.iter().map(|t| (&t.set, &t.ports)).collect();
-            src.sort();
-            dst.sort();
+        // W0603: statements with equal hashes, compared in full; each
+        // duplicate points at the first statement with its rule
+        let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::with_capacity(hashes.len());
+        for (id, h) in hashes.iter().enumerate() {
+            by_hash.entry(*h).or_default().push(id);
+        }
+        let mut first: BTreeMap<usize, Span> = BTreeMap::new();
+        for ids in by_hash.values().filter(|ids| ids.len() > 1) {
+            let keys: Vec<(usize, RuleKey<'_>)> = ids
+                .iter()
+                .filter_map(|id| Some((*id, rule_key(prog.statements.get(*id)?))))
+                .collect();
+            for (k, (id, key)) in keys.iter().enumerate() {
+                if let Some((f, _)) = keys[..k].iter().find(|(_, other)| other == key) {
+                    if let Some(s) = prog.statements.get(*f) {
+                        first.insert(*id, s.span);
+                    }
+                }
+            }
+        }
+        for (i, s) in prog.statements.iter().enumerate() {
             let opens_all = |sets: &mut dyn Iterator<Item = (&PeerSet, bool)>| {
                 let v: Vec<(&PeerSet, bool)> = sets.collect();
                 v.iter().any(|(p, all)| *all && **p == PeerSet::cluster())
@@ -46,16 +83,13 @@ impl Compiler<'_> {
                         .with_help("if that is meant, `default allow` (or `default deny ingress`/`egress`) says it more plainly; otherwise name the peers and ports"),
                 );
             }
-            match seen.entry((s.action, s.scope, src, dst)) {
-                std::collections::btree_map::Entry::Occupied(first) => self.diags.push(
+            if let Some(at) = first.get(&i) {
+                self.diags.push(
                     Diagnostic::warning("W0603", "duplicate rule")
                         .at(s.span, "the same rule again")
-                        .with_label(*first.get(), "first written here")
+                        .with_label(*at, "first written here")
                         .with_help("remove one of them"),
-                ),
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    v.insert(s.span);
-                }
+                );
             }
         }
         for s in &prog.statements {

@@ -106,8 +106,9 @@ impl Compiler<'_> {
                     ));
                     break;
                 };
-                for n in names {
-                    match self.prog.namespaces.get(&n) {
+                let name_list: Vec<&str> = names.iter().map(String::as_str).collect();
+                for n in names.iter() {
+                    match self.prog.namespaces.get(n.as_str()) {
                         None => problem = Some((span, format!("namespace `{n}` is not managed"))),
                         // a widened allow needs the other side to refuse what
                         // it adds: isolated, and not widened itself
@@ -120,7 +121,7 @@ impl Compiler<'_> {
                                 ),
                             ))
                         }
-                        Some(_) if a.widened && admits(&widened, &n, opposite, a) => {
+                        Some(_) if a.widened && admits(&widened, n, opposite, a) => {
                             problem = Some((
                                 span,
                                 format!(
@@ -136,7 +137,7 @@ impl Compiler<'_> {
                                         let mine = PeerSet::in_namespace(&a.ns, a.subject.clone());
                                         rs.iter().any(|r| r.intersect(&mine).is_some())
                                     })
-                                    || self.any_admits(set, opposite, a)) =>
+                                    || self.any_admits(set, &name_list, opposite, a)) =>
                         {
                             problem = Some((
                                 s.span,
@@ -147,7 +148,7 @@ impl Compiler<'_> {
                                 ),
                             ))
                         }
-                        Some(_) if a.widened && self.scoped_admits(set, opposite, a) => {
+                        Some(_) if a.widened && self.scoped_admits(set, &name_list, opposite, a) => {
                             problem = Some((
                                 span,
                                 format!(
@@ -187,10 +188,18 @@ impl Compiler<'_> {
     /// which the side of `a` does not see, may admit there some connection
     /// that the widening `a` adds: its subjects meet `region` and its peers
     /// meet `a`'s pods in `a`'s namespace (ports and conditions ignored, so
-    /// this may say yes where a closer look would not).
-    fn scoped_admits(&self, region: &PeerSet, opposite: Direction, a: &Approx) -> bool {
+    /// this may say yes where a closer look would not). `region` is pods of
+    /// the namespaces `names`: only statements that may have subjects there
+    /// can meet it.
+    fn scoped_admits(
+        &self,
+        region: &PeerSet,
+        names: &[&str],
+        opposite: Direction,
+        a: &Approx,
+    ) -> bool {
         let mine = PeerSet::in_namespace(&a.ns, a.subject.clone());
-        self.prog.statements.iter().any(|t| {
+        self.in_namespaces(names, opposite).any(|t| {
             t.action == crate::ir::Action::Allow
                 && t.scope == Some(opposite)
                 && super::side_triples(t, opposite)
@@ -202,12 +211,12 @@ impl Compiler<'_> {
     }
 
     /// Whether any allow that decides the other side may admit there a
-    /// connection between `region` and `a`'s pods in `a`'s namespace
-    /// (ports and conditions ignored, so this may say yes where a closer
-    /// look would not).
-    fn any_admits(&self, region: &PeerSet, opposite: Direction, a: &Approx) -> bool {
+    /// connection between `region` (pods of the namespaces `names`) and
+    /// `a`'s pods in `a`'s namespace (ports and conditions ignored, so
+    /// this may say yes where a closer look would not).
+    fn any_admits(&self, region: &PeerSet, names: &[&str], opposite: Direction, a: &Approx) -> bool {
         let mine = PeerSet::in_namespace(&a.ns, a.subject.clone());
-        self.prog.statements.iter().any(|t| {
+        self.in_namespaces(names, opposite).any(|t| {
             t.action == crate::ir::Action::Allow
                 && super::side_triples(t, opposite)
                     .into_iter()
@@ -215,6 +224,23 @@ impl Compiler<'_> {
                         subj.intersect(region).is_some() && peer.intersect(&mine).is_some()
                     })
         })
+    }
+
+    /// The statements that may have subjects in one of `names` on side
+    /// `dir` (the statement index's candidates), in program order.
+    fn in_namespaces<'s>(
+        &'s self,
+        names: &[&str],
+        dir: Direction,
+    ) -> impl Iterator<Item = &'s crate::ir::Statement> + 's {
+        let mut ids: Vec<usize> = names
+            .iter()
+            .flat_map(|n| self.index.candidates(n, dir))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .filter_map(|id| self.prog.statements.get(id))
     }
 
     /// E0502: a deny that a side could not subtract from a named port is

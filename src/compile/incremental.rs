@@ -15,7 +15,12 @@
 //! approximations, conflicts) from the memo, with the statement ids
 //! renumbered (ids are positions in the program; the renumbering keeps
 //! their order, so sorted cells stay sorted). The checks over the whole
-//! program (exactness, effect warnings) run again on every call.
+//! program run again on every call, on what the namespaces noted
+//! (exactness: only where a side approximated, looking at the statements
+//! that may have subjects in the namespaces concerned) and on each
+//! statement's rule hash, kept for the unchanged statements (effect
+//! warnings: duplicates are the statements of equal hashes, compared in
+//! full).
 
 use super::exactness::{Approx, Conflict};
 use super::{assemble, Compiler, Policy, PolicySet, StatementIndex};
@@ -28,6 +33,8 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Default)]
 pub struct Memo {
     namespaces: BTreeMap<String, Part>,
+    /// Each statement's rule hash (W0603), by id.
+    hashes: Vec<u64>,
     /// How many namespaces the last call compiled (the others came from
     /// the memo before it).
     pub compiled: usize,
@@ -69,10 +76,13 @@ const DIRS: [Direction; 2] = [Direction::Ingress, Direction::Egress];
 /// [`compile`](super::compile) of `prog`, reusing the previous call's
 /// policies and memo where they hold. `same[id]` is the id in the previous
 /// program of statement `id` when the two are equal but for their ids
-/// (`None`: new or changed).
+/// (`None`: new or changed). A namespace not in `changed` (`None`: all
+/// may have changed) is the one the memo was compiled with: its
+/// declaration is not compared again.
 pub fn compile_incremental(
     prog: &Program,
     same: &[Option<usize>],
+    changed: Option<&BTreeSet<String>>,
     prev: Option<(PolicySet, Memo)>,
     sink: &mut Sink,
 ) -> Compiled {
@@ -86,10 +96,10 @@ pub fn compile_incremental(
     let mut plan: Vec<Plan<'_>> = Vec::with_capacity(prog.namespaces.len());
     for ns in prog.namespaces.values() {
         let candidates = DIRS.map(|d| index.candidates(&ns.name, d));
-        let keep = memo
-            .namespaces
-            .remove(&ns.name)
-            .and_then(|old| renumbering(&old, ns, &candidates, same).map(|map| (old, map)));
+        let compare = changed.is_none_or(|c| c.contains(&ns.name));
+        let keep = memo.namespaces.remove(&ns.name).and_then(|old| {
+            renumbering(&old, ns, compare, &candidates, same).map(|map| (old, map))
+        });
         plan.push((ns, candidates, keep));
     }
     let todo: Vec<(&Namespace, &[Vec<usize>; 2])> = plan
@@ -108,6 +118,8 @@ pub fn compile_incremental(
     let mut c = Compiler::new(prog, &index);
     let mut policies = Vec::with_capacity(old_policies.len());
     let mut next = Memo::default();
+    // how many approximations and conflicts each part lends the checks
+    let mut lent: Vec<(String, usize, usize)> = Vec::with_capacity(plan.len());
     for (_, candidates, keep) in plan {
         let (mut p, mine) = match keep {
             Some((old, map)) => {
@@ -132,13 +144,37 @@ pub fn compile_incremental(
         c.diags.extend(p.diags.iter().cloned());
         c.allow_used.extend(p.allow_used.iter().copied());
         c.deny_managed.extend(p.deny_managed.iter().copied());
-        c.approx.extend(p.approx.iter().cloned());
-        c.conflicts.extend(p.conflicts.iter().cloned());
+        lent.push((p.ns.name.clone(), p.approx.len(), p.conflicts.len()));
+        c.approx.append(&mut p.approx);
+        c.conflicts.append(&mut p.conflicts);
         next.namespaces.insert(p.ns.name.clone(), p);
     }
     c.check_approximations();
     c.check_conflicts();
-    c.effect_warnings();
+    // each part's approximations and conflicts back, in order
+    let mut approx = std::mem::take(&mut c.approx).into_iter();
+    let mut conflicts = std::mem::take(&mut c.conflicts).into_iter();
+    for (name, a, k) in lent {
+        if let Some(p) = next.namespaces.get_mut(&name) {
+            p.approx = approx.by_ref().take(a).collect();
+            p.conflicts = conflicts.by_ref().take(k).collect();
+        }
+    }
+    // the hashes of the statements taken from the memo are the memo's
+    let hashes: Vec<u64> = prog
+        .statements
+        .iter()
+        .enumerate()
+        .map(|(id, s)| {
+            same.get(id)
+                .copied()
+                .flatten()
+                .and_then(|old| memo.hashes.get(old).copied())
+                .unwrap_or_else(|| super::effects::rule_hash(s))
+        })
+        .collect();
+    c.effect_warnings(&hashes);
+    next.hashes = hashes;
     sink.extend(c.diags);
     Compiled {
         policies: PolicySet { policies },
@@ -173,15 +209,16 @@ fn part(
 }
 
 /// Old id → new id, when the memo's part holds for `ns` with these
-/// candidates: the same declaration, and candidates that are the old ones
-/// unchanged, in order.
+/// candidates: the same declaration (compared when `compare`), and
+/// candidates that are the old ones unchanged, in order.
 fn renumbering(
     old: &Part,
     ns: &Namespace,
+    compare: bool,
     candidates: &[Vec<usize>; 2],
     same: &[Option<usize>],
 ) -> Option<BTreeMap<usize, usize>> {
-    if old.ns != *ns {
+    if compare && old.ns != *ns {
         return None;
     }
     let mut map = BTreeMap::new();

@@ -36,7 +36,7 @@ use cells::{
     cuts_only_addresses, join_addresses, may_meet, meets, merge_rules, subtract_all, Holes,
 };
 use exactness::{assume, own_labels, Approx, Conflict};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One allowed block of connections for the pods of `subject`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -137,23 +137,33 @@ fn compile_with(
         c.check_approximations();
         c.check_conflicts();
     }
-    c.effect_warnings();
+    let hashes: Vec<u64> = prog.statements.iter().map(effects::rule_hash).collect();
+    c.effect_warnings(&hashes);
     sink.extend(c.diags);
     sink.finish(mark, PolicySet { policies })
 }
 
 /// Which statements can have subjects in which namespace, per direction, so
 /// that a side looks only at statements that can touch it.
-struct StatementIndex {
-    named: BTreeMap<(String, Direction), Vec<usize>>,
+struct StatementIndex<'p> {
+    /// By namespace name: the statements naming it, for ingress and egress.
+    named: HashMap<&'p str, [Vec<usize>; 2]>,
     /// Statements whose subjects may be in any namespace (`cluster`, `{labels}/...`).
-    anywhere: BTreeMap<Direction, Vec<usize>>,
+    anywhere: [Vec<usize>; 2],
 }
 
-impl StatementIndex {
-    fn new(prog: &Program) -> StatementIndex {
-        let mut named: BTreeMap<(String, Direction), Vec<usize>> = BTreeMap::new();
-        let mut anywhere: BTreeMap<Direction, Vec<usize>> = BTreeMap::new();
+/// The slot of a direction in the index's pairs.
+fn slot(dir: Direction) -> usize {
+    match dir {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+impl<'p> StatementIndex<'p> {
+    fn new(prog: &'p Program) -> StatementIndex<'p> {
+        let mut named: HashMap<&'p str, [Vec<usize>; 2]> = HashMap::new();
+        let mut anywhere: [Vec<usize>; 2] = [vec![], vec![]];
         for s in &prog.statements {
             for dir in [Direction::Ingress, Direction::Egress] {
                 for (subj, _, _, _) in side_triples(s, dir) {
@@ -165,12 +175,12 @@ impl StatementIndex {
                             if !c.absent && matches!(c.values, crate::ir::ValSet::Finite(_)) =>
                         {
                             if let crate::ir::ValSet::Finite(names) = &c.values {
-                                for n in names {
-                                    named.entry((n.clone(), dir)).or_default().push(s.id);
+                                for n in names.iter() {
+                                    named.entry(n.as_str()).or_default()[slot(dir)].push(s.id);
                                 }
                             }
                         }
-                        _ => anywhere.entry(dir).or_default().push(s.id),
+                        _ => anywhere[slot(dir)].push(s.id),
                     }
                 }
             }
@@ -181,10 +191,11 @@ impl StatementIndex {
     fn candidates(&self, ns: &str, dir: Direction) -> Vec<usize> {
         let mut v: Vec<usize> = self
             .named
-            .get(&(ns.to_string(), dir))
-            .into_iter()
-            .flatten()
-            .chain(self.anywhere.get(&dir).into_iter().flatten())
+            .get(ns)
+            .map(|n| n[slot(dir)].as_slice())
+            .unwrap_or_default()
+            .iter()
+            .chain(&self.anywhere[slot(dir)])
             .copied()
             .collect();
         v.sort_unstable();
@@ -195,7 +206,7 @@ impl StatementIndex {
 
 struct Compiler<'a> {
     prog: &'a Program,
-    index: &'a StatementIndex,
+    index: &'a StatementIndex<'a>,
     diags: Vec<Diagnostic>,
     /// Allows that produced a box on an isolated side.
     allow_used: BTreeSet<usize>,
@@ -225,7 +236,7 @@ fn side_triples(s: &Statement, dir: Direction) -> Vec<(&PeerSet, Span, &PeerSet,
 }
 
 impl<'a> Compiler<'a> {
-    fn new(prog: &'a Program, index: &'a StatementIndex) -> Compiler<'a> {
+    fn new(prog: &'a Program, index: &'a StatementIndex<'a>) -> Compiler<'a> {
         Compiler {
             prog,
             index,

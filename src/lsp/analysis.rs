@@ -3,13 +3,14 @@
 //! its own. Input: the parsed files (each parsed once per edit by the
 //! server; a file whose text does not parse keeps its last parse, so that
 //! one half-typed statement does not turn every name it declares into an
-//! error elsewhere). Each run reuses what the last run that compiled gave
-//! for what the edits since did not touch (files lowered, rules checked,
-//! namespaces compiled: see [`Worker::run`]), and gives what a run from
-//! scratch gives. Output: an [`Analyzed`] per run: every file's
-//! diagnostics as the protocol shows them (code, related information from
-//! the secondary labels, help), their fixes, and which policies each
-//! statement produces.
+//! error elsewhere), and the target to analyse for (the project's). Each
+//! run reuses what the last runs gave for what the edits since did not
+//! touch (the scope, files lowered, namespaces merged and checked, rules
+//! checked, namespaces compiled and linted: see [`Worker::run`]), moved
+//! rather than copied, and gives what a run from scratch gives. Output:
+//! an [`Analyzed`] per run: every file's diagnostics as the protocol shows
+//! them (code, related information from the secondary labels, help), their
+//! fixes, and which policies each statement produces.
 
 use super::actions::{self, Fix};
 use super::text::LineIndex;
@@ -17,6 +18,7 @@ use crate::check;
 use crate::compile::incremental;
 use crate::compile::PolicySet;
 use crate::diag::{Diagnostic, Severity, Sink};
+use crate::emit::Target;
 use crate::ir::Program;
 use crate::resolve::{self, Declarations};
 use crate::source::{FileId, SourceMap, Span};
@@ -40,8 +42,8 @@ pub struct Outcome {
 /// `@silence`. `files` are in the order the driver gives them (by name);
 /// their ids index `sources`. From scratch: the reference that the
 /// incremental runs of [`Worker`] equal.
-pub fn analyze(sources: SourceMap, files: &[ast::File]) -> Outcome {
-    let c = crate::driver::check_parsed(sources, files);
+pub fn analyze(sources: SourceMap, files: &[ast::File], target: Target) -> Outcome {
+    let c = crate::driver::check_parsed(sources, files, target);
     Outcome {
         sources: c.sources,
         diagnostics: c.diagnostics,
@@ -50,18 +52,56 @@ pub fn analyze(sources: SourceMap, files: &[ast::File]) -> Outcome {
     }
 }
 
-/// What the last run that reached deny compilation gave, for the next
-/// runs to reuse (each stage's memo is of that run: they go together).
+/// What the last runs gave, for the next runs to reuse. Each stage's memo
+/// is of the last run that reached it; where a later stage's memo is of an
+/// earlier run than the stage before it (a run stopped by errors), a map
+/// leads from the one's items to the other's.
+#[derive(Default)]
 struct Memo {
     /// How many slots there were (the stdlib's file ids follow them).
     slots: usize,
     /// Each file's declarations (by slot) when it was lowered.
     decls: BTreeMap<usize, Declarations>,
     resolve: resolve::Memo,
+    /// For each rule of `resolve`'s program, the index of the rule it
+    /// equals in the program `check` is of (`None`: the same program).
+    to_check: Option<Vec<Option<usize>>>,
+    /// The namespaces merged again since `check` (`None`: all).
+    unchecked: Option<BTreeSet<String>>,
+    /// The program of the last check (moved in once a run is converted).
     program: Program,
     check: check::Memo,
+    /// For each statement of `program`, the id of the statement it equals
+    /// in the program `compile` and `lint` are of (`None`: the same).
+    to_back: Option<Vec<Option<usize>>>,
+    /// The namespaces checked again since `compile` and `lint` (`None`:
+    /// all).
+    unlinted: Option<BTreeSet<String>>,
     policies: PolicySet,
     compile: incremental::Memo,
+    lint: crate::lint::Memo,
+}
+
+/// The names in either set (`None`: every name).
+fn union(a: Option<BTreeSet<String>>, b: Option<BTreeSet<String>>) -> Option<BTreeSet<String>> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.extend(b);
+            Some(a)
+        }
+        _ => None,
+    }
+}
+
+/// `first` followed by `then` (`None`: the identity).
+fn compose(first: &[Option<usize>], then: Option<&[Option<usize>]>) -> Vec<Option<usize>> {
+    match then {
+        None => first.to_vec(),
+        Some(t) => first
+            .iter()
+            .map(|x| x.and_then(|j| t.get(j).copied().flatten()))
+            .collect(),
+    }
 }
 
 /// How much a run reused (`NPLC_LSP_LOG`).
@@ -125,6 +165,9 @@ pub struct Analyzed {
     /// The program compiled: `statements` and `namespaces` follow in an
     /// answer of their own ([`Worker::info`]).
     pub info_pending: bool,
+    /// The target analysed for (for the cilium target, no statement
+    /// produces NetworkPolicy rules).
+    pub target: Target,
 }
 
 /// The analysis thread's copy of the files: each file's state by slot,
@@ -143,6 +186,8 @@ pub struct Worker {
     dirty: BTreeSet<usize>,
     /// `NPLC_LSP_FROM_SCRATCH`: every run from scratch (no memo).
     scratch: bool,
+    /// The target analysed for (the project's).
+    target: Target,
 }
 
 impl Worker {
@@ -151,6 +196,15 @@ impl Worker {
             std_uris,
             scratch: std::env::var_os("NPLC_LSP_FROM_SCRATCH").is_some(),
             ..Worker::default()
+        }
+    }
+
+    /// Analyses for `target` from now on (a run from scratch when it
+    /// changes).
+    pub fn set_target(&mut self, target: Target) {
+        if target != self.target {
+            self.target = target;
+            self.memo = None;
         }
     }
 
@@ -182,8 +236,8 @@ impl Worker {
     pub fn run(&mut self, generation: u64) -> (Analyzed, impl Send) {
         let started = Instant::now();
         let sources = self.sources();
-        let (mut outcome, reuse, garbage) = if self.scratch {
-            (analyze(sources, &self.files), Reuse::default(), None)
+        let (mut outcome, reuse) = if self.scratch {
+            (analyze(sources, &self.files, self.target), Reuse::default())
         } else {
             self.stages(sources)
         };
@@ -193,7 +247,7 @@ impl Worker {
         out.reuse = reuse;
         out.elapsed = started.elapsed();
         self.keep(&mut outcome);
-        (out, (outcome, garbage))
+        (out, outcome)
     }
 
     /// Every file's name and text, by slot.
@@ -212,10 +266,8 @@ impl Worker {
     /// memo (once its answer is converted).
     fn keep(&mut self, outcome: &mut Outcome) {
         if let Some(m) = &mut self.memo {
-            if m.program.statements.is_empty() && m.program.namespaces.is_empty() {
-                if let Some(p) = outcome.program.take() {
-                    m.program = p;
-                }
+            if let Some(p) = outcome.program.take() {
+                m.program = p;
             }
             if let Some(p) = outcome.policies.take() {
                 m.policies = p;
@@ -224,7 +276,7 @@ impl Worker {
     }
 
     /// The stages, as `driver::check_parsed` runs them, on what changed.
-    fn stages(&mut self, mut sources: SourceMap) -> (Outcome, Reuse, Option<Memo>) {
+    fn stages(&mut self, mut sources: SourceMap) -> (Outcome, Reuse) {
         let mut t = crate::driver::Timer::new();
         let memo = self.memo.take();
         let files = &self.files;
@@ -250,6 +302,7 @@ impl Worker {
             }
             _ => false,
         };
+        let mut m = memo.unwrap_or_default();
         let dirty = &self.dirty;
         let keep = |f: FileId| scope_same && !dirty.contains(&f.0);
         let mut sink = Sink::new();
@@ -258,7 +311,8 @@ impl Worker {
             &mut sources,
             &mut sink,
             &keep,
-            memo.as_ref().map(|m| &m.resolve),
+            scope_same,
+            Some(std::mem::take(&mut m.resolve)),
         );
         t.lap("resolve");
         let mut reuse = Reuse {
@@ -266,6 +320,19 @@ impl Worker {
             lowered: files.iter().filter(|f| !keep(f.id)).count(),
             ..Reuse::default()
         };
+        // the memo of this resolution: the declarations of every file
+        if scope_same {
+            m.decls.extend(decls);
+        } else {
+            m.decls = files
+                .iter()
+                .map(|f| (f.id.0, resolve::declarations(f)))
+                .collect();
+        }
+        m.slots = self.slots.len();
+        self.dirty.clear();
+        let same_rule = compose(&res.same_rule, m.to_check.as_deref());
+        let unchecked = union(m.unchecked.take(), res.merged);
         let finish =
             |sink: Sink, prog: Option<&Program>, fw: Option<&crate::firewall::FirewallSpec>| {
                 let mut diagnostics = sink.into_sorted();
@@ -277,103 +344,106 @@ impl Worker {
                 }
                 diagnostics
             };
-        let (resolved, firewall) = match res.result {
-            Ok((resolved, tables)) => {
-                let fw = crate::firewall::check::check(files, &tables, &sources, &mut sink)
-                    .ok()
-                    .flatten();
-                t.lap("firewall");
-                (resolved, fw)
-            }
-            Err(_) => {
-                self.memo = memo;
-                let diagnostics = finish(sink, None, None);
-                return (
-                    Outcome {
-                        sources,
-                        diagnostics,
-                        ..Outcome::default()
-                    },
-                    reuse,
-                    None,
-                );
-            }
-        };
+        let mut rmemo = res.memo;
+        if res.failed.is_some() {
+            rmemo.keep(res.resolved, res.tables);
+            m.resolve = rmemo;
+            m.to_check = Some(same_rule);
+            m.unchecked = unchecked;
+            self.memo = Some(m);
+            let diagnostics = finish(sink, None, None);
+            let outcome = Outcome {
+                sources,
+                diagnostics,
+                ..Outcome::default()
+            };
+            return (outcome, reuse);
+        }
+        let firewall = crate::firewall::check::check(files, &res.tables, &sources, &mut sink)
+            .ok()
+            .flatten();
+        t.lap("firewall");
         let checked = check::check_incremental(
-            &resolved,
-            &res.same_rule,
-            memo.as_ref().map(|m| (&m.program, &m.check)),
+            &res.resolved,
+            &same_rule,
+            unchecked.as_ref(),
+            Some((std::mem::take(&mut m.program), std::mem::take(&mut m.check))),
             &mut sink,
         );
         t.lap("check");
+        rmemo.keep(res.resolved, res.tables);
+        m.resolve = rmemo;
+        m.to_check = None;
+        m.unchecked = Some(BTreeSet::new());
+        m.check = checked.memo;
+        let same = compose(&checked.same, m.to_back.as_deref());
+        let unlinted = union(m.unlinted.take(), checked.rechecked);
         if checked.failed.is_some() {
-            self.memo = memo;
+            m.program = checked.program;
+            m.to_back = Some(same);
+            m.unlinted = unlinted;
+            self.memo = Some(m);
             let diagnostics = finish(sink, None, firewall.as_ref());
-            return (
-                Outcome {
-                    sources,
-                    diagnostics,
-                    ..Outcome::default()
-                },
-                reuse,
-                None,
-            );
-        }
-        let prog = checked.program;
-        let (prev, old) = match memo {
-            Some(mut m) => {
-                let p = std::mem::take(&mut m.policies);
-                let c = std::mem::take(&mut m.compile);
-                (Some((p, c)), Some(m))
-            }
-            None => (None, None),
-        };
-        let compiled = incremental::compile_incremental(&prog, &checked.same, prev, &mut sink);
-        t.lap("compile");
-        reuse.compiled = compiled.memo.compiled;
-        reuse.namespaces = prog.namespaces.len();
-        sink.extend(crate::lint::lint(&prog, firewall.as_ref()));
-        t.lap("lint");
-        let diagnostics = finish(sink, Some(&prog), firewall.as_ref());
-        // the memo of this run: the declarations of every file
-        let mut old = old;
-        let mut all_decls = match (&mut old, scope_same) {
-            (Some(m), true) => std::mem::take(&mut m.decls),
-            _ => BTreeMap::new(),
-        };
-        if scope_same {
-            all_decls.extend(decls);
-        } else {
-            for f in files {
-                all_decls.insert(f.id.0, resolve::declarations(f));
-            }
-        }
-        t.lap("silences");
-        self.dirty.clear();
-        let (policies, memo_policies) = match compiled.failed {
-            None => (Some(compiled.policies), PolicySet::default()),
-            Some(_) => (None, compiled.policies),
-        };
-        self.memo = Some(Memo {
-            slots: self.slots.len(),
-            decls: all_decls,
-            resolve: resolve::Memo::new(resolved, res.files),
-            // filled in by `run` once the answer is converted
-            program: Program::default(),
-            check: checked.memo,
-            policies: memo_policies,
-            compile: compiled.memo,
-        });
-        (
-            Outcome {
+            let outcome = Outcome {
                 sources,
                 diagnostics,
-                program: Some(prog),
-                policies,
-            },
-            reuse,
-            old,
-        )
+                ..Outcome::default()
+            };
+            return (outcome, reuse);
+        }
+        let prog = checked.program;
+        reuse.namespaces = prog.namespaces.len();
+        let mut policies = None;
+        match self.target {
+            Target::K8s => {
+                let prev = (
+                    std::mem::take(&mut m.policies),
+                    std::mem::take(&mut m.compile),
+                );
+                let compiled = incremental::compile_incremental(
+                    &prog,
+                    &same,
+                    unlinted.as_ref(),
+                    Some(prev),
+                    &mut sink,
+                );
+                t.lap("compile");
+                reuse.compiled = compiled.memo.compiled;
+                m.compile = compiled.memo;
+                match compiled.failed {
+                    None => policies = Some(compiled.policies),
+                    Some(_) => m.policies = compiled.policies,
+                }
+            }
+            Target::Cilium => {
+                // no deny compilation: the target's refusals (E0503)
+                let _ = crate::emit::cilium::emit(&prog, &sources, &mut sink);
+                t.lap("emit");
+                reuse.compiled = prog.namespaces.len();
+            }
+        }
+        let (lints, lint_memo) = crate::lint::lint_incremental(
+            &prog,
+            firewall.as_ref(),
+            &same,
+            unlinted.as_ref(),
+            Some(std::mem::take(&mut m.lint)),
+        );
+        sink.extend(lints);
+        m.lint = lint_memo;
+        m.to_back = None;
+        m.unlinted = Some(BTreeSet::new());
+        t.lap("lint");
+        let diagnostics = finish(sink, Some(&prog), firewall.as_ref());
+        t.lap("silences");
+        self.memo = Some(m);
+        let outcome = Outcome {
+            sources,
+            diagnostics,
+            program: Some(prog),
+            policies,
+        };
+        (outcome, reuse)
     }
 
     /// The parsed file of a slot.
@@ -388,6 +458,7 @@ impl Worker {
         let by_id: HashMap<FileId, &ast::File> = files.iter().map(|f| (f.id, f)).collect();
         let mut out = Analyzed {
             generation,
+            target: self.target,
             ..Analyzed::default()
         };
         let mut lines: HashMap<FileId, LineIndex> = HashMap::new();
@@ -564,7 +635,7 @@ fn statements(prog: &Program, set: &PolicySet, out: &mut Analyzed) {
 mod tests {
     //! The law of the incremental runs: after any sequence of edits, a
     //! run gives what the stages give from scratch on the same files (the
-    //! same diagnostics, program and policies).
+    //! same diagnostics, program and policies), for either target.
 
     use super::*;
     use proptest::prelude::*;
@@ -628,7 +699,9 @@ mod tests {
     }
 
     /// One edit of one line, as a person types it: delete it, repeat it,
-    /// move it to another file, change a digit, swap it with the next.
+    /// move it to another file, change a digit, swap it with the next, or
+    /// rename the namespace of the next block (one letter more: the
+    /// managed namespaces change, and names of the old one are a typo away).
     fn edit(files: &mut [(String, String)], (file, op, line, x): (usize, u8, usize, usize)) {
         let n = files.len();
         let f = file % n;
@@ -637,7 +710,7 @@ mod tests {
             return;
         }
         let l = line % lines.len();
-        match op % 5 {
+        match op % 6 {
             0 => {
                 lines.remove(l);
             }
@@ -668,9 +741,18 @@ mod tests {
                     lines[l].replace_range(i..i + 1, &d.to_string());
                 }
             }
-            _ => {
+            4 => {
                 if l + 1 < lines.len() {
                     lines.swap(l, l + 1);
+                }
+            }
+            _ => {
+                let n = lines.len();
+                if let Some(k) = (0..n)
+                    .map(|k| (l + k) % n)
+                    .find(|k| lines[*k].trim_start().starts_with("namespace "))
+                {
+                    lines[k] = lines[k].replacen("namespace ", "namespace x", 1);
                 }
             }
         }
@@ -699,8 +781,8 @@ mod tests {
 
     /// A run of the worker against the stages from scratch on its files.
     fn same_as_scratch(w: &mut Worker) -> Result<(), TestCaseError> {
-        let (mut outcome, _, _) = w.stages(w.sources());
-        let scratch = analyze(w.sources(), &w.files);
+        let (mut outcome, _) = w.stages(w.sources());
+        let scratch = analyze(w.sources(), &w.files, w.target);
         prop_assert_eq!(&outcome.diagnostics, &scratch.diagnostics);
         prop_assert_eq!(&outcome.program, &scratch.program);
         prop_assert_eq!(&outcome.policies, &scratch.policies);
@@ -754,11 +836,13 @@ mod tests {
         fn incremental_equals_scratch(
             // the fixture (several namespaces and files) half of the time
             ws in prop_oneof![Just(None), any::<prop::sample::Index>().prop_map(Some)],
-            edits in prop::collection::vec((0usize..8, 0u8..5, 0usize..64, 0usize..64), 1..10),
+            edits in prop::collection::vec((0usize..8, 0u8..6, 0usize..64, 0usize..64), 1..10),
+            cilium in any::<bool>(),
         ) {
             let all = workspaces();
             let mut files = all[ws.map(|i| i.index(all.len())).unwrap_or(0)].clone();
             let mut w = Worker::default();
+            w.set_target(if cilium { Target::Cilium } else { Target::K8s });
             let mut last: Vec<Option<ast::File>> = vec![None; files.len()];
             let mut rev = 0;
             for (slot, (name, text)) in files.iter().enumerate() {

@@ -69,6 +69,8 @@ enum Event {
 
 struct Job {
     generation: u64,
+    /// The target to analyse for: the project's (docs/targets.md).
+    target: crate::emit::Target,
     updates: Vec<Update>,
 }
 
@@ -173,11 +175,13 @@ fn analysis_loop(
             },
         };
         let mut generation = job.generation;
+        w.set_target(job.target);
         for u in job.updates {
             w.apply(u);
         }
         while let Ok(more) = jobs.try_recv() {
             generation = more.generation;
+            w.set_target(more.target);
             for u in more.updates {
                 w.apply(u);
             }
@@ -265,6 +269,8 @@ struct StatementInfo {
     revs: BTreeMap<usize, u64>,
     statements: BTreeMap<(usize, usize, usize), Vec<String>>,
     namespaces: BTreeMap<String, Vec<String>>,
+    /// The target analysed for (the cilium target compiles no deny).
+    target: crate::emit::Target,
 }
 
 struct Server {
@@ -846,6 +852,11 @@ impl Server {
         self.generation += 1;
         let job = Job {
             generation: self.generation,
+            target: self
+                .project
+                .as_ref()
+                .and_then(|p| p.target)
+                .unwrap_or_default(),
             updates: std::mem::take(&mut self.pending),
         };
         let _ = self.jobs.send(job);
@@ -891,6 +902,7 @@ impl Server {
             revs: a.revs,
             statements: a.statements,
             namespaces: a.namespaces,
+            target: a.target,
         };
     }
 
@@ -994,7 +1006,9 @@ impl Server {
             .find(|(s, _, _)| s.start <= offset && offset <= s.end)?
             .clone();
         let current = self.info.revs.get(&slot) == Some(&d.rev) && d.fresh && self.info.ready;
-        let value = if !current {
+        let value = if self.info.target == crate::emit::Target::Cilium {
+            "the cilium target writes each statement as it is, denies included (docs/targets.md); `nplc build` shows its CiliumNetworkPolicies".to_string()
+        } else if !current {
             "the policies of this statement are shown once the program compiles".to_string()
         } else {
             match kind {

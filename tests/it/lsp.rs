@@ -832,3 +832,46 @@ fn formatting() {
     assert_eq!(r["result"], json!([]), "{r}");
     assert_eq!(c.stop(), 0);
 }
+
+/// The server analyses for the project's target (`target` in nplc.toml):
+/// for the cilium target, a namespace label selector on an egress side is
+/// written natively (no E0501, which the k8s target reports), and a named
+/// port towards pods whose ingress is not decided is refused (E0503).
+#[test]
+fn analyses_for_the_projects_target() {
+    const LABELS: &str =
+        "namespace app {\n  default deny\n}\n\nnamespace ops {\n  default deny\n  allow {team=ops}/* -> world:443\n}\n";
+    // the k8s target (no project file): E0501
+    let dir = workspace("target-k8s", &[("a.npl", LABELS)]);
+    let mut c = Client::start(&dir, &[]);
+    let a = c.open("a.npl");
+    let ds = c.diagnostics_where(&a, |ds| !ds.is_empty());
+    assert!(codes(&ds).contains(&"E0501".to_string()), "{ds:?}");
+    assert_eq!(c.stop(), 0);
+
+    let dir = workspace(
+        "target-cilium",
+        &[("nplc.toml", "target = \"cilium\"\n"), ("a.npl", LABELS)],
+    );
+    let mut c = Client::start(&dir, &[]);
+    let a = c.open("a.npl");
+    // no E0501 (no error at all): the label selector is written natively
+    let errors = |ds: &[Value]| ds.iter().filter(|d| d["severity"] == 1).count();
+    let ds = c.diagnostics_where(&a, |_| true);
+    assert_eq!(errors(&ds), 0, "{ds:?}");
+    let clean = codes(&ds);
+    // a statement's hover says what the target writes
+    let (l, ch) = pos(LABELS, "allow {team", 2);
+    let h = statement_hover(&mut c, &a, l, ch);
+    let text = h["result"]["contents"]["value"].as_str().unwrap_or("");
+    assert!(text.contains("cilium target"), "{h}");
+    // a named port towards another namespace's pods: E0503, then gone
+    let refused = format!("{LABELS}namespace b {{\n  allow egress other/app=x:http\n}}\n");
+    c.set(&a, 2, &refused);
+    let ds = c.diagnostics_where(&a, |ds| codes(ds).contains(&"E0503".to_string()));
+    assert_eq!(errors(&ds), 1, "{ds:?}");
+    c.set(&a, 3, LABELS);
+    let ds = c.diagnostics_where(&a, |ds| !codes(ds).contains(&"E0503".to_string()));
+    assert_eq!(codes(&ds), clean);
+    assert_eq!(c.stop(), 0);
+}

@@ -113,19 +113,7 @@ fn write_out(a: &Args, files: &[crate::driver::Input], count: usize) -> i32 {
                 ),
             );
         }
-        // the files on every core; the first that fails, in name order, is
-        // the one reported
-        let written = crate::par::map(files, |f| {
-            let path = dir.join(&f.name);
-            std::fs::write(&path, &f.text).map_err(|e| {
-                format!(
-                    "cannot write `{}`: {}",
-                    path.display(),
-                    crate::diag::io_msg(&e)
-                )
-            })
-        });
-        if let Some(Err(e)) = written.into_iter().find(Result::is_err) {
+        if let Err(e) = write_all_or_nothing(dir, files) {
             return super::fail_io(fmt, e);
         }
         if fmt == ErrorFormat::Human {
@@ -140,4 +128,54 @@ fn write_out(a: &Args, files: &[crate::driver::Input], count: usize) -> i32 {
         return EXIT_USAGE;
     }
     EXIT_OK
+}
+
+/// Writes every file into `dir`, or none: each is written first to a
+/// temporary file beside it (on every core), and only when all of them are
+/// written are they renamed into place; on a failure the temporaries are
+/// removed. The first failure, in name order, is the one reported.
+fn write_all_or_nothing(
+    dir: &std::path::Path,
+    files: &[crate::driver::Input],
+) -> Result<(), String> {
+    let pid = std::process::id();
+    let tmp_of = |name: &str| dir.join(format!(".{name}.nplc-tmp-{pid}"));
+    let cannot = |path: &std::path::Path, e: std::io::Error| {
+        format!(
+            "cannot write `{}`: {}",
+            path.display(),
+            crate::diag::io_msg(&e)
+        )
+    };
+    // a target that is not a file (a directory, say) could not be replaced
+    // after others were: refused before anything is written
+    if let Some(f) = files.iter().find(|f| {
+        std::fs::symlink_metadata(dir.join(&f.name)).is_ok_and(|m| !m.file_type().is_file())
+    }) {
+        return Err(format!(
+            "cannot write `{}`: it exists and is not a file; nothing was written",
+            dir.join(&f.name).display()
+        ));
+    }
+    let written = crate::par::map(files, |f| {
+        let tmp = tmp_of(&f.name);
+        std::fs::write(&tmp, &f.text).map_err(|e| cannot(&dir.join(&f.name), e))
+    });
+    let clean = || {
+        for f in files {
+            let _ = std::fs::remove_file(tmp_of(&f.name));
+        }
+    };
+    if let Some(Err(e)) = written.into_iter().find(Result::is_err) {
+        clean();
+        return Err(e);
+    }
+    for f in files {
+        let path = dir.join(&f.name);
+        if let Err(e) = std::fs::rename(tmp_of(&f.name), &path) {
+            clean();
+            return Err(cannot(&path, e));
+        }
+    }
+    Ok(())
 }

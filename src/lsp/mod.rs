@@ -668,6 +668,12 @@ impl Server {
             return;
         };
         d.version = version.or(d.version);
+        if d.rev > 0 && *d.text == text {
+            // the same text again (a file opened as it is on disk): what
+            // was analysed still holds, and so do its fixes (a new
+            // revision would make code actions wait for the next analysis)
+            return;
+        }
         d.lines = LineIndex::new(&text);
         d.text = Arc::new(text);
         d.rev += 1;

@@ -542,3 +542,49 @@ fn a_closed_standard_output_is_exit_2() {
     assert!(full.stdout.len() > 100_000, "{} bytes", full.stdout.len());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `-o DIR` writes every program or none: a target that cannot be replaced
+/// (here a directory where `b.npl` should go) stops the import before any
+/// file is written, and no temporary file is left behind.
+#[test]
+fn output_files_are_written_all_or_nothing() {
+    let dir = std::env::temp_dir().join(format!("nplc-it-import-aon-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("out/b.npl")).unwrap();
+    let yaml = ["a", "b"]
+        .iter()
+        .map(|ns| format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    std::fs::write(dir.join("p.yaml"), yaml).unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
+            .current_dir(&dir)
+            .args(["import", "p.yaml", "-o", "out"])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("error[E0002]") && err.contains("b.npl"),
+        "{err}"
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["b.npl"], "only the directory that was there");
+    // once the obstacle is gone, both are written
+    std::fs::remove_dir(dir.join("out/b.npl")).unwrap();
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("out/a.npl").is_file() && dir.join("out/b.npl").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}

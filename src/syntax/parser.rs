@@ -626,6 +626,12 @@ impl Lower {
                     .collect(),
             )),
             Rule::selector => return self.selector_peer(p),
+            Rule::dns_peer => PeerKind::Dns(
+                p.into_inner()
+                    .find(|x| x.as_rule() == Rule::dns_name)
+                    .map(|x| x.as_str().to_string())
+                    .unwrap_or_default(),
+            ),
             Rule::ns_peer => {
                 let mut ns = Spanned::new(String::new(), span);
                 let mut pods = PodPart::All;
@@ -1039,6 +1045,7 @@ fn describe(rule: &Rule) -> Option<&'static str> {
         Rule::ns_labels => "`{labels}`",
         Rule::ns_peer => "`namespace/selector`",
         Rule::address => "an address",
+        Rule::dns_peer | Rule::dns_name => "a DNS name (`dns:api.example.com`)",
         Rule::selector | Rule::requirement | Rule::req_absent => "a label selector",
         Rule::req_cmp => "`=` or `!=`",
         Rule::req_in | Rule::kw_in => "`in`",

@@ -1374,6 +1374,30 @@ mod tests {
         out
     }
 
+    /// `dns:NAME` needs a dot or a leading `*` after the colon: `dns:53`
+    /// and `dns:udp/53` stay the stdlib name `dns` with ports.
+    #[test]
+    fn dns_names_and_the_dns_name_with_ports() {
+        let f = parse("namespace a {\n  allow egress dns\n  allow egress dns:53\n  allow egress dns:udp/53, tcp/53\n  allow x -> dns:api.Stripe.com.:443\n  allow x -> (dns:*.s3.amazonaws.com | dns:*):443\n  allow dns:a.b-c -> y\n}\n");
+        let r = rules(&f);
+        let dst = |i: usize| r[i].dst.as_ref().unwrap();
+        assert_eq!(dst(0).peers[0].kind, PeerKind::Name("dns".into()));
+        assert!(dst(0).ports.is_none());
+        assert_eq!(dst(1).peers[0].kind, PeerKind::Name("dns".into()));
+        assert_eq!(dst(1).ports.as_ref().unwrap().node.len(), 1);
+        assert_eq!(dst(2).peers[0].kind, PeerKind::Name("dns".into()));
+        assert_eq!(dst(2).ports.as_ref().unwrap().node.len(), 2);
+        assert_eq!(dst(3).peers[0].kind, PeerKind::Dns("api.Stripe.com.".into()));
+        assert_eq!(dst(3).ports.as_ref().unwrap().node.len(), 1);
+        let g = &dst(4).peers;
+        assert!(dst(4).parenthesized);
+        assert_eq!(g[0].kind, PeerKind::Dns("*.s3.amazonaws.com".into()));
+        assert_eq!(g[1].kind, PeerKind::Dns("*".into()));
+        // anywhere a peer stands, then refused by checking
+        let src = r[5].src.as_ref().unwrap();
+        assert_eq!(src.peers[0].kind, PeerKind::Dns("a.b-c".into()));
+    }
+
     #[test]
     fn design_card_lines() {
         let f = parse("namespace payments {\n  workload db = app=postgres\n  allow app=api -> db:5432\n  deny egress 169.254.169.254\n}\n");

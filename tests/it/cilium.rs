@@ -9,7 +9,7 @@
 //! (a snapshot each, `tests/snapshots/cilium/`), the output is canonical,
 //! and refusals are the documented ones.
 
-use crate::props::{case, cases, describe_endpoint, Case, OTHER_PORT};
+use crate::props::{case, case_with_dns, cases, describe_endpoint, Case, OTHER_PORT};
 use nplc::driver::{compile_for, Compilation, Input};
 use nplc::emit::cilium::CiliumPolicy;
 use nplc::emit::Target;
@@ -22,8 +22,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Codes a generated program may be refused with on the cilium target: a
 /// named port on an isolated egress side towards pods whose ingress side
-/// does not decide (E0503), and an emptied side (E0109).
-const CILIUM_REJECTIONS: [&str; 2] = ["E0503", "E0109"];
+/// does not decide (E0503), an emptied side (E0109), and DNS names whose
+/// sources the program does not permit to reach kube-dns (E0505).
+const CILIUM_REJECTIONS: [&str; 3] = ["E0503", "E0109", "E0505"];
 
 fn build(text: &str, target: Target) -> Compilation {
     compile_for(
@@ -67,6 +68,10 @@ struct Tally {
     both: usize,
     cilium_bytes: usize,
     k8s_bytes: usize,
+    /// Compiled programs with DNS names (which the k8s target refuses, E0504).
+    with_names: usize,
+    /// Of those, compiled with a `toFQDNs` rule in the output.
+    with_fqdn_rules: usize,
 }
 
 /// Every connection of the case's cluster (pods and a few external
@@ -171,6 +176,23 @@ fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> 
     let mut t = tally.borrow_mut();
     t.compiled += 1;
     t.connections += n;
+    if prog.dns_terms().next().is_some() {
+        t.with_names += 1;
+        if policies
+            .iter()
+            .any(|p| p.spec.egress.iter().flatten().any(|r| r.to_fqdns.is_some()))
+        {
+            t.with_fqdn_rules += 1;
+        }
+        // the k8s target refuses DNS names, one error per statement
+        let refused = errors(&k);
+        if !refused.contains("E0504") {
+            return Err(TestCaseError::fail(format!(
+                "the k8s target did not refuse DNS names: {refused:?}"
+            )));
+        }
+        return Ok(());
+    }
     if k.has_errors() {
         return Ok(());
     }
@@ -211,7 +233,9 @@ fn cilium_policies_mean_what_the_program_says() {
     };
     let mut runner = TestRunner::new(config);
     let tally = RefCell::new(Tally::default());
-    match runner.run(&case(), |case| check_case(&case, &tally)) {
+    // half of the programs also allow egress to DNS names
+    let cases = proptest::prop_oneof![case(), case_with_dns()];
+    match runner.run(&cases, |case| check_case(&case, &tally)) {
         Ok(()) => {}
         Err(TestError::Fail(why, case)) => {
             panic!("the cilium target and the semantics disagree\n{why}\nminimal case:{case:?}")
@@ -221,20 +245,34 @@ fn cilium_policies_mean_what_the_program_says() {
     let t = tally.into_inner();
     let rejected: usize = t.rejected.values().sum();
     eprintln!(
-        "cilium props: {total} programs, {} compiled, rejected {:?}, {} connections compared, {} also built for k8s and compared ({} bytes of cilium YAML, {} of k8s)",
-        t.compiled, t.rejected, t.connections, t.both, t.cilium_bytes, t.k8s_bytes
+        "cilium props: {total} programs, {} compiled ({} with DNS names, {} of them with toFQDNs rules), rejected {:?}, {} connections compared, {} also built for k8s and compared ({} bytes of cilium YAML, {} of k8s)",
+        t.compiled, t.with_names, t.with_fqdn_rules, t.rejected, t.connections, t.both, t.cilium_bytes, t.k8s_bytes
     );
     assert!(
         t.compiled + rejected >= total as usize,
         "every case ran: {t:?}"
     );
+    // E0505 (a source the program does not let reach kube-dns) is the
+    // generator's doing (a deny towards `cluster`, a source in a namespace
+    // without `allow egress dns`): counted apart, against the programs
+    // with DNS names
+    let unreachable_dns = t.rejected.get("E0505").copied().unwrap_or(0);
     assert!(
-        rejected * 100 <= total as usize * 10,
+        (rejected - unreachable_dns) * 100 <= total as usize * 10,
         "more than 10% of generated programs were refused for cilium: {t:?}"
     );
     assert!(
-        t.both * 2 >= total as usize,
+        unreachable_dns * 100 <= (t.with_names + unreachable_dns) * 25,
+        "more than 25% of generated programs with DNS names were refused for E0505: {t:?}"
+    );
+    // the programs without DNS names are about half
+    assert!(
+        t.both * 4 >= total as usize,
         "too few programs both targets accept: {t:?}"
+    );
+    assert!(
+        t.with_fqdn_rules * 5 >= total as usize,
+        "too few programs with toFQDNs rules: {t:?}"
     );
 }
 

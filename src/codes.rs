@@ -308,7 +308,7 @@ pub const CODES: &[Code] = &[
     Code {
         code: "W0601",
         severity: Severity::Warning,
-        summary: "an allow with no effect: no side of it is isolated (for a rule `on ingress` or `on egress`: not the side it decides)",
+        summary: "an allow with no effect: no side of it is isolated (for a rule `on ingress` or `on egress`: not the side it decides); on the cilium target also the DNS names of an allow whose sources' egress is not isolated (no `toFQDNs` is written for them)",
     },
     Code {
         code: "W0602",

@@ -22,7 +22,7 @@
 //! changed (the language server).
 
 mod cells;
-mod effects;
+pub mod effects;
 mod exactness;
 pub mod incremental;
 pub mod names;

@@ -457,6 +457,8 @@ struct Builder<'a> {
     prog: &'a Program,
     index: &'a Index,
     diags: Vec<Diagnostic>,
+    /// Which statements have an effect (for W0601, W0602).
+    used: crate::compile::effects::Used,
 }
 
 /// Which statements may have a subject in which namespace: by the names a
@@ -550,6 +552,7 @@ impl Builder<'_> {
         for &id in self.index.candidates(&ns.name) {
             if let Some(s) = self.prog.statements.get(id) {
                 for dir in Direction::BOTH {
+                    self.used.note(self.prog, ns, dir, s);
                     self.statement_side(s, dir, ns, &mut drafts);
                 }
             }
@@ -1026,10 +1029,15 @@ fn object(
 
 /// W0601 for an allow to DNS names whose sources' egress is isolated
 /// nowhere: the addresses are permitted anyway, and no `toFQDNs` is
-/// written for it.
-fn dns_without_effect(prog: &Program) -> Vec<Diagnostic> {
+/// written for it. Only for allows with an effect elsewhere (`used`: on
+/// another destination's side); the others get the general W0601.
+fn dns_without_effect(prog: &Program, used: &BTreeSet<usize>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for s in prog.statements.iter().filter(|s| s.action == Action::Allow) {
+    for s in prog
+        .statements
+        .iter()
+        .filter(|s| s.action == Action::Allow && used.contains(&s.id))
+    {
         let Some(at) = s
             .dst
             .iter()
@@ -1062,9 +1070,6 @@ fn dns_without_effect(prog: &Program) -> Vec<Diagnostic> {
 /// (namespace, name). Errors: E0503.
 pub fn emit(prog: &Program, sources: &SourceMap, sink: &mut Sink) -> Result<Vec<Manifest>, Failed> {
     let mark = sink.mark();
-    for d in dns_without_effect(prog) {
-        sink.report(d);
-    }
     let namespaces: Vec<&Namespace> = prog.namespaces.values().collect();
     let index = Index::new(prog);
     let parts = crate::par::map(&namespaces, |ns| {
@@ -1072,6 +1077,7 @@ pub fn emit(prog: &Program, sources: &SourceMap, sink: &mut Sink) -> Result<Vec<
             prog,
             index: &index,
             diags: Vec::new(),
+            used: Default::default(),
         };
         let drafts = b.namespace(ns);
         // names read `ns-KEY` for a namespace label of the subject
@@ -1100,11 +1106,23 @@ pub fn emit(prog: &Program, sources: &SourceMap, sink: &mut Sink) -> Result<Vec<
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        (out, b.diags)
+        (out, b.diags, b.used)
     });
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for (ms, diags) in parts {
+    // the effect warnings of the program, as the k8s target reports them
+    let mut used = crate::compile::effects::Used::default();
+    for (_, _, u) in &parts {
+        used.allows.extend(u.allows.iter().copied());
+        used.denies.extend(u.denies.iter().copied());
+    }
+    for d in crate::compile::effects::warnings(prog, &used) {
+        sink.report(d);
+    }
+    for d in dns_without_effect(prog, &used.allows) {
+        sink.report(d);
+    }
+    for (ms, diags, _) in parts {
         for d in diags {
             // one report per place and message
             if seen.insert((d.message.clone(), format!("{:?}", d.primary))) {

@@ -196,6 +196,14 @@ fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> 
     if k.has_errors() {
         return Ok(());
     }
+    // the effect warnings are the program's: the same on both targets
+    if effect_warnings(&k) != effect_warnings(&c) {
+        return Err(TestCaseError::fail(format!(
+            "the targets report other effect warnings:\nk8s: {:?}\ncilium: {:?}",
+            effect_warnings(&k),
+            effect_warnings(&c)
+        )));
+    }
     let objects: Vec<_> = k.manifests.iter().map(|m| m.object.clone()).collect();
     let mut m = 0;
     let mismatch = first_disagreement(case, &mut m, &mut |pop, conn| {
@@ -273,6 +281,51 @@ fn cilium_policies_mean_what_the_program_says() {
     assert!(
         t.with_fqdn_rules * 5 >= total as usize,
         "too few programs with toFQDNs rules: {t:?}"
+    );
+}
+
+/// The effect warnings (W0601-W0604) a build reports: code and place.
+fn effect_warnings(c: &Compilation) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = c
+        .diagnostics
+        .iter()
+        .filter(|d| ["W0601", "W0602", "W0603", "W0604"].contains(&d.code))
+        .map(|d| (d.code.to_string(), format!("{:?}", d.primary)))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Both targets report the same effect warnings on every example and
+/// every fixture that both accept (docs/targets.md).
+#[test]
+fn effect_warnings_do_not_depend_on_the_target() {
+    let mut paths: Vec<std::path::PathBuf> = crate::examples::examples()
+        .into_iter()
+        .map(|p| p.strip_prefix(crate::common::root()).unwrap().to_path_buf())
+        .collect();
+    for e in std::fs::read_dir(crate::common::root().join("tests/cases")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "npl") {
+            paths.push(p.strip_prefix(crate::common::root()).unwrap().to_path_buf());
+        }
+    }
+    let (mut compared, mut warned) = (0, 0);
+    for rel in &paths {
+        let inputs = crate::common::inputs(rel);
+        let k = compile_for(&inputs, Target::K8s);
+        let c = compile_for(&inputs, Target::Cilium);
+        if k.has_errors() || c.has_errors() {
+            continue;
+        }
+        compared += 1;
+        let w = effect_warnings(&k);
+        warned += usize::from(!w.is_empty());
+        assert_eq!(w, effect_warnings(&c), "{}", rel.display());
+    }
+    assert!(
+        compared > 20 && warned >= 4,
+        "{compared} compared, {warned} with warnings"
     );
 }
 

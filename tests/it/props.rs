@@ -1230,7 +1230,8 @@ fn cluster(dns: bool) -> impl Strategy<Value = Cluster> {
         [pod_label(), pod_label()],
         prop::collection::vec(0..CONTAINER_PORTS.len(), 0..=2),
     );
-    let answers = prop::collection::vec((0..DNS_ANSWERS.len(), any::<prop::sample::Index>()), 0..=8);
+    let answers =
+        prop::collection::vec((0..DNS_ANSWERS.len(), any::<prop::sample::Index>()), 0..=8);
     (ns_labels, prop::collection::vec(pod, 1..=7), answers).prop_map(
         move |(ns_labels, pods, answers)| Cluster {
             ns_labels,

@@ -249,15 +249,7 @@ fn back_end(out: &mut Compilation, mut sink: Sink, emit: bool) {
         sink.extend(crate::lint::lint(prog, out.firewall.as_ref()));
         t.lap("lint");
     } else if let Some(prog) = &out.program {
-        // what NetworkPolicy cannot say at all (DNS names, E0504) is
-        // refused before deny compilation, which never sees it
-        let refused = k8s::refusals(prog);
-        let refused_any = !refused.is_empty();
-        for d in refused {
-            sink.report(d);
-        }
-        if refused_any {
-        } else if let Ok(set) = compile::compile(prog, &mut sink) {
+        if let Ok(set) = compile::compile(prog, &mut sink) {
             t.lap("compile");
             if emit {
                 out.manifests = k8s::manifests(&set, prog, &out.sources);

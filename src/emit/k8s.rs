@@ -105,21 +105,6 @@ pub fn label_selector(sel: &LabelSel) -> LabelSelector {
     }
 }
 
-/// What this target refuses before compiling: E0504 for every statement
-/// that names DNS names (NetworkPolicy has no peer by name), once each.
-pub fn refusals(prog: &Program) -> Vec<crate::diag::Diagnostic> {
-    prog.dns_terms()
-        .map(|(_, span)| {
-            crate::diag::Diagnostic::error(
-                "E0504",
-                "NetworkPolicy cannot select peers by DNS name",
-            )
-            .at(span, "a DNS name")
-            .with_help("build for Cilium, which can: `nplc build --target cilium` (or `target = \"cilium\"` in nplc.toml); for the k8s target write the addresses the name resolves to as blocks (`203.0.113.0/24`)")
-        })
-        .collect()
-}
-
 fn peers(rule: &PolicyRule, ns: &str) -> Option<Vec<net::NetworkPolicyPeer>> {
     if rule.all_peers() {
         return None;
@@ -158,8 +143,8 @@ fn peers(rule: &PolicyRule, ns: &str) -> Option<Vec<net::NetworkPolicyPeer>> {
                     });
                 }
             }
-            // the k8s target refuses DNS names before compiling
-            // (`driver`, E0113): no rule of its policies holds one
+            // deny compilation refuses DNS names (`compile::refusals`,
+            // E0504): no rule of its policies holds one
             PeerSet::Names(_) => {}
         }
     }

@@ -488,3 +488,54 @@ fn check_follows_the_target() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The DNS proxy rule needs the lookups permitted on both sides: where
+/// `kube-system` is managed and isolates kube-dns for ingress, an allow
+/// deciding that side must admit the sources too (E0505 otherwise); a
+/// deny touching the lookups refuses it as well.
+#[test]
+fn dns_proxy_rule_needs_the_lookups_on_both_sides() {
+    // a two-sided `allow egress dns` decides kube-dns's ingress side too
+    let both = "use dns\nnamespace shop {\n  allow egress dns\n  allow app=api -> dns:api.stripe.com:443\n}\nnamespace kube-system {\n  default deny ingress\n}\n";
+    let c = build(both, Target::Cilium);
+    assert!(!c.has_errors(), "{}", render(&c));
+    // one scoped to the egress side does not
+    let shop = "use dns\nnamespace shop {\n  allow egress dns on egress\n  allow app=api -> dns:api.stripe.com:443\n}\n";
+    let closed = format!("{shop}namespace kube-system {{\n  default deny ingress\n}}\n");
+    assert_eq!(
+        errors(&build(&closed, Target::Cilium)),
+        ["E0505".to_string()].into()
+    );
+    let open = format!("{shop}namespace kube-system {{\n  default deny ingress\n  allow shop/* -> k8s-app=kube-dns:udp/53, tcp/53\n}}\n");
+    let c = build(&open, Target::Cilium);
+    assert!(!c.has_errors(), "{}", render(&c));
+    let yaml = nplc::emit::cilium::stream(&c.cilium);
+    assert!(
+        yaml.contains("toFQDNs") && yaml.contains("matchPattern: '*'"),
+        "{yaml}"
+    );
+    // only UDP on the ingress side: TCP lookups would be refused there
+    let half = open.replace("udp/53, tcp/53", "udp/53");
+    assert_eq!(
+        errors(&build(&half, Target::Cilium)),
+        ["E0505".to_string()].into()
+    );
+    // a deny of the lookups, on either side
+    let denied = both.replace(
+        "  allow egress dns\n",
+        "  allow egress dns\n  deny app=api -> kube-system/*:udp/53\n",
+    );
+    assert_eq!(
+        errors(&build(&denied, Target::Cilium)),
+        ["E0505".to_string()].into()
+    );
+    // and the sources of another namespace need their own lookups allowed
+    let other = format!("{both}namespace pay {{\n  default deny egress\n}}\n").replace(
+        "allow app=api -> dns:api.stripe.com:443",
+        "allow app=api | pay/* -> dns:api.stripe.com:443",
+    );
+    assert_eq!(
+        errors(&build(&other, Target::Cilium)),
+        ["E0505".to_string()].into()
+    );
+}

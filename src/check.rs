@@ -214,6 +214,7 @@ fn namespace(name: &str, ns: &crate::resolve::RNamespace, c: &mut Checker) -> ir
             for p in c.peer(t) {
                 match &p.set {
                     PeerSet::Pods { namespaces, pods: sel } if *namespaces == ir::ns_named(name) => pods.push(sel.clone()),
+                    PeerSet::Names(_) => c.diags.push(dns_out_of_place(p.span, "`isolate` takes pods, not DNS names", "isolate pods of this namespace with a selector such as `app=api`, then allow what they may reach: `allow app=api -> dns:api.example.com:443`")),
                     _ => c.diags.push(
                         Diagnostic::error("E0108", "`isolate` takes pods of its own namespace")
                             .at(p.span, "not pods of this namespace")
@@ -282,6 +283,13 @@ struct Checker {
     diags: Vec<Diagnostic>,
 }
 
+/// E0114: a DNS name where it has no meaning (docs/language.md, "DNS names").
+fn dns_out_of_place(span: Span, message: &str, help: &str) -> Diagnostic {
+    Diagnostic::error("E0114", message)
+        .at(span, "a DNS name here")
+        .with_help(help)
+}
+
 impl Checker {
     fn err(&mut self, d: Diagnostic) {
         self.diags.push(d);
@@ -293,6 +301,13 @@ impl Checker {
         let src_pieces = self.side_pieces(&r.src);
         let mut src = Vec::new();
         for p in src_pieces {
+            if let PeerSet::Names(_) = p.set {
+                self.err(dns_out_of_place(
+                    p.span,
+                    "a DNS name cannot be a source",
+                    "a DNS name is a destination of egress (`allow app=api -> dns:api.example.com:443`); a connection's source is known by its address: write the address blocks (`203.0.113.0/24`)",
+                ));
+            }
             if let Some((_, pspan)) = &p.ports {
                 let mut d =
                     Diagnostic::error("E0407", "ports belong to the destination, not the source")
@@ -349,6 +364,13 @@ impl Checker {
                 (None, Some((ps, _))) => ps.clone(),
                 (None, None) => PortSet::all(),
             };
+            if let (PeerSet::Names(_), Action::Deny) = (&p.set, r.action) {
+                self.err(
+                    Diagnostic::error("E0115", "a deny cannot name a DNS name")
+                        .at(p.span, "a DNS name in a deny")
+                        .with_help("Cilium has no deny by DNS name; deny the addresses by block instead (`deny egress 203.0.113.0/24`), or `deny egress world` for every external address"),
+                );
+            }
             if ports.has_named() {
                 // where the named port is written: the side's ports, else the peer's
                 let at = side_ports
@@ -356,7 +378,7 @@ impl Checker {
                     .map(|s| s.1)
                     .or(p.ports.as_ref().map(|x| x.1))
                     .unwrap_or(p.span);
-                if let PeerSet::External(_) = p.set {
+                if p.set.is_external() {
                     self.err(
                         Diagnostic::error("E0405", "a named port cannot be used with an address block")
                             .at(at, "named port")
@@ -378,7 +400,7 @@ impl Checker {
                 span: p.span,
             });
         }
-        let ext = |s: &PeerSet| matches!(s, PeerSet::External(_));
+        let ext = |s: &PeerSet| s.is_external();
         if !src.is_empty()
             && !dst.is_empty()
             && src.iter().all(|t| ext(&t.set))
@@ -463,6 +485,21 @@ impl Checker {
                 ports: None,
                 span: p.span,
             }],
+            RKind::Dns(n) => match crate::ir::dns::canonical(n) {
+                Ok(name) => vec![Piece {
+                    set: PeerSet::Names(crate::ir::DnsNames::new([name])),
+                    ports: None,
+                    span: p.span,
+                }],
+                Err((why, help)) => {
+                    self.err(
+                        Diagnostic::error("E0113", format!("`dns:{n}` is not a DNS name nplc accepts: {why}"))
+                            .at(p.span, "not a DNS name or `*.` pattern")
+                            .with_help(help),
+                    );
+                    vec![]
+                }
+            },
             RKind::Address(a) => match self.address(a, p.span) {
                 Some(set) => vec![Piece {
                     set: PeerSet::External(set),
@@ -523,9 +560,25 @@ impl Checker {
             return base;
         }
         self.same_block_excepts(&p.except);
+        if let Some(b) = base.iter().find(|b| matches!(b.set, PeerSet::Names(_))) {
+            self.err(dns_out_of_place(
+                b.span,
+                "nothing can be taken out of a DNS name with `except`",
+                "a DNS name denotes whatever its names resolve to; list the names meant instead (`dns:a.example.com | dns:b.example.com`), or deny the addresses by block",
+            ));
+            return vec![];
+        }
         let mut holes = Vec::new();
         for e in &p.except {
             for piece in self.peer(e) {
+                if let PeerSet::Names(_) = piece.set {
+                    self.err(dns_out_of_place(
+                        piece.span,
+                        "a DNS name cannot be taken out with `except`",
+                        "Cilium cannot take names out of a peer; take the addresses out by block (`world except 203.0.113.0/24`)",
+                    ));
+                    continue;
+                }
                 if piece.ports.is_some() {
                     self.err(
                         Diagnostic::error("E0304", "an `except` cannot carry ports")

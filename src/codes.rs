@@ -116,6 +116,21 @@ pub const CODES: &[Code] = &[
         summary: "a rule scoped to one side (`on egress`, `on ingress`) whose side has no pods (`allow world -> * on egress`): external addresses have no side",
     },
     Code {
+        code: "E0113",
+        severity: Severity::Error,
+        summary: "a `dns:` peer that is not a DNS name nplc accepts: labels of letters, digits, `-` and `_`, at least two, or `*.` and a suffix (`*` alone, `**.`, `*` inside a label, an empty label, a name ending in a number)",
+    },
+    Code {
+        code: "E0114",
+        severity: Severity::Error,
+        summary: "a DNS name (`dns:NAME`) where it has no meaning: a source, an `except` (either part), `isolate`, a node rule or role (see language.md, \"DNS names\")",
+    },
+    Code {
+        code: "E0115",
+        severity: Severity::Error,
+        summary: "a DNS name in a deny (Cilium has no deny by name: deny the addresses by block)",
+    },
+    Code {
         code: "E0201",
         severity: Severity::Error,
         summary: "invalid label key (Kubernetes' qualified-name rules)",
@@ -251,6 +266,21 @@ pub const CODES: &[Code] = &[
         summary: "cilium target: a named port on an isolated egress side towards pods whose ingress side is not managed and isolated (see targets.md)",
     },
     Code {
+        code: "E0504",
+        severity: Severity::Error,
+        summary: "k8s target: a statement with a DNS name (`dns:NAME`), which NetworkPolicy cannot select; one per statement (the cilium target can: see targets.md)",
+    },
+    Code {
+        code: "E0505",
+        severity: Severity::Error,
+        summary: "cilium target: an allow to DNS names whose sources the program does not already permit to reach kube-dns on 53/udp and 53/tcp (Cilium learns names only from lookups through its DNS proxy: see targets.md)",
+    },
+    Code {
+        code: "E0506",
+        severity: Severity::Error,
+        summary: "`nplc diff`: a program with DNS names (`dns:NAME`), which the diff cannot compare yet (see diff.md)",
+    },
+    Code {
         code: "E0801",
         severity: Severity::Error,
         summary: "`nplc import`: an input that is not valid YAML or JSON (file, line and column of the parser's complaint)",
@@ -278,7 +308,7 @@ pub const CODES: &[Code] = &[
     Code {
         code: "W0601",
         severity: Severity::Warning,
-        summary: "an allow with no effect: no side of it is isolated (for a rule `on ingress` or `on egress`: not the side it decides)",
+        summary: "an allow with no effect: no side of it is isolated (for a rule `on ingress` or `on egress`: not the side it decides); on the cilium target also the DNS names of an allow whose sources' egress is not isolated (no `toFQDNs` is written for them)",
     },
     Code {
         code: "W0602",

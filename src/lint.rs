@@ -458,7 +458,7 @@ fn touches(set: &PeerSet, ns: &str) -> bool {
         PeerSet::Pods { namespaces, .. } => {
             crate::ir::ns_matches(namespaces, ns) != crate::ir::Tri::No
         }
-        PeerSet::External(_) => false,
+        PeerSet::External(_) | PeerSet::Names(_) => false,
     }
 }
 
@@ -580,6 +580,7 @@ fn dns(stmts: &[&crate::ir::Statement], ns: &Namespace, out: &mut Vec<Diagnostic
                     PeerSet::External(ips) => {
                         dns_port && nodelocal.map(|a| ips.contains(&a)).unwrap_or(false)
                     }
+                    PeerSet::Names(_) => false,
                 }
             })
     });

@@ -35,7 +35,15 @@ pub struct Population {
     /// to find a policy port that is a Service's rather than its pods'.
     #[serde(default)]
     pub services: Vec<ServiceInfo>,
+    /// What the cluster's resolver answers: names (lower case, no
+    /// trailing dot) and their addresses, for the peers that are DNS names
+    /// (`dns:NAME`, docs/semantics.md "DNS names"). Empty unless given.
+    #[serde(default)]
+    pub dns: Dns,
 }
+
+/// The names the cluster's resolver answers, and their addresses.
+pub type Dns = BTreeMap<String, Vec<IpAddr>>;
 
 /// A Service: the pods it selects and its ports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,6 +330,7 @@ pub fn load_population(text: &str) -> Result<Population, PopulationError> {
         pods: Vec::with_capacity(pods.len()),
         // the map iterates in (namespace, name) order
         services: services.into_values().collect(),
+        dns: Dns::new(),
     };
     for pod in pods.into_values() {
         if !population.namespaces.contains_key(&pod.namespace) {

@@ -48,6 +48,8 @@ pub enum RKind {
     Cluster,
     World,
     Address(String),
+    /// `dns:NAME`, as written after `dns:`.
+    Dns(String),
     /// Pods of namespace `ns` matching the selector.
     Pods {
         ns: Spanned<String>,
@@ -992,6 +994,7 @@ impl Lowerer<'_> {
             PeerKind::Cluster => mk(RKind::Cluster),
             PeerKind::World => mk(RKind::World),
             PeerKind::Address(a) => mk(RKind::Address(a.clone())),
+            PeerKind::Dns(n) => mk(RKind::Dns(n.clone())),
             PeerKind::Group(peers) => mk(RKind::Union(
                 peers.iter().map(|q| self.peer(q, ns, file)).collect(),
             )),

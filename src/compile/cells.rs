@@ -173,7 +173,7 @@ pub(super) fn join_addresses(cells: Vec<Cell>) -> Vec<Cell> {
     for ((subject, ports), group) in joined {
         let peer = PeerSet::External(IpSet::union_of(group.iter().filter_map(|c| match &c.peer {
             PeerSet::External(s) => Some(s),
-            PeerSet::Pods { .. } => None,
+            PeerSet::Pods { .. } | PeerSet::Names(_) => None,
         })));
         let (mut allows, mut denies) = (BTreeSet::new(), BTreeSet::new());
         for c in group {
@@ -286,7 +286,7 @@ fn drop_covered_blocks(rules: &mut Vec<PolicyRule>) {
     fn ext(r: &PolicyRule) -> Option<&IpSet> {
         r.peers.iter().find_map(|p| match p {
             PeerSet::External(s) => Some(s),
-            PeerSet::Pods { .. } => None,
+            PeerSet::Pods { .. } | PeerSet::Names(_) => None,
         })
     }
     let with_ext: Vec<usize> = (0..rules.len()).filter(|&i| ext(&rules[i]).is_some()).collect();
@@ -329,7 +329,7 @@ fn drop_covered_blocks(rules: &mut Vec<PolicyRule>) {
     }
     for (i, kept) in trimmed {
         let r = &mut rules[i];
-        r.peers.retain(|p| matches!(p, PeerSet::Pods { .. }));
+        r.peers.retain(|p| !matches!(p, PeerSet::External(_)));
         if !kept.is_empty() {
             r.peers.push(PeerSet::External(kept));
         }

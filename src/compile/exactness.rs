@@ -97,7 +97,7 @@ impl Compiler<'_> {
                             _ => None,
                         })
                     }
-                    PeerSet::External(_) => None,
+                    PeerSet::External(_) | PeerSet::Names(_) => None,
                 };
                 let Some((names, pods)) = named else {
                     problem = Some((
@@ -273,7 +273,7 @@ impl Compiler<'_> {
                         _ => None,
                     })
                 }
-                PeerSet::External(_) => None,
+                PeerSet::External(_) | PeerSet::Names(_) => None,
             };
             // a deny scoped to this side is enforced by nothing else
             let two_sided = self

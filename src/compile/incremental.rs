@@ -87,6 +87,16 @@ pub fn compile_incremental(
     sink: &mut Sink,
 ) -> Compiled {
     let mark = sink.mark();
+    // what deny compilation refuses (E0504): nothing compiled, as `driver`
+    let refused = super::refusals(prog);
+    if !refused.is_empty() {
+        sink.extend(refused);
+        return Compiled {
+            policies: PolicySet { policies: vec![] },
+            failed: sink.finish(mark, ()).err(),
+            memo: Memo::default(),
+        };
+    }
     let index = StatementIndex::new(prog);
     let (mut old_policies, mut memo): (Vec<Option<Policy>>, Memo) = match prev {
         Some((p, m)) => (p.policies.into_iter().map(Some).collect(), m),

@@ -22,7 +22,7 @@
 //! changed (the language server).
 
 mod cells;
-mod effects;
+pub mod effects;
 mod exactness;
 pub mod incremental;
 pub mod names;
@@ -95,6 +95,23 @@ pub fn compile(prog: &Program, sink: &mut Sink) -> Result<PolicySet, Failed> {
     compile_with(prog, true, sink)
 }
 
+/// What deny compilation (the k8s target) refuses before it starts: E0504
+/// for every statement that names DNS names (NetworkPolicy has no peer by
+/// name), once each. Both [`compile`] and the incremental compile report
+/// it, and compile nothing then (no effect warnings either).
+pub fn refusals(prog: &Program) -> Vec<crate::diag::Diagnostic> {
+    prog.dns_terms()
+        .map(|(_, span)| {
+            crate::diag::Diagnostic::error(
+                "E0504",
+                "NetworkPolicy cannot select peers by DNS name",
+            )
+            .at(span, "a DNS name")
+            .with_help("build for Cilium, which can: `nplc build --target cilium` (or `target = \"cilium\"` in nplc.toml); for the k8s target write the addresses the name resolves to as blocks (`203.0.113.0/24`)")
+        })
+        .collect()
+}
+
 /// The documented construction without its two refusals (E0501, E0502),
 /// for the tests that show each refusal necessary: a side that cannot see
 /// its namespace's labels is widened (allow) or left alone (deny) whatever
@@ -110,6 +127,11 @@ fn compile_with(
     sink: &mut Sink,
 ) -> Result<PolicySet, Failed> {
     let mark = sink.mark();
+    let refused = refusals(prog);
+    if !refused.is_empty() {
+        sink.extend(refused);
+        return sink.finish(mark, PolicySet::default());
+    }
     let index = StatementIndex::new(prog);
     let namespaces: Vec<&crate::ir::Namespace> = prog.namespaces.values().collect();
     // namespaces are independent: compile them in parallel, in order

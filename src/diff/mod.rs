@@ -116,12 +116,12 @@ impl<'a> Model<'a> {
                         continue;
                     };
                     let mut ports = Ports::from_ports(&d.ports);
-                    if matches!(dst, PeerSet::External(_)) {
+                    if dst.is_external() {
                         ports = ports.numbers_only();
                     }
                     // two addresses: no side decides such a connection
                     let both_ext =
-                        matches!(src, PeerSet::External(_)) && matches!(dst, PeerSet::External(_));
+                        src.is_external() && dst.is_external();
                     if ports.is_empty() || both_ext {
                         continue;
                     }
@@ -224,7 +224,7 @@ enum Bucket {
 
 fn buckets(p: &PeerSet) -> Vec<Bucket> {
     match p {
-        PeerSet::External(_) => vec![Bucket::External],
+        PeerSet::External(_) | PeerSet::Names(_) => vec![Bucket::External],
         PeerSet::Pods { namespaces, .. } => match namespaces.get(NAME_LABEL) {
             Some(KeyC {
                 values: crate::ir::ValSet::Finite(v),

@@ -121,7 +121,7 @@ fn one_namespace(p: &PeerSet) -> Option<&str> {
             }) if v.len() == 1 => v.first().map(String::as_str),
             _ => None,
         },
-        PeerSet::External(_) => None,
+        PeerSet::External(_) | PeerSet::Names(_) => None,
     }
 }
 
@@ -155,6 +155,7 @@ fn ns_rest(sel: &LabelSel) -> LabelSel {
 pub fn peer_text(sides: [&Side; 2], p: &PeerSet, home: Option<&str>) -> String {
     match p {
         PeerSet::External(s) => crate::firewall::describe_set(s),
+        PeerSet::Names(n) => n.text(),
         PeerSet::Pods { namespaces, pods } => {
             let ns = ns_rest(namespaces);
             let pod_text = |n: Option<&str>| {
@@ -238,6 +239,7 @@ pub fn build(
                 .and_then(|n| workload(sides, n, pods))
                 .unwrap_or_else(|| pods.to_string()),
             PeerSet::External(s) => crate::firewall::describe_set(s),
+            PeerSet::Names(n) => n.text(),
         };
         let peer = if direction == "ingress" {
             &cube.src

@@ -215,7 +215,7 @@ impl Ports {
     /// so its ports are written as plain numbers.
     pub fn text_to(&self, dst: &PeerSet) -> String {
         match dst {
-            PeerSet::External(_) => Ports(
+            PeerSet::External(_) | PeerSet::Names(_) => Ports(
                 self.0
                     .iter()
                     .map(|(p, x)| {
@@ -298,6 +298,7 @@ pub fn named(p: &PeerSet) -> Option<PeerSet> {
     match p {
         PeerSet::Pods { .. } => p.intersect(&all_pods()),
         PeerSet::External(s) => (!s.is_empty()).then(|| p.clone()),
+        PeerSet::Names(n) => (!n.is_empty()).then(|| p.clone()),
     }
 }
 

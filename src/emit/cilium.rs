@@ -42,8 +42,8 @@
 use crate::diag::{Diagnostic, Failed, Sink};
 use crate::emit::k8s::{label_selector, MANAGED_BY, RULES_ANNOTATION, SOURCE_ANNOTATION};
 use crate::ir::{
-    ns_matches, Action, Direction, IpSet, KeyC, LabelSel, Namespace, PeerSet, PortSet, Program,
-    Statement, Tri, ValSet, NAME_LABEL,
+    ns_matches, Action, DnsNames, Direction, IpSet, KeyC, LabelSel, Namespace, PeerSet, PortSet,
+    Program, Statement, Tri, ValSet, NAME_LABEL,
 };
 use crate::net::Protocol;
 use crate::source::{SourceMap, Span};
@@ -231,6 +231,13 @@ enum Peer {
     World,
     /// External addresses.
     Cidr(IpSet),
+    /// The addresses DNS names resolve to: `toFQDNs` (egress only).
+    Names(DnsNames),
+    /// kube-dns on 53/udp and 53/tcp through Cilium's DNS proxy
+    /// (`rules: {dns: [{matchPattern: "*"}]}`), which `toFQDNs` needs to
+    /// learn names (egress only; written only where the program permits
+    /// it anyway, [`Builder::check_dns_proxy`]).
+    DnsProxy,
     /// Nothing (isolation without an allow).
     Nothing,
 }
@@ -378,6 +385,7 @@ fn widen_named(ports: &PortSet) -> PortSet {
 fn keys(terms: &[(&PeerSet, PortSet)], own: &str) -> Vec<RuleKey> {
     let mut pods: BTreeMap<PortSet, BTreeSet<LabelSel>> = BTreeMap::new();
     let mut ext: BTreeMap<PortSet, IpSet> = BTreeMap::new();
+    let mut names: BTreeMap<PortSet, DnsNames> = BTreeMap::new();
     for (set, ports) in terms {
         if set.is_empty() || ports.is_empty() {
             continue;
@@ -394,6 +402,10 @@ fn keys(terms: &[(&PeerSet, PortSet)], own: &str) -> Vec<RuleKey> {
             PeerSet::External(ips) => {
                 let e = ext.entry(ports.clone()).or_insert_with(IpSet::empty);
                 *e = e.union(ips);
+            }
+            PeerSet::Names(n) => {
+                let e = names.entry(ports.clone()).or_default();
+                *e = e.union(n);
             }
         }
     }
@@ -414,13 +426,39 @@ fn keys(terms: &[(&PeerSet, PortSet)], own: &str) -> Vec<RuleKey> {
         };
         out.push(RuleKey { peer, ports });
     }
+    for (ports, n) in names {
+        out.push(RuleKey {
+            peer: Peer::Names(n),
+            ports,
+        });
+    }
     out
+}
+
+/// The kube-dns pods, as stdlib/dns.npl names them.
+fn kube_dns() -> PeerSet {
+    PeerSet::in_namespace(
+        KUBE_DNS_NAMESPACE,
+        LabelSel::any().with("k8s-app", KeyC::eq("kube-dns")),
+    )
+}
+
+/// Where the cluster's DNS answers: kube-dns in kube-system.
+const KUBE_DNS_NAMESPACE: &str = "kube-system";
+
+/// The DNS ports: 53 on UDP and TCP.
+fn dns_ports() -> PortSet {
+    let mut p = PortSet::range(Protocol::Udp, 53, 53);
+    p.add_range(Protocol::Tcp, 53, 53);
+    p
 }
 
 struct Builder<'a> {
     prog: &'a Program,
     index: &'a Index,
     diags: Vec<Diagnostic>,
+    /// Which statements have an effect (for W0601, W0602).
+    used: crate::compile::effects::Used,
 }
 
 /// Which statements may have a subject in which namespace: by the names a
@@ -514,6 +552,7 @@ impl Builder<'_> {
         for &id in self.index.candidates(&ns.name) {
             if let Some(s) = self.prog.statements.get(id) {
                 for dir in Direction::BOTH {
+                    self.used.note(self.prog, ns, dir, s);
                     self.statement_side(s, dir, ns, &mut drafts);
                 }
             }
@@ -538,7 +577,14 @@ impl Builder<'_> {
         match dir {
             Direction::Ingress => {
                 for d in &s.dst {
-                    let peers = s.src.iter().map(|t| (&t.set, d.ports.clone())).collect();
+                    // a DNS name is never a source (E0114), and has no
+                    // ingress side of its own
+                    let peers = s
+                        .src
+                        .iter()
+                        .filter(|t| !matches!(t.set, PeerSet::Names(_)))
+                        .map(|t| (&t.set, d.ports.clone()))
+                        .collect();
                     sides.push((&d.set, peers));
                 }
             }
@@ -570,7 +616,19 @@ impl Builder<'_> {
             if dir == Direction::Egress && s.action == Action::Allow {
                 self.check_named(s, ns, subject, &subs);
             }
-            let ks = keys(&peers, &ns.name);
+            let mut ks = keys(&peers, &ns.name);
+            if ks.iter().any(|k| matches!(k.peer, Peer::Names(_))) {
+                // toFQDNs learns names only from lookups through Cilium's
+                // DNS proxy: the subject's egress to kube-dns goes there
+                if self.check_dns_proxy(s, ns, subject) {
+                    ks.push(RuleKey {
+                        peer: Peer::DnsProxy,
+                        ports: dns_ports(),
+                    });
+                } else {
+                    ks.retain(|k| !matches!(k.peer, Peer::Names(_)));
+                }
+            }
             for sub in subs {
                 let draft = drafts.entry(sub).or_default();
                 for k in &ks {
@@ -581,6 +639,87 @@ impl Builder<'_> {
                 }
             }
         }
+    }
+
+    /// Whether the program already permits the subject's pods (of `ns`)
+    /// egress to kube-dns on 53/udp and 53/tcp, so that the DNS proxy rule
+    /// a `toFQDNs` rule needs adds nothing; else E0505 (the names could
+    /// never be learnt). Conservative: one allow must cover the subject,
+    /// kube-dns and the port on each side that may be isolated, and no
+    /// deny may touch those connections.
+    fn check_dns_proxy(&mut self, s: &Statement, ns: &Namespace, subject: &PeerSet) -> bool {
+        let PeerSet::Pods { namespaces, pods } = subject else {
+            return false;
+        };
+        let Some(here) = crate::ir::ns_named(&ns.name).intersect(namespaces) else {
+            return false;
+        };
+        let subj = PeerSet::Pods {
+            namespaces: here,
+            pods: pods.clone(),
+        };
+        let dns = kube_dns();
+        let no_names = |_: Protocol, _: &str| None;
+        let covered = |dir: Direction, proto: Protocol| {
+            self.prog.statements.iter().any(|a| {
+                a.action == Action::Allow
+                    && a.decides(dir)
+                    && a.src.iter().any(|t| subj.is_subset(&t.set))
+                    && a.dst
+                        .iter()
+                        .any(|d| dns.is_subset(&d.set) && d.ports.contains(proto, 53, &no_names))
+            })
+        };
+        let denied = |proto: Protocol| {
+            self.prog.statements.iter().any(|d| {
+                d.action == Action::Deny
+                    && d.src.iter().any(|t| subj.intersect(&t.set).is_some())
+                    && d.dst.iter().any(|t| {
+                        dns.intersect(&t.set).is_some()
+                            && (d_has_named(&t.ports) || t.ports.contains(proto, 53, &no_names))
+                    })
+            })
+        };
+        let kube_system = self.prog.namespaces.get(KUBE_DNS_NAMESPACE);
+        let mut missing: Vec<String> = Vec::new();
+        for proto in [Protocol::Udp, Protocol::Tcp] {
+            let egress = covered(Direction::Egress, proto);
+            let ingress = match kube_system {
+                Some(k) if may_isolate(k, Direction::Ingress, &dns) => {
+                    covered(Direction::Ingress, proto)
+                }
+                _ => true,
+            };
+            if !egress || !ingress || denied(proto) {
+                missing.push(format!("53/{}", proto.npl_name()));
+            }
+        }
+        if missing.is_empty() {
+            return true;
+        }
+        let at = s
+            .dst
+            .iter()
+            .find(|d| matches!(d.set, PeerSet::Names(_)))
+            .map(|d| d.span)
+            .unwrap_or(s.span);
+        self.diags.push(
+            Diagnostic::error(
+                "E0505",
+                format!(
+                    "these DNS names could never be learnt: the program does not permit the sources in namespace `{}` to reach kube-dns on {}",
+                    ns.name,
+                    missing.join(" and ")
+                ),
+            )
+            .at(at, "DNS names")
+            .with_note("Cilium learns the addresses of a name only from the lookups its DNS proxy sees: nplc adds a rule sending the sources' lookups to kube-dns through it, and writes it only where the program already permits those lookups (an allow whose source covers these pods and whose destination and ports cover `kube-system/k8s-app=kube-dns` on 53/udp and 53/tcp, and no deny touching them)")
+            .with_help(format!(
+                "add `allow egress dns` (`use dns`) to namespace `{}`, or `allow SOURCE -> dns` for these sources",
+                ns.name
+            )),
+        );
+        false
     }
 
     /// A named port on the egress side is widened to its protocol; the
@@ -622,6 +761,12 @@ impl Builder<'_> {
             );
         }
     }
+}
+
+/// Whether a port set names ports (a deny cannot, E0409: counted as
+/// touching every port).
+fn d_has_named(p: &PortSet) -> bool {
+    p.has_named()
 }
 
 /// The Cilium form of a port set: `None` for every port; otherwise
@@ -692,6 +837,46 @@ fn rule(key: &RuleKey, dir: Direction) -> Rule {
                 r.from_entities = e
             } else {
                 r.to_entities = e
+            }
+        }
+        Peer::Names(names) => {
+            // egress only: a DNS name is never a source (E0114)
+            r.to_fqdns = Some(
+                names
+                    .iter()
+                    .map(|n| {
+                        if n.starts_with("*.") {
+                            Fqdn {
+                                match_pattern: Some(n.clone()),
+                                ..Fqdn::default()
+                            }
+                        } else {
+                            Fqdn {
+                                match_name: Some(n.clone()),
+                                ..Fqdn::default()
+                            }
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        Peer::DnsProxy => {
+            let mut labels = BTreeMap::new();
+            labels.insert(POD_NAMESPACE.to_string(), KUBE_DNS_NAMESPACE.to_string());
+            labels.insert("k8s:k8s-app".to_string(), "kube-dns".to_string());
+            r.to_endpoints = Some(vec![LabelSelector {
+                match_labels: Some(labels),
+                match_expressions: None,
+            }]);
+            if let Some(ports) = &mut r.to_ports {
+                for pr in ports.iter_mut() {
+                    pr.rules = Some(L7Rules {
+                        dns: Some(vec![DnsRule {
+                            match_pattern: Some("*".to_string()),
+                            match_name: None,
+                        }]),
+                    });
+                }
             }
         }
         Peer::Cidr(ips) => {
@@ -792,6 +977,11 @@ fn object(
             let locs = locations(prog, sources, ids);
             let what = if key.peer == Peer::Nothing {
                 "isolation only".to_string()
+            } else if key.peer == Peer::DnsProxy {
+                format!(
+                    "DNS lookups through Cilium's proxy, for the DNS names of {}",
+                    locs.join(", ")
+                )
             } else if i % 2 == 0 {
                 format!("allow {}", locs.join(", "))
             } else {
@@ -837,6 +1027,45 @@ fn object(
     }
 }
 
+/// W0601 for an allow to DNS names whose sources' egress is isolated
+/// nowhere: the addresses are permitted anyway, and no `toFQDNs` is
+/// written for it. Only for allows with an effect elsewhere (`used`: on
+/// another destination's side); the others get the general W0601.
+fn dns_without_effect(prog: &Program, used: &BTreeSet<usize>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for s in prog
+        .statements
+        .iter()
+        .filter(|s| s.action == Action::Allow && used.contains(&s.id))
+    {
+        let Some(at) = s
+            .dst
+            .iter()
+            .find(|d| matches!(d.set, PeerSet::Names(_)))
+            .map(|d| d.span)
+        else {
+            continue;
+        };
+        if !s.decides(Direction::Egress) {
+            continue;
+        }
+        let effective = prog.namespaces.values().any(|ns| {
+            s.src.iter().any(|t| {
+                !subjects(&t.set, &ns.name).is_empty() && may_isolate(ns, Direction::Egress, &t.set)
+            })
+        });
+        if !effective {
+            out.push(
+                Diagnostic::warning("W0601", "this allow to DNS names has no effect: its sources' egress is not isolated")
+                    .at(at, "DNS names")
+                    .with_label(s.span, "no source of this rule is a pod whose egress is isolated")
+                    .with_help("pods whose egress is not isolated reach every address already; isolate their egress (`default deny egress`, `isolate egress ...`) for the names to be the only addresses they reach, or remove the rule"),
+            );
+        }
+    }
+    out
+}
+
 /// The cilium target: every managed namespace's policies, sorted by
 /// (namespace, name). Errors: E0503.
 pub fn emit(prog: &Program, sources: &SourceMap, sink: &mut Sink) -> Result<Vec<Manifest>, Failed> {
@@ -848,6 +1077,7 @@ pub fn emit(prog: &Program, sources: &SourceMap, sink: &mut Sink) -> Result<Vec<
             prog,
             index: &index,
             diags: Vec::new(),
+            used: Default::default(),
         };
         let drafts = b.namespace(ns);
         // names read `ns-KEY` for a namespace label of the subject
@@ -876,11 +1106,31 @@ pub fn emit(prog: &Program, sources: &SourceMap, sink: &mut Sink) -> Result<Vec<
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        (out, b.diags)
+        (out, b.diags, b.used)
     });
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for (ms, diags) in parts {
+    // the effect warnings of the program, as the k8s target reports them
+    let mut used = crate::compile::effects::Used::default();
+    for (_, _, u) in &parts {
+        used.allows.extend(u.allows.iter().copied());
+        used.denies.extend(u.denies.iter().copied());
+    }
+    for d in crate::compile::effects::warnings(
+        prog,
+        &used,
+        &prog
+            .statements
+            .iter()
+            .map(crate::compile::effects::rule_hash)
+            .collect::<Vec<u64>>(),
+    ) {
+        sink.report(d);
+    }
+    for d in dns_without_effect(prog, &used.allows) {
+        sink.report(d);
+    }
+    for (ms, diags, _) in parts {
         for d in diags {
             // one report per place and message
             if seen.insert((d.message.clone(), format!("{:?}", d.primary))) {

@@ -66,10 +66,8 @@ use crate::population::{Endpoint, Population};
 use ipnet::IpNet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
-/// The names the cluster's resolver answers, and their addresses.
-pub type Dns = BTreeMap<String, Vec<IpAddr>>;
+pub use crate::population::Dns;
 
 /// What one side of a connection says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,9 +100,10 @@ pub struct CiliumVerdict {
     pub allowed: bool,
 }
 
-/// Decides `c` under `policies`, without DNS names.
+/// Decides `c` under `policies`, `toFQDNs` resolved by the population's
+/// DNS answers ([`Population::dns`]).
 pub fn evaluate(policies: &[CiliumPolicy], pop: &Population, c: &Connection) -> CiliumVerdict {
-    evaluate_with_dns(policies, pop, &Dns::new(), c)
+    evaluate_with_dns(policies, pop, &pop.dns, c)
 }
 
 /// Decides `c` under `policies`, `toFQDNs` resolved by `dns`.
@@ -629,5 +628,53 @@ mod tests {
         assert!(evaluate_with_dns(&ps, &p, &dns, &conn(f, ext("192.0.2.1"), 443)).allowed);
         assert!(!evaluate_with_dns(&ps, &p, &dns, &conn(f, ext("192.0.2.2"), 443)).allowed);
         assert!(!evaluate(&ps, &p, &conn(f, ext("192.0.2.1"), 443)).allowed);
+        // the population's answers are the default
+        let mut with = p.clone();
+        with.dns = dns.clone();
+        assert!(evaluate(&ps, &with, &conn(f, ext("192.0.2.1"), 443)).allowed);
+        // only the port of the rule
+        assert!(!evaluate(&ps, &with, &conn(f, ext("192.0.2.1"), 80)).allowed);
+    }
+
+    /// "DNS based": `matchName` and `matchPattern` (a `*` label), the
+    /// addresses of every matching name (two names may share one);
+    /// "Deny Policies": a CIDR deny beats an FQDN allow; like CIDR rules,
+    /// `toFQDNs` never matches a pod, even one whose address a name
+    /// resolves to in no model of ours (a pod has no external address).
+    #[test]
+    fn fqdn_names_patterns_deny_and_pods() {
+        let mut p = pop();
+        p.dns = [
+            ("api.example.com", "192.0.2.1"),
+            ("a.s3.example.com", "192.0.2.2"),
+            ("b.s3.example.com", "192.0.2.1"),
+            ("s3.example.com", "192.0.2.3"),
+            ("x.a.s3.example.com", "192.0.2.4"),
+            ("other.org", "10.0.0.1"),
+        ]
+        .iter()
+        .map(|(n, a)| (n.to_string(), vec![a.parse().unwrap()]))
+        .collect();
+        let (b, f) = (ep(&p, "default", "backend"), ep(&p, "default", "frontend"));
+        let allow = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: f, namespace: default}\nspec:\n  endpointSelector: {matchLabels: {role: frontend}}\n  egress:\n  - toFQDNs: [{matchPattern: '*.s3.example.com'}, {matchName: other.org}]\n";
+        let ps = policies(allow);
+        let ok = |ps: &[CiliumPolicy], a: &str| evaluate(ps, &p, &conn(f, ext(a), 443)).allowed;
+        assert!(ok(&ps, "192.0.2.2"));
+        // `api.example.com` is not below `s3`, but `b.s3.example.com` has its address
+        assert!(ok(&ps, "192.0.2.1"));
+        // the suffix itself, and two labels below it, do not match
+        assert!(!ok(&ps, "192.0.2.3"));
+        assert!(!ok(&ps, "192.0.2.4"));
+        assert!(ok(&ps, "10.0.0.1"));
+        // a pod is never a name's address
+        assert!(!evaluate(&ps, &p, &conn(f, b, 443)).allowed);
+        // a deny of the block beats the name
+        let deny = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: d, namespace: default}\nspec:\n  endpointSelector: {}\n  egressDeny:\n  - toCIDRSet: [{cidr: 10.0.0.0/8}]\n";
+        let both = policies(&format!("{allow}---\n{deny}"));
+        assert!(!ok(&both, "10.0.0.1"));
+        assert!(ok(&both, "192.0.2.2"));
+        // and a deny of `world` beats every name
+        let world = policies(&format!("{allow}---\n{}", deny.replace("toCIDRSet: [{cidr: 10.0.0.0/8}]", "toEntities: [world]")));
+        assert!(!ok(&world, "192.0.2.2"));
     }
 }

@@ -647,7 +647,7 @@ fn intent_classes(
     by_ns: &ByNamespace<'_>,
 ) -> Vec<u32> {
     match set {
-        PeerSet::External(_) => Vec::new(),
+        PeerSet::External(_) | PeerSet::Names(_) => Vec::new(),
         PeerSet::Pods { namespaces, pods } => {
             let mut out = Vec::new();
             for (ns, _, cs) in &by_ns.namespaces {

@@ -155,7 +155,8 @@ pub fn statement_contains(s: &Statement, pop: &Population, conn: &Connection) ->
 }
 
 /// Whether a peer set holds an endpoint: pods by their namespace's labels
-/// and their own, addresses by block.
+/// and their own, addresses by block, and by the names that resolve to
+/// them ([`Population::dns`]) for DNS names.
 pub fn peer_contains(set: &PeerSet, pop: &Population, ep: Endpoint) -> bool {
     match (set, ep) {
         (PeerSet::Pods { namespaces, pods }, Endpoint::Pod(i)) => match pop.pods.get(i) {
@@ -165,6 +166,11 @@ pub fn peer_contains(set: &PeerSet, pop: &Population, ep: Endpoint) -> bool {
             None => false,
         },
         (PeerSet::External(ips), Endpoint::External(addr)) => ips.contains(&addr),
+        // the addresses a matching name resolves to (semantics.md, "DNS names")
+        (PeerSet::Names(names), Endpoint::External(addr)) => pop
+            .dns
+            .iter()
+            .any(|(name, addrs)| addrs.contains(&addr) && names.matches(name)),
         _ => false,
     }
 }
@@ -415,6 +421,43 @@ mod tests {
             port: 8080,
         };
         assert!(!evaluate(&p, &pop(), &udp).allowed);
+    }
+
+    /// A DNS name: the addresses its matching names resolve to (any of
+    /// several names of one address), never a pod; a deny of a block or of
+    /// `world` beats it (semantics.md, "DNS names").
+    #[test]
+    fn dns_names() {
+        let mut pop = pop();
+        pop.dns = [
+            ("api.stripe.com", "192.0.2.1"),
+            ("a.s3.example.com", "10.0.0.5"),
+            ("s3.example.com", "192.0.2.9"),
+        ]
+        .iter()
+        .map(|(n, a)| (n.to_string(), vec![a.parse().unwrap()]))
+        .collect();
+        // up to the IR: the k8s target refuses DNS names (E0504)
+        let program = |src: &str| {
+            let c = crate::driver::front_end(&[Input {
+                name: "t.npl".into(),
+                text: src.into(),
+            }]);
+            assert!(!c.has_errors(), "{:?}", c.diagnostics);
+            c.program.unwrap()
+        };
+        let p = program("namespace app {\n  allow app=api -> (dns:api.stripe.com | dns:*.s3.example.com):443\n}\n");
+        assert!(evaluate(&p, &pop, &conn(API, ip("192.0.2.1"), 443)).allowed);
+        assert!(evaluate(&p, &pop, &conn(API, ip("10.0.0.5"), 443)).allowed);
+        assert!(!evaluate(&p, &pop, &conn(API, ip("10.0.0.5"), 80)).allowed);
+        assert!(!evaluate(&p, &pop, &conn(API, ip("192.0.2.9"), 443)).allowed);
+        assert!(!evaluate(&p, &pop, &conn(API, DB, 443)).allowed);
+        // without answers a name reaches nothing
+        let mut none = pop.clone();
+        none.dns.clear();
+        assert!(!evaluate(&p, &none, &conn(API, ip("192.0.2.1"), 443)).allowed);
+        let d = program("namespace app {\n  allow app=api -> dns:*.s3.example.com:443\n  deny egress 10.0.0.0/8\n}\n");
+        assert!(!evaluate(&d, &pop, &conn(API, ip("10.0.0.5"), 443)).allowed);
     }
 
     #[test]

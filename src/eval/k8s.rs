@@ -1102,6 +1102,7 @@ spec:
                 },
             ],
             services: vec![],
+            dns: Default::default(),
         };
         let pol = [np("metadata: {name: p, namespace: x}\nspec: {podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}]}]}\n")];
         assert!(allowed(

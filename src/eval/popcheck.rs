@@ -92,7 +92,7 @@ fn pod_sets<'a>(sets: impl Iterator<Item = &'a PeerSet>) -> Vec<(&'a LabelSel, &
     sets.filter(|s| !s.is_empty())
         .filter_map(|s| match s {
             PeerSet::Pods { namespaces, pods } => Some((namespaces, pods)),
-            PeerSet::External(_) => None,
+            PeerSet::External(_) | PeerSet::Names(_) => None,
         })
         .collect()
 }

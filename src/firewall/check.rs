@@ -316,6 +316,14 @@ impl<'a> Checker<'a> {
             PeerKind::World => Some(IpSet::world()),
             PeerKind::Address(a) => self.address(a, p.span),
             PeerKind::Name(n) => self.address_name(n, p.span, file, roles),
+            PeerKind::Dns(n) => {
+                self.diags.push(
+                    Diagnostic::error("E0114", format!("the DNS name `{n}` has no meaning in a node rule"))
+                        .at(p.span, "a DNS name")
+                        .with_help("the node firewall matches source addresses, which no DNS name decides: write the address blocks (`203.0.113.0/24`)"),
+                );
+                None
+            }
             _ => {
                 self.diags.push(
                     Diagnostic::error("E0704", "nodes are reached from addresses, not pods")

@@ -4,12 +4,14 @@
 //! `BTreeSet`, sorted vectors), so everything derived from it is
 //! deterministic.
 
+pub mod dns;
 pub mod ipset;
 pub mod labels;
 pub mod ports;
 pub mod ranges;
 pub mod sorted;
 
+pub use dns::DnsNames;
 pub use ipset::IpSet;
 pub use labels::{KeyC, LabelSel, ValSet};
 pub use ports::PortSet;
@@ -59,6 +61,10 @@ pub enum PeerSet {
     },
     /// External addresses.
     External(IpSet),
+    /// The external addresses that DNS names resolve to when a connection
+    /// is made (`dns:NAME`; never pods). Set operations with it are on
+    /// names ([`dns`]): sound for `is_subset`, not for disjointness.
+    Names(DnsNames),
 }
 
 impl PeerSet {
@@ -78,7 +84,12 @@ impl PeerSet {
         match self {
             PeerSet::Pods { namespaces, pods } => namespaces.is_empty() || pods.is_empty(),
             PeerSet::External(s) => s.is_empty(),
+            PeerSet::Names(n) => n.is_empty(),
         }
+    }
+    /// Whether the set is (or may be, for names) external addresses.
+    pub fn is_external(&self) -> bool {
+        matches!(self, PeerSet::External(_) | PeerSet::Names(_))
     }
     pub fn intersect(&self, o: &PeerSet) -> Option<PeerSet> {
         match (self, o) {
@@ -98,6 +109,10 @@ impl PeerSet {
             (PeerSet::External(a), PeerSet::External(b)) => {
                 let i = a.intersect(b);
                 (!i.is_empty()).then_some(PeerSet::External(i))
+            }
+            (PeerSet::Names(a), PeerSet::Names(b)) => {
+                let i = a.intersect(b);
+                (!i.is_empty()).then_some(PeerSet::Names(i))
             }
             _ => None,
         }
@@ -143,6 +158,14 @@ impl PeerSet {
                     vec![PeerSet::External(d)]
                 }
             }
+            (PeerSet::Names(a), PeerSet::Names(b)) => {
+                let d = a.minus(b);
+                if d.is_empty() {
+                    vec![]
+                } else {
+                    vec![PeerSet::Names(d)]
+                }
+            }
             _ => vec![self.clone()],
         }
     }
@@ -159,6 +182,7 @@ impl PeerSet {
                 },
             ) => self.is_empty() || (n1.is_subset(n2) && p1.is_subset(p2)),
             (PeerSet::External(a), PeerSet::External(b)) => a.is_subset(b),
+            (PeerSet::Names(a), PeerSet::Names(b)) => a.is_subset(b),
             _ => self.is_empty(),
         }
     }
@@ -183,7 +207,7 @@ pub fn superset_candidates(peers: &[&PeerSet]) -> Vec<Vec<usize>> {
         .enumerate()
         .filter_map(|(i, p)| match p {
             PeerSet::External(s) => Some((i, s)),
-            PeerSet::Pods { .. } => None,
+            PeerSet::Pods { .. } | PeerSet::Names(_) => None,
         })
         .collect();
     let sets: Vec<&IpSet> = ext.iter().map(|(_, s)| *s).collect();
@@ -200,7 +224,7 @@ pub fn superset_candidates(peers: &[&PeerSet]) -> Vec<Vec<usize>> {
                 }) => Some(v),
                 _ => None,
             },
-            PeerSet::External(_) => None,
+            PeerSet::External(_) | PeerSet::Names(_) => None,
         }
     }
     // and by one finite constraint of their pods' labels (the one with the
@@ -216,7 +240,7 @@ pub fn superset_candidates(peers: &[&PeerSet]) -> Vec<Vec<usize>> {
                     ValSet::Cofinite(_) => None,
                 })
                 .min_by_key(|(_, v)| v.len()),
-            PeerSet::External(_) => None,
+            PeerSet::External(_) | PeerSet::Names(_) => None,
         }
     }
     let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -257,12 +281,19 @@ pub fn superset_candidates(peers: &[&PeerSet]) -> Vec<Vec<usize>> {
             }) => a.first().is_none_or(|x| v.contains(x.as_str())),
             _ => false,
         },
-        (Some(_), PeerSet::External(_)) => false,
+        (Some(_), PeerSet::External(_) | PeerSet::Names(_)) => false,
     };
     for (i, p) in peers.iter().enumerate() {
         // an empty set lies in every set, of either kind
         if p.is_empty() {
             out[i] = everyone(i);
+            continue;
+        }
+        if let PeerSet::Names(_) = p {
+            // names lie only in names: every other set of names
+            out[i] = (0..peers.len())
+                .filter(|&j| j != i && matches!(peers[j], PeerSet::Names(_)))
+                .collect();
             continue;
         }
         let PeerSet::Pods { pods, .. } = p else {
@@ -481,6 +512,19 @@ pub struct Program {
 impl Program {
     pub fn is_managed(&self, ns: &str) -> bool {
         self.namespaces.contains_key(ns)
+    }
+
+    /// Where each statement that names DNS names (`dns:...`) writes its
+    /// first one, in statement order.
+    pub fn dns_terms(&self) -> impl Iterator<Item = (&Statement, Span)> {
+        self.statements.iter().filter_map(|s| {
+            s.src
+                .iter()
+                .map(|t| (&t.set, t.span))
+                .chain(s.dst.iter().map(|d| (&d.set, d.span)))
+                .find(|(set, _)| matches!(set, PeerSet::Names(_)))
+                .map(|(_, span)| (s, span))
+        })
     }
 
     /// Whether a namespace selector matches namespace `ns` as compilation

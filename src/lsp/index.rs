@@ -364,7 +364,11 @@ impl FileIndex {
                     self.peer(q, ns, nodes, text);
                 }
             }
-            PeerKind::AllPods | PeerKind::Cluster | PeerKind::World | PeerKind::Address(_) => {}
+            PeerKind::AllPods
+            | PeerKind::Cluster
+            | PeerKind::World
+            | PeerKind::Address(_)
+            | PeerKind::Dns(_) => {}
         }
         for e in &p.except {
             self.peer(e, ns, nodes, text);
@@ -741,6 +745,9 @@ impl Index {
             PeerKind::Cluster => "every pod of every namespace".to_string(),
             PeerKind::World => "every external address (IPv4 and IPv6)".to_string(),
             PeerKind::Address(a) => format!("external addresses `{a}`"),
+            PeerKind::Dns(n) => format!(
+                "the external addresses `{n}` resolves to when a connection is made (a DNS name; cilium target only)"
+            ),
             PeerKind::Selector(s) => format!("pods of {here} matching `{}`", sel_text(s)),
             PeerKind::Name(n) => self.describe_name(file, n, ns, None, depth),
             PeerKind::Namespaced { ns: t, pods } => match pods {

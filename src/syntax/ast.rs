@@ -138,6 +138,8 @@ pub enum PeerKind {
     },
     /// `( P | P ... )` used as one peer (nested, or with `except`).
     Group(Vec<Peer>),
+    /// `dns:NAME`: a DNS name or `*.` pattern, as written after `dns:`.
+    Dns(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -544,6 +544,7 @@ fn render(p: &Pair<Rule>) -> String {
             s
         }
         Rule::ns_peer => format!("{}/{}", kids[0].as_str(), render(&kids[1])),
+        Rule::dns_peer => format!("dns:{}", join(&kids, "")),
         Rule::selector | Rule::port_list => join(&kids, ", "),
         Rule::value_list => format!("({})", join(&kids, ", ")),
         Rule::requirement => {

@@ -626,6 +626,12 @@ impl Lower {
                     .collect(),
             )),
             Rule::selector => return self.selector_peer(p),
+            Rule::dns_peer => PeerKind::Dns(
+                p.into_inner()
+                    .find(|x| x.as_rule() == Rule::dns_name)
+                    .map(|x| x.as_str().to_string())
+                    .unwrap_or_default(),
+            ),
             Rule::ns_peer => {
                 let mut ns = Spanned::new(String::new(), span);
                 let mut pods = PodPart::All;
@@ -1039,6 +1045,7 @@ fn describe(rule: &Rule) -> Option<&'static str> {
         Rule::ns_labels => "`{labels}`",
         Rule::ns_peer => "`namespace/selector`",
         Rule::address => "an address",
+        Rule::dns_peer | Rule::dns_name => "a DNS name (`dns:api.example.com`)",
         Rule::selector | Rule::requirement | Rule::req_absent => "a label selector",
         Rule::req_cmp => "`=` or `!=`",
         Rule::req_in | Rule::kw_in => "`in`",
@@ -1365,6 +1372,30 @@ mod tests {
             }
         }
         out
+    }
+
+    /// `dns:NAME` needs a dot or a leading `*` after the colon: `dns:53`
+    /// and `dns:udp/53` stay the stdlib name `dns` with ports.
+    #[test]
+    fn dns_names_and_the_dns_name_with_ports() {
+        let f = parse("namespace a {\n  allow egress dns\n  allow egress dns:53\n  allow egress dns:udp/53, tcp/53\n  allow x -> dns:api.Stripe.com.:443\n  allow x -> (dns:*.s3.amazonaws.com | dns:*):443\n  allow dns:a.b-c -> y\n}\n");
+        let r = rules(&f);
+        let dst = |i: usize| r[i].dst.as_ref().unwrap();
+        assert_eq!(dst(0).peers[0].kind, PeerKind::Name("dns".into()));
+        assert!(dst(0).ports.is_none());
+        assert_eq!(dst(1).peers[0].kind, PeerKind::Name("dns".into()));
+        assert_eq!(dst(1).ports.as_ref().unwrap().node.len(), 1);
+        assert_eq!(dst(2).peers[0].kind, PeerKind::Name("dns".into()));
+        assert_eq!(dst(2).ports.as_ref().unwrap().node.len(), 2);
+        assert_eq!(dst(3).peers[0].kind, PeerKind::Dns("api.Stripe.com.".into()));
+        assert_eq!(dst(3).ports.as_ref().unwrap().node.len(), 1);
+        let g = &dst(4).peers;
+        assert!(dst(4).parenthesized);
+        assert_eq!(g[0].kind, PeerKind::Dns("*.s3.amazonaws.com".into()));
+        assert_eq!(g[1].kind, PeerKind::Dns("*".into()));
+        // anywhere a peer stands, then refused by checking
+        let src = r[5].src.as_ref().unwrap();
+        assert_eq!(src.peers[0].kind, PeerKind::Dns("a.b-c".into()));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! (a snapshot each, `tests/snapshots/cilium/`), the output is canonical,
 //! and refusals are the documented ones.
 
-use crate::props::{case, cases, describe_endpoint, Case, OTHER_PORT};
+use crate::props::{case, case_with_dns, cases, describe_endpoint, Case, OTHER_PORT};
 use nplc::driver::{compile_for, Compilation, Input};
 use nplc::emit::cilium::CiliumPolicy;
 use nplc::emit::Target;
@@ -22,8 +22,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Codes a generated program may be refused with on the cilium target: a
 /// named port on an isolated egress side towards pods whose ingress side
-/// does not decide (E0503), and an emptied side (E0109).
-const CILIUM_REJECTIONS: [&str; 2] = ["E0503", "E0109"];
+/// does not decide (E0503), an emptied side (E0109), and DNS names whose
+/// sources the program does not permit to reach kube-dns (E0505).
+const CILIUM_REJECTIONS: [&str; 3] = ["E0503", "E0109", "E0505"];
 
 fn build(text: &str, target: Target) -> Compilation {
     compile_for(
@@ -67,6 +68,10 @@ struct Tally {
     both: usize,
     cilium_bytes: usize,
     k8s_bytes: usize,
+    /// Compiled programs with DNS names (which the k8s target refuses, E0504).
+    with_names: usize,
+    /// Of those, compiled with a `toFQDNs` rule in the output.
+    with_fqdn_rules: usize,
 }
 
 /// Every connection of the case's cluster (pods and a few external
@@ -171,8 +176,33 @@ fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> 
     let mut t = tally.borrow_mut();
     t.compiled += 1;
     t.connections += n;
+    if prog.dns_terms().next().is_some() {
+        t.with_names += 1;
+        if policies
+            .iter()
+            .any(|p| p.spec.egress.iter().flatten().any(|r| r.to_fqdns.is_some()))
+        {
+            t.with_fqdn_rules += 1;
+        }
+        // the k8s target refuses DNS names, one error per statement
+        let refused = errors(&k);
+        if !refused.contains("E0504") {
+            return Err(TestCaseError::fail(format!(
+                "the k8s target did not refuse DNS names: {refused:?}"
+            )));
+        }
+        return Ok(());
+    }
     if k.has_errors() {
         return Ok(());
+    }
+    // the effect warnings are the program's: the same on both targets
+    if effect_warnings(&k) != effect_warnings(&c) {
+        return Err(TestCaseError::fail(format!(
+            "the targets report other effect warnings:\nk8s: {:?}\ncilium: {:?}",
+            effect_warnings(&k),
+            effect_warnings(&c)
+        )));
     }
     let objects: Vec<_> = k.manifests.iter().map(|m| m.object.clone()).collect();
     let mut m = 0;
@@ -211,7 +241,9 @@ fn cilium_policies_mean_what_the_program_says() {
     };
     let mut runner = TestRunner::new(config);
     let tally = RefCell::new(Tally::default());
-    match runner.run(&case(), |case| check_case(&case, &tally)) {
+    // half of the programs also allow egress to DNS names
+    let cases = proptest::prop_oneof![case(), case_with_dns()];
+    match runner.run(&cases, |case| check_case(&case, &tally)) {
         Ok(()) => {}
         Err(TestError::Fail(why, case)) => {
             panic!("the cilium target and the semantics disagree\n{why}\nminimal case:{case:?}")
@@ -221,20 +253,79 @@ fn cilium_policies_mean_what_the_program_says() {
     let t = tally.into_inner();
     let rejected: usize = t.rejected.values().sum();
     eprintln!(
-        "cilium props: {total} programs, {} compiled, rejected {:?}, {} connections compared, {} also built for k8s and compared ({} bytes of cilium YAML, {} of k8s)",
-        t.compiled, t.rejected, t.connections, t.both, t.cilium_bytes, t.k8s_bytes
+        "cilium props: {total} programs, {} compiled ({} with DNS names, {} of them with toFQDNs rules), rejected {:?}, {} connections compared, {} also built for k8s and compared ({} bytes of cilium YAML, {} of k8s)",
+        t.compiled, t.with_names, t.with_fqdn_rules, t.rejected, t.connections, t.both, t.cilium_bytes, t.k8s_bytes
     );
     assert!(
         t.compiled + rejected >= total as usize,
         "every case ran: {t:?}"
     );
+    // E0505 (a source the program does not let reach kube-dns) is the
+    // generator's doing (a deny towards `cluster`, a source in a namespace
+    // without `allow egress dns`): counted apart, against the programs
+    // with DNS names
+    let unreachable_dns = t.rejected.get("E0505").copied().unwrap_or(0);
     assert!(
-        rejected * 100 <= total as usize * 10,
+        (rejected - unreachable_dns) * 100 <= total as usize * 10,
         "more than 10% of generated programs were refused for cilium: {t:?}"
     );
     assert!(
-        t.both * 2 >= total as usize,
+        unreachable_dns * 100 <= (t.with_names + unreachable_dns) * 25,
+        "more than 25% of generated programs with DNS names were refused for E0505: {t:?}"
+    );
+    // the programs without DNS names are about half
+    assert!(
+        t.both * 4 >= total as usize,
         "too few programs both targets accept: {t:?}"
+    );
+    assert!(
+        t.with_fqdn_rules * 5 >= total as usize,
+        "too few programs with toFQDNs rules: {t:?}"
+    );
+}
+
+/// The effect warnings (W0601-W0604) a build reports: code and place.
+fn effect_warnings(c: &Compilation) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = c
+        .diagnostics
+        .iter()
+        .filter(|d| ["W0601", "W0602", "W0603", "W0604"].contains(&d.code))
+        .map(|d| (d.code.to_string(), format!("{:?}", d.primary)))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Both targets report the same effect warnings on every example and
+/// every fixture that both accept (docs/targets.md).
+#[test]
+fn effect_warnings_do_not_depend_on_the_target() {
+    let mut paths: Vec<std::path::PathBuf> = crate::examples::examples()
+        .into_iter()
+        .map(|p| p.strip_prefix(crate::common::root()).unwrap().to_path_buf())
+        .collect();
+    for e in std::fs::read_dir(crate::common::root().join("tests/cases")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "npl") {
+            paths.push(p.strip_prefix(crate::common::root()).unwrap().to_path_buf());
+        }
+    }
+    let (mut compared, mut warned) = (0, 0);
+    for rel in &paths {
+        let inputs = crate::common::inputs(rel);
+        let k = compile_for(&inputs, Target::K8s);
+        let c = compile_for(&inputs, Target::Cilium);
+        if k.has_errors() || c.has_errors() {
+            continue;
+        }
+        compared += 1;
+        let w = effect_warnings(&k);
+        warned += usize::from(!w.is_empty());
+        assert_eq!(w, effect_warnings(&c), "{}", rel.display());
+    }
+    assert!(
+        compared > 20 && warned >= 4,
+        "{compared} compared, {warned} with warnings"
     );
 }
 
@@ -396,4 +487,55 @@ fn check_follows_the_target() {
         String::from_utf8_lossy(&proj.stderr)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The DNS proxy rule needs the lookups permitted on both sides: where
+/// `kube-system` is managed and isolates kube-dns for ingress, an allow
+/// deciding that side must admit the sources too (E0505 otherwise); a
+/// deny touching the lookups refuses it as well.
+#[test]
+fn dns_proxy_rule_needs_the_lookups_on_both_sides() {
+    // a two-sided `allow egress dns` decides kube-dns's ingress side too
+    let both = "use dns\nnamespace shop {\n  allow egress dns\n  allow app=api -> dns:api.stripe.com:443\n}\nnamespace kube-system {\n  default deny ingress\n}\n";
+    let c = build(both, Target::Cilium);
+    assert!(!c.has_errors(), "{}", render(&c));
+    // one scoped to the egress side does not
+    let shop = "use dns\nnamespace shop {\n  allow egress dns on egress\n  allow app=api -> dns:api.stripe.com:443\n}\n";
+    let closed = format!("{shop}namespace kube-system {{\n  default deny ingress\n}}\n");
+    assert_eq!(
+        errors(&build(&closed, Target::Cilium)),
+        ["E0505".to_string()].into()
+    );
+    let open = format!("{shop}namespace kube-system {{\n  default deny ingress\n  allow shop/* -> k8s-app=kube-dns:udp/53, tcp/53\n}}\n");
+    let c = build(&open, Target::Cilium);
+    assert!(!c.has_errors(), "{}", render(&c));
+    let yaml = nplc::emit::cilium::stream(&c.cilium);
+    assert!(
+        yaml.contains("toFQDNs") && yaml.contains("matchPattern: '*'"),
+        "{yaml}"
+    );
+    // only UDP on the ingress side: TCP lookups would be refused there
+    let half = open.replace("udp/53, tcp/53", "udp/53");
+    assert_eq!(
+        errors(&build(&half, Target::Cilium)),
+        ["E0505".to_string()].into()
+    );
+    // a deny of the lookups, on either side
+    let denied = both.replace(
+        "  allow egress dns\n",
+        "  allow egress dns\n  deny app=api -> kube-system/*:udp/53\n",
+    );
+    assert_eq!(
+        errors(&build(&denied, Target::Cilium)),
+        ["E0505".to_string()].into()
+    );
+    // and the sources of another namespace need their own lookups allowed
+    let other = format!("{both}namespace pay {{\n  default deny egress\n}}\n").replace(
+        "allow app=api -> dns:api.stripe.com:443",
+        "allow app=api | pay/* -> dns:api.stripe.com:443",
+    );
+    assert_eq!(
+        errors(&build(&other, Target::Cilium)),
+        ["E0505".to_string()].into()
+    );
 }

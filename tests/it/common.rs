@@ -47,13 +47,30 @@ pub fn render(c: &Compilation) -> String {
     }
     if !c.has_errors() {
         s.push_str("--- yaml ---\n");
-        s.push_str(&nplc::emit::k8s::stream(&c.manifests));
+        match c.target {
+            nplc::emit::Target::K8s => s.push_str(&nplc::emit::k8s::stream(&c.manifests)),
+            nplc::emit::Target::Cilium => s.push_str(&nplc::emit::cilium::stream(&c.cilium)),
+        }
     }
     s
 }
 
+/// The target a fixture or example declares: `target` in the `nplc.toml`
+/// of its directory (docs/project.md), else `None` (the default, k8s).
+pub fn declared_target(path: &Path) -> Option<nplc::emit::Target> {
+    let file = root().join(path).join("nplc.toml");
+    if !file.is_file() {
+        return None;
+    }
+    nplc::project::load(&file).unwrap().target
+}
+
+/// Builds a fixture for the target it declares ([`declared_target`]).
 pub fn compile(path: &Path) -> Compilation {
-    driver::compile_inputs(&inputs(path))
+    match declared_target(path) {
+        Some(t) => driver::compile_for(&inputs(path), t),
+        None => driver::compile_inputs(&inputs(path)),
+    }
 }
 
 /// The YAML stream without the annotations that name source lines (the

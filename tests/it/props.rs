@@ -82,6 +82,40 @@ const CONTAINER_PORTS: [(&str, u16, Protocol); 12] = [
 /// A port no program writes, probed on every protocol.
 pub(crate) const OTHER_PORT: u16 = 7;
 
+/// DNS-name peers a program of [`case_with_dns`] may write (exact names,
+/// `*.` patterns, another case and a trailing dot, a union).
+const DNS_PEERS: [&str; 7] = [
+    "dns:api.example.com",
+    "dns:*.s3.example.com",
+    "dns:*.example.com",
+    "dns:other.org",
+    "dns:API.Example.COM.",
+    "(dns:api.example.com | dns:*.s3.example.com)",
+    "dns:nowhere.invalid",
+];
+/// The names a generated resolver may answer: matching a pattern, the
+/// suffix itself, two labels below it, names of no peer.
+const DNS_ANSWERS: [&str; 8] = [
+    "api.example.com",
+    "a.s3.example.com",
+    "b.s3.example.com",
+    "s3.example.com",
+    "x.a.s3.example.com",
+    "www.example.com",
+    "other.org",
+    "unrelated.net",
+];
+/// Addresses a name may resolve to beside the edges of the program's
+/// blocks: inside `rfc1918` and `metadata-api` (which programs deny), and
+/// outside every block.
+const DNS_ADDRESSES: [&str; 5] = [
+    "192.0.2.1",
+    "192.0.2.2",
+    "10.0.0.5",
+    "169.254.169.254",
+    "2001:db8::53",
+];
+
 // ---- generated programs -----------------------------------------------------
 
 /// An address block: family, first address, prefix length.
@@ -495,6 +529,9 @@ struct NsBlock {
     /// The block states the namespace's labels (`labels {...}`), as the
     /// cluster has them.
     states_labels: bool,
+    /// The block allows its pods' lookups: `allow egress dns` (programs of
+    /// [`case_with_dns`]).
+    allows_dns: bool,
 }
 
 /// A generated cluster: the label `t` of each namespace of [`NS_POOL`] and
@@ -507,6 +544,10 @@ type GenPod = (usize, [Option<&'static str>; 2], Vec<usize>);
 struct Cluster {
     ns_labels: Vec<Option<&'static str>>,
     pods: Vec<GenPod>,
+    /// With DNS names: what the resolver answers (a name of
+    /// [`DNS_ANSWERS`], an address by index into the candidates), and
+    /// kube-dns in `kube-system`.
+    dns: Option<Vec<(usize, prop::sample::Index)>>,
 }
 
 #[derive(Clone)]
@@ -556,6 +597,9 @@ impl Case {
             for l in &b.isolates {
                 inner.push_str(&format!("  {l}\n"));
             }
+            if b.allows_dns {
+                inner.push_str("  allow egress dns\n");
+            }
             for r in &b.rules {
                 let line = r.render(&counts, i, sp.as_deref_mut());
                 inner.push_str(&format!("  {line}\n"));
@@ -570,6 +614,9 @@ impl Case {
             body.push_str("}\n");
         }
         let mut s = format!("{STDLIB_MODULES}\n");
+        if self.cluster.dns.is_some() {
+            s.push_str("use dns\n");
+        }
         if let Some(sp) = sp {
             for d in &sp.top {
                 s.push_str(&format!("{d}\n"));
@@ -635,7 +682,48 @@ impl Case {
                 ports: named,
             });
         }
+        if self.cluster.dns.is_some() {
+            // kube-dns, and a neighbour it must not be confused with
+            pop.insert_namespace("kube-system", BTreeMap::new());
+            for (name, app) in [("coredns-0", "kube-dns"), ("metrics-0", "metrics-server")] {
+                pop.insert_pod(PodInfo {
+                    namespace: "kube-system".into(),
+                    name: name.into(),
+                    labels: [("k8s-app".to_string(), app.to_string())].into(),
+                    ports: vec![NamedPort {
+                        name: "dns".into(),
+                        port: 53,
+                        protocol: Protocol::Udp,
+                    }],
+                });
+            }
+            pop.dns = self.dns_answers();
+        }
         pop
+    }
+
+    /// What the generated resolver answers: names and their addresses.
+    fn dns_answers(&self) -> BTreeMap<String, Vec<IpAddr>> {
+        let mut out: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+        let candidates = self.dns_candidates();
+        for (n, i) in self.cluster.dns.iter().flatten() {
+            let a = candidates[i.index(candidates.len())];
+            let v = out
+                .entry(DNS_ANSWERS[n % DNS_ANSWERS.len()].to_string())
+                .or_default();
+            if !v.contains(&a) {
+                v.push(a);
+            }
+        }
+        out
+    }
+
+    /// The addresses a name may resolve to: the edges of the program's
+    /// blocks and [`DNS_ADDRESSES`].
+    fn dns_candidates(&self) -> Vec<IpAddr> {
+        let mut v = self.edges();
+        v.extend(DNS_ADDRESSES.iter().map(|a| a.parse::<IpAddr>().unwrap()));
+        v
     }
 
     /// Gives every namespace whose block states its labels the labels the
@@ -712,14 +800,21 @@ impl Case {
 
     pub(crate) fn external_addresses(&self) -> Vec<IpAddr> {
         let edges = self.edges();
+        // every address a name resolves to is probed
+        let answers = self.dns_answers().into_values().flatten();
         if self.all_externals {
-            return edges;
+            let mut out = edges;
+            out.extend(answers);
+            out.sort();
+            out.dedup();
+            return out;
         }
         let mut out: Vec<IpAddr> = self
             .externals
             .iter()
             .map(|i| edges[i.index(edges.len())])
             .collect();
+        out.extend(answers);
         out.sort();
         out.dedup();
         out
@@ -740,7 +835,13 @@ impl fmt::Debug for Case {
             .iter()
             .map(|a| a.to_string())
             .collect();
-        writeln!(f, "external addresses: {}", ext.join(", "))
+        writeln!(f, "external addresses: {}", ext.join(", "))?;
+        let dns: Vec<String> = self
+            .dns_answers()
+            .iter()
+            .map(|(n, a)| format!("{n} = {a:?}"))
+            .collect();
+        writeln!(f, "dns answers: {}", dns.join(", "))
     }
 }
 
@@ -1024,13 +1125,29 @@ fn union_text(peers: &[Peer], ports: &[PortItem], counts: &[usize], me: usize) -
 /// `allow|deny SRC -> DST[:PORTS]`, `allow|deny egress DST[:PORTS]` or
 /// `allow|deny ingress SRC`, made valid: one side has pods, named ports
 /// only in allows towards pods.
-fn rule() -> impl Strategy<Value = Rule> {
+fn rule(dns: bool) -> impl Strategy<Value = Rule> {
     let form =
         prop_oneof![2 => Just(Form::Full), 1 => Just(Form::Egress), 1 => Just(Form::Ingress)];
     let ports = prop::option::weighted(0.6, prop::collection::vec(port_item(), 1..=2));
     let scope = prop::sample::select(vec!["", "", " on ingress", " on egress"]);
-    (any::<bool>(), form, side(), side(), ports, scope).prop_map(
-        |(allow, form, src, mut dst, ports, mut scope)| {
+    // a DNS-name peer among the destinations of an allow (the only place
+    // it may stand), in programs with DNS names
+    let name = prop::option::of((prop::sample::select(&DNS_PEERS[..]), any::<bool>()))
+        .prop_map(move |n| n.filter(|_| dns));
+    (any::<bool>(), form, side(), side(), ports, scope, name).prop_map(
+        |(allow, form, src, mut dst, ports, mut scope, name)| {
+            let allow = allow || name.is_some();
+            if let Some((n, only)) = name {
+                if only {
+                    dst.clear();
+                }
+                dst.push(Peer::external(n.to_string(), vec![]));
+            }
+            let form = if name.is_some() && form == Form::Ingress {
+                Form::Egress
+            } else {
+                form
+            };
             let mut ports = ports.unwrap_or_default();
             if form == Form::Ingress {
                 ports.clear();
@@ -1064,7 +1181,7 @@ fn rule() -> impl Strategy<Value = Rule> {
     )
 }
 
-fn namespace_block() -> impl Strategy<Value = NsBlock> {
+fn namespace_block(dns: bool) -> impl Strategy<Value = NsBlock> {
     let posture = prop::sample::select(vec![
         None,
         Some("default deny"),
@@ -1085,21 +1202,23 @@ fn namespace_block() -> impl Strategy<Value = NsBlock> {
         posture,
         prop::collection::vec(selector(), 0..=2),
         prop::collection::vec(isolate, 0..=2),
-        prop::collection::vec(rule(), 0..=4),
+        prop::collection::vec(rule(dns), 0..=4),
         prop::bool::weighted(0.3),
+        prop::bool::weighted(0.92).prop_map(move |b| b && dns),
     )
         .prop_map(
-            |(posture, workloads, isolates, rules, states_labels)| NsBlock {
+            |(posture, workloads, isolates, rules, states_labels, allows_dns)| NsBlock {
                 posture,
                 workloads,
                 isolates,
                 rules,
                 states_labels,
+                allows_dns,
             },
         )
 }
 
-fn cluster() -> impl Strategy<Value = Cluster> {
+fn cluster(dns: bool) -> impl Strategy<Value = Cluster> {
     let ns_labels = prop::collection::vec(prop::option::of(ns_value()), NS_POOL.len());
     let pod_label = || {
         prop::option::of(
@@ -1111,14 +1230,33 @@ fn cluster() -> impl Strategy<Value = Cluster> {
         [pod_label(), pod_label()],
         prop::collection::vec(0..CONTAINER_PORTS.len(), 0..=2),
     );
-    (ns_labels, prop::collection::vec(pod, 1..=7))
-        .prop_map(|(ns_labels, pods)| Cluster { ns_labels, pods })
+    let answers =
+        prop::collection::vec((0..DNS_ANSWERS.len(), any::<prop::sample::Index>()), 0..=8);
+    (ns_labels, prop::collection::vec(pod, 1..=7), answers).prop_map(
+        move |(ns_labels, pods, answers)| Cluster {
+            ns_labels,
+            pods,
+            dns: dns.then_some(answers),
+        },
+    )
 }
 
 pub(crate) fn case() -> impl Strategy<Value = Case> {
+    case_with(false)
+}
+
+/// Programs that also allow egress to DNS names (`dns:NAME`, the cilium
+/// target), and clusters with kube-dns and a resolver's answers: names that
+/// match and that do not, several names to one address, addresses inside
+/// the blocks programs deny.
+pub(crate) fn case_with_dns() -> impl Strategy<Value = Case> {
+    case_with(true)
+}
+
+fn case_with(dns: bool) -> impl Strategy<Value = Case> {
     (
-        prop::collection::vec(namespace_block(), 1..=3),
-        cluster(),
+        prop::collection::vec(namespace_block(dns), 1..=3),
+        cluster(dns),
         prop::collection::vec(any::<prop::sample::Index>(), 0..=5),
         any::<u64>(),
     )

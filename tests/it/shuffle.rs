@@ -3,7 +3,7 @@
 //! statements and whatever the whitespace.
 
 use crate::common;
-use nplc::driver::{compile_inputs, Input};
+use nplc::driver::{compile_for, Input};
 
 /// A tiny deterministic generator (splitmix64) for shuffles.
 fn rng(mut seed: u64) -> impl FnMut() -> u64 {
@@ -59,12 +59,20 @@ fn output_does_not_depend_on_order_or_whitespace() {
     fixtures.push(common::root().join("tests/cases/ok-multi-file"));
     fixtures.push(common::root().join("tests/cases/ok-isolate.npl"));
     fixtures.push(common::root().join("tests/cases/ok-deny-label-complement.npl"));
+    fixtures.push(common::root().join("tests/cases/ok-dns-names-cilium"));
     for f in fixtures {
         let rel = f.strip_prefix(common::root()).unwrap();
         let inputs = common::inputs(rel);
-        let base = compile_inputs(&inputs);
-        assert!(!base.has_errors());
-        let want = common::without_locations(&nplc::emit::k8s::stream(&base.manifests));
+        // for the target the fixture declares (`nplc.toml`), else k8s
+        let target = common::declared_target(rel).unwrap_or_default();
+        let build = |inputs: &[Input]| compile_for(inputs, target);
+        let stream = |c: &nplc::driver::Compilation| match target {
+            nplc::emit::Target::K8s => nplc::emit::k8s::stream(&c.manifests),
+            nplc::emit::Target::Cilium => nplc::emit::cilium::stream(&c.cilium),
+        };
+        let base = build(&inputs);
+        assert!(!base.has_errors(), "{}", common::render(&base));
+        let want = common::without_locations(&stream(&base));
         for seed in 0..8u64 {
             let mut next = rng(seed);
             let mut shuffled: Vec<Input> = inputs
@@ -76,9 +84,9 @@ fn output_does_not_depend_on_order_or_whitespace() {
                 })
                 .collect();
             shuffled.reverse();
-            let got = compile_inputs(&shuffled);
+            let got = build(&shuffled);
             assert!(!got.has_errors(), "{}", common::render(&got));
-            let got = common::without_locations(&nplc::emit::k8s::stream(&got.manifests));
+            let got = common::without_locations(&stream(&got));
             assert_eq!(got, want, "{} differs with seed {seed}", rel.display());
         }
     }

@@ -266,14 +266,7 @@ fn namespace(name: &str, ns: &crate::resolve::RNamespace, c: &mut Checker) -> ir
             workload_decls,
             span: ns.name.span,
             posture_span: ns.posture.map(|p| p.2),
-            silence: ns
-                .silence
-                .iter()
-                .map(|s| ir::Silenced {
-                    code: s.node.clone(),
-                    span: s.span,
-                })
-                .collect(),
+            silence: silenced(&ns.silence),
             labels,
             labels_span: ns.labels.as_ref().map(|(_, sp)| *sp),
         }
@@ -452,14 +445,7 @@ impl Checker {
             src,
             dst,
             scope: r.scope.as_ref().map(|s| s.node),
-            silence: r
-                .silence
-                .iter()
-                .map(|s| ir::Silenced {
-                    code: s.node.clone(),
-                    span: s.span,
-                })
-                .collect(),
+            silence: silenced(&r.silence),
             span: r.span,
         })
     }
@@ -1022,4 +1008,15 @@ fn span_text_hint(r: &ast::Requirement) -> String {
         ReqOp::NotEq => format!("{}!={}", r.key.node, vals.join("")),
         _ => format!("{} notin ({})", r.key.node, vals.join(", ")),
     }
+}
+
+/// `@silence(...)` codes as the IR keeps them.
+fn silenced(codes: &[crate::syntax::ast::Spanned<String>]) -> Vec<ir::Silenced> {
+    codes
+        .iter()
+        .map(|s| ir::Silenced {
+            code: s.node.clone(),
+            span: s.span,
+        })
+        .collect()
 }

@@ -557,15 +557,12 @@ fn merge_block(
             } => {
                 entry.silence.extend(silence.iter().cloned());
                 match &entry.posture {
-                    Some((_, _, prev)) => diags.push(
-                        Diagnostic::error(
-                            "E0103",
-                            format!("the posture of namespace `{ns}` is set twice"),
-                        )
-                        .at(*span, "set again here")
-                        .with_label(*prev, "first set here")
-                        .with_help("keep one `default` statement per namespace"),
-                    ),
+                    Some((_, _, prev)) => diags.push(twice(
+                        format!("the posture of namespace `{ns}` is set twice"),
+                        (*span, "set again here"),
+                        (*prev, "first set here"),
+                        "keep one `default` statement per namespace",
+                    )),
                     None => entry.posture = Some((*allow, *direction, *span)),
                 }
             }
@@ -585,15 +582,12 @@ fn merge_block(
             }
             ast::Statement::Rule(_) => {}
             ast::Statement::Labels { labels, span } => match &entry.labels {
-                Some((_, prev)) => diags.push(
-                    Diagnostic::error(
-                        "E0103",
-                        format!("the labels of namespace `{ns}` are stated twice"),
-                    )
-                    .at(*span, "stated again here")
-                    .with_label(*prev, "first stated here")
-                    .with_help("state all of a namespace's labels in one `labels { ... }` statement"),
-                ),
+                Some((_, prev)) => diags.push(twice(
+                    format!("the labels of namespace `{ns}` are stated twice"),
+                    (*span, "stated again here"),
+                    (*prev, "first stated here"),
+                    "state all of a namespace's labels in one `labels { ... }` statement",
+                )),
                 None => entry.labels = Some((labels.clone(), *span)),
             },
         }
@@ -601,6 +595,14 @@ fn merge_block(
 }
 
 /// One file's isolates and rules lowered through the tables.
+/// E0103: something a namespace has once, written twice.
+fn twice(message: String, again: (Span, &str), first: (Span, &str), help: &str) -> Diagnostic {
+    Diagnostic::error("E0103", message)
+        .at(again.0, again.1)
+        .with_label(first.0, first.1)
+        .with_help(help)
+}
+
 fn lower_file(t: &Tables<'_>, f: &ast::File) -> FileOut {
     let mut l = Lowerer {
         t,

@@ -641,6 +641,36 @@ fn completion() {
     assert_eq!(c.stop(), 0);
 }
 
+/// Regression: a file opened with the text the server read from disk kept
+/// its analysis; before, opening it started a new revision, and a code
+/// action asked right away (as editors do on the published diagnostics)
+/// found no fix until the next analysis (`lsp::code_actions` failed 2 runs
+/// in 30 under load).
+#[test]
+fn opening_a_file_as_it_is_on_disk_keeps_its_fixes() {
+    let text = "namespace shop {\n  default deny\n  allow app==web -> *\n}\n";
+    let dir = workspace("reopen", &[("a.npl", text)]);
+    let mut c = Client::start(&dir, &[]);
+    let a = uri(&dir, "a.npl");
+    // the analysis of the workspace as read from disk
+    let ds = c.diagnostics_where(&a, |ds| !ds.is_empty());
+    assert_eq!(codes(&ds), vec!["E0204"]);
+    // opened with the same text, then asked at once
+    c.open("a.npl");
+    let r = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": a}, "range": ds[0]["range"], "context": {"diagnostics": [ds[0]]}}),
+    );
+    let titles: Vec<&str> = r["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["title"].as_str())
+        .collect();
+    assert_eq!(titles, vec!["write `=` instead of `==`"]);
+    assert_eq!(c.stop(), 0);
+}
+
 #[test]
 fn code_actions() {
     let text = "namespace shop {\n  default deny\n  allow app==web -> *\n  allow egress 10.0.0.1/8:443\n}\n";

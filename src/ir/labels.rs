@@ -37,6 +37,16 @@ impl ValSet {
             ValSet::Cofinite(s) => !s.contains(v),
         }
     }
+    /// Whether no value is in both (without building the intersection).
+    pub fn is_disjoint(&self, o: &ValSet) -> bool {
+        use ValSet::*;
+        match (self, o) {
+            (Finite(a), Finite(b)) => a.is_disjoint(b),
+            (Finite(a), Cofinite(b)) | (Cofinite(b), Finite(a)) => a.is_subset(b),
+            // both exclude finitely many of infinitely many values
+            (Cofinite(_), Cofinite(_)) => false,
+        }
+    }
     pub fn complement(&self) -> ValSet {
         match self {
             ValSet::Finite(s) => ValSet::Cofinite(s.clone()),
@@ -114,6 +124,11 @@ impl KeyC {
             values: self.values.intersect(&o.values),
         }
     }
+    /// Whether no pod satisfies both: `self.intersect(o).is_empty()`,
+    /// without building the intersection.
+    pub fn is_disjoint(&self, o: &KeyC) -> bool {
+        !(self.absent && o.absent) && self.values.is_disjoint(&o.values)
+    }
     pub fn complement(&self) -> KeyC {
         KeyC {
             absent: !self.absent,
@@ -190,6 +205,11 @@ impl LabelSel {
     }
     /// The conjunction of both, or `None` when it is empty.
     pub fn intersect(&self, o: &LabelSel) -> Option<LabelSel> {
+        // most pairs a compilation meets are disjoint on a shared key
+        // (`app=a` and `app=b`): answered without a copy
+        if self.disjoint_on_a_shared_key(o) {
+            return None;
+        }
         let mut out = self.clone();
         for (k, c) in &o.0 {
             out = out.with(k, c.clone());
@@ -199,6 +219,30 @@ impl LabelSel {
         } else {
             Some(out)
         }
+    }
+    /// Whether some key constrained by both admits no common value (or
+    /// absence): then nothing matches both. A merge walk of the two sorted
+    /// maps, without allocating.
+    fn disjoint_on_a_shared_key(&self, o: &LabelSel) -> bool {
+        let (mut a, mut b) = (self.0.iter().peekable(), o.0.iter().peekable());
+        while let (Some((ka, ca)), Some((kb, cb))) = (a.peek(), b.peek()) {
+            match ka.cmp(kb) {
+                std::cmp::Ordering::Less => {
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if ca.is_disjoint(cb) {
+                        return true;
+                    }
+                    a.next();
+                    b.next();
+                }
+            }
+        }
+        false
     }
     /// Disjoint, expressible selectors whose union is the complement.
     pub fn complement(&self) -> Vec<LabelSel> {
@@ -361,6 +405,18 @@ mod tests {
             prop_assert!(m.iter().filter(|x| x.matches(&l)).count() <= 1);
             let i = a.intersect(&b);
             prop_assert_eq!(i.map(|x| x.matches(&l)).unwrap_or(false), a.matches(&l) && b.matches(&l));
+        }
+
+        #[test]
+        fn disjointness_is_the_empty_intersection(a in arb_keyc(), b in arb_keyc(), x in arb_sel(), y in arb_sel()) {
+            prop_assert_eq!(a.is_disjoint(&b), a.intersect(&b).is_empty());
+            // the shortcut of `LabelSel::intersect` only ever answers `None`
+            // where the intersection built key by key is empty
+            let slow = y.0.iter().fold(x.clone(), |s, (k, c)| s.with(k, c.clone()));
+            if x.disjoint_on_a_shared_key(&y) {
+                prop_assert!(slow.is_empty());
+            }
+            prop_assert_eq!(x.intersect(&y).is_none(), slow.is_empty());
         }
 
         #[test]

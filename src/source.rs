@@ -71,7 +71,7 @@ impl SourceMap {
 
     fn add_inner(&mut self, name: String, text: String, stdlib: bool) -> FileId {
         let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1))
             .collect();
         self.meta.push(FileMeta {
             name: name.clone(),

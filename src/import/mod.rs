@@ -191,15 +191,21 @@ static NULL: Value = Value::Null;
 /// The documents of a YAML stream: (byte offset, text), split at lines
 /// that start with `---`.
 fn documents(text: &str) -> Vec<(usize, &str)> {
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        if line.starts_with("---") && (line.len() == 3 || !line.as_bytes()[3].is_ascii_graphic()) {
+    // the lines that start with `---`: the first, and each after a `\n---`
+    let candidates = std::iter::once(0)
+        .filter(|_| bytes.starts_with(b"---"))
+        .chain(memchr::memmem::find_iter(bytes, b"\n---").map(|i| i + 1));
+    for at in candidates {
+        let line = &bytes[at..];
+        if line.len() == 3 || !line[3].is_ascii_graphic() {
+            // the separator line, with its `\n` when it has one
+            let end = memchr::memchr(b'\n', line).map_or(bytes.len(), |i| at + i + 1);
             out.push((start, &text[start..at]));
-            start = at + line.len();
+            start = end;
         }
-        at += line.len();
     }
     out.push((start, &text[start..]));
     out
@@ -950,6 +956,43 @@ mod tests {
 
     fn one(text: &str) -> Read {
         read(&[("in.yaml".to_string(), text.to_string())], None)
+    }
+
+    /// The documents of a stream, split line by line: the definition that
+    /// [`documents`] computes with a byte search.
+    fn documents_by_lines(text: &str) -> Vec<(usize, &str)> {
+        let mut out = Vec::new();
+        let (mut start, mut at) = (0, 0);
+        for line in text.split_inclusive('\n') {
+            if line.starts_with("---")
+                && (line.len() == 3 || !line.as_bytes()[3].is_ascii_graphic())
+            {
+                out.push((start, &text[start..at]));
+                start = at + line.len();
+            }
+            at += line.len();
+        }
+        out.push((start, &text[start..]));
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn documents_are_split_at_separator_lines(
+            lines in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "---", "--- ", "---\r", "----", "--- # c", "---x", "a: b", "", " ---", "-", "--",
+                ]),
+                0..12,
+            ),
+            end in proptest::bool::ANY,
+        ) {
+            let mut text = lines.join("\n");
+            if end {
+                text.push('\n');
+            }
+            proptest::prop_assert_eq!(documents(&text), documents_by_lines(&text));
+        }
     }
 
     #[test]

@@ -202,8 +202,7 @@ fn part(
     candidates: [Vec<usize>; 2],
 ) -> (Part, Vec<Policy>) {
     let mut w = Compiler::new(prog, index);
-    let ingress = w.side(&ns.name, Direction::Ingress);
-    let egress = w.side(&ns.name, Direction::Egress);
+    let (ingress, egress) = w.sides(&ns.name, super::SPLIT_SIDES);
     let policies = assemble(ns, ingress, egress);
     let p = Part {
         ns: ns.clone(),

@@ -280,24 +280,6 @@ pub fn run(a: Args) -> i32 {
     if failed {
         return EXIT_USAGE;
     }
-    // DNS names denote addresses no program knows: not compared yet
-    for (c, p) in [(&co, po), (&cn, pn)] {
-        let refused: Vec<Diagnostic> = p
-            .dns_terms()
-            .map(|(_, span)| {
-                Diagnostic::error("E0506", "`nplc diff` cannot compare DNS names yet")
-                    .at(span, "a DNS name")
-                    .with_help("compare the programs without their `dns:` rules, and review those rules by hand (docs/diff.md)")
-            })
-            .collect();
-        if !refused.is_empty() {
-            report(fmt, &c.sources, &refused);
-            failed = true;
-        }
-    }
-    if failed {
-        return EXIT_USAGE;
-    }
     let d = diff::diff(po, pn);
     let fw = diff::firewall::diff(co.firewall.as_ref(), cn.firewall.as_ref());
     let pods = pop.as_ref().map(|pop| diff::pods::changes(po, pn, pop));

@@ -24,8 +24,22 @@
 //!    connection needs every side it has. Cells decided otherwise by the
 //!    two programs are the difference.
 //!
+//! 4. *DNS names* (docs/diff.md, "DNS names") are compared by name: the
+//!    names dimension is cut into atoms by the names and patterns of both
+//!    programs ([`NameSet`]); for each atom, the allows whose names hold it
+//!    become allows of every address, beside the atoms towards addresses,
+//!    and steps 1-3 run again on the connections those allows reach. A
+//!    cell is then a change by name ([`Changed::names`]): the connections
+//!    from its sources to an address its names resolve to (the cell's
+//!    addresses), under a resolver where one of its names answers that
+//!    address and no other name does. The cells of steps 1-3 are changes
+//!    by address (no name answers the address); under any resolver, a
+//!    connection is permitted exactly when it is by address or by name for
+//!    one of the names answering its address, so the two together miss no
+//!    difference.
+//!
 //! Regions are independent: they are cut and decided in parallel, results
-//! in region order.
+//! in region order; name atoms likewise, after the regions.
 //!
 //! Side-scoped statements (`on ingress`, `on egress`) decide only their
 //! side, in the cells as in the intent evaluator. Stated namespace labels
@@ -39,7 +53,10 @@ pub mod pods;
 pub mod report;
 pub mod space;
 
-use crate::ir::{Action, Direction, KeyC, LabelSel, PeerSet, Program, Statement, NAME_LABEL};
+use crate::ir::dns::pattern_matches;
+use crate::ir::{
+    Action, Direction, DnsNames, KeyC, LabelSel, PeerSet, Program, Statement, NAME_LABEL,
+};
 use crate::source::Span;
 use space::{named, Cube, Ports, Pred};
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,11 +105,22 @@ pub struct Isolation {
     pub span: Option<Span>,
 }
 
+/// An allow towards DNS names: its atom with every address as destination
+/// (the addresses the names resolve to are not known), and the names.
+#[derive(Debug, Clone)]
+pub struct NamedAtom {
+    pub atom: Atom,
+    pub names: DnsNames,
+}
+
 /// One program as the diff reads it.
 #[derive(Debug)]
 pub struct Model<'a> {
     pub prog: &'a Program,
+    /// The atoms towards pods and addresses.
     pub atoms: Vec<Atom>,
+    /// The allows towards DNS names.
+    pub by_name: Vec<NamedAtom>,
     /// The managed namespaces, as a set of pods.
     pub managed: PeerSet,
     /// Isolations by direction (ingress, egress) and namespace.
@@ -109,6 +137,7 @@ fn dir_index(d: Direction) -> usize {
 impl<'a> Model<'a> {
     pub fn new(prog: &'a Program) -> Model<'a> {
         let mut atoms = Vec::new();
+        let mut by_name = Vec::new();
         for (i, s) in prog.statements.iter().enumerate() {
             for t in &s.src {
                 for d in &s.dst {
@@ -125,13 +154,26 @@ impl<'a> Model<'a> {
                     if ports.is_empty() || both_ext {
                         continue;
                     }
-                    atoms.push(Atom {
+                    let atom = |dst: PeerSet| Atom {
                         stmt: i,
                         action: s.action,
                         egress: decides(s, Direction::Egress),
                         ingress: decides(s, Direction::Ingress),
-                        cube: Cube { src, dst, ports },
-                    });
+                        cube: Cube { src: src.clone(), dst, ports: ports.clone() },
+                    };
+                    match dst {
+                        // by name: every address a matching name resolves
+                        // to (the checker refuses names in a deny, E0115)
+                        PeerSet::Names(names) => {
+                            if s.action == Action::Allow {
+                                by_name.push(NamedAtom {
+                                    atom: atom(PeerSet::External(crate::ir::IpSet::world())),
+                                    names,
+                                });
+                            }
+                        }
+                        dst => atoms.push(atom(dst)),
+                    }
                 }
             }
         }
@@ -164,8 +206,36 @@ impl<'a> Model<'a> {
         Model {
             prog,
             atoms,
+            by_name,
             managed,
             isolated,
+        }
+    }
+
+    /// The model of connections to the addresses of the names of `n`, by
+    /// name: the atoms towards addresses, and each allow whose names hold
+    /// `n` as an allow of every address (whatever `n` resolves to, it is
+    /// allowed by that name). Atoms towards pods are left out (no name is
+    /// a pod).
+    fn for_names(&self, n: &NameSet) -> Model<'a> {
+        let mut atoms: Vec<Atom> = self
+            .atoms
+            .iter()
+            .filter(|a| matches!(a.cube.dst, PeerSet::External(_)))
+            .cloned()
+            .collect();
+        atoms.extend(
+            self.by_name
+                .iter()
+                .filter(|a| n.lies_in(&a.names))
+                .map(|a| a.atom.clone()),
+        );
+        Model {
+            prog: self.prog,
+            atoms,
+            by_name: Vec::new(),
+            managed: self.managed.clone(),
+            isolated: self.isolated.clone(),
         }
     }
 
@@ -178,10 +248,126 @@ impl<'a> Model<'a> {
     }
 }
 
+/// A set of DNS names on the names dimension of the diff: the names that
+/// an entry of `names` matches (an exact name, or a `*.` pattern: the
+/// names one label below its suffix), less the exact names of `except`.
+/// The atoms of the dimension are cut by the entries of both programs:
+/// each exact name alone, and each pattern less the exact names under it;
+/// every set of names a program writes holds an atom whole or not at all.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct NameSet {
+    pub names: BTreeSet<String>,
+    pub except: BTreeSet<String>,
+}
+
+impl NameSet {
+    /// Whether the (concrete) name `name` is in the set.
+    pub fn matches(&self, name: &str) -> bool {
+        self.names.iter().any(|p| pattern_matches(p, name))
+            && !self.except.iter().any(|e| pattern_matches(e, name))
+    }
+
+    /// Whether every name of this set (an atom) is a name of `o`: an exact
+    /// name that `o` matches, or a pattern that `o` holds (an atom of a
+    /// pattern holds names that no exact name of either program is).
+    fn lies_in(&self, o: &DnsNames) -> bool {
+        self.names.iter().all(|e| {
+            if e.starts_with("*.") {
+                o.0.contains(e)
+            } else {
+                o.matches(e)
+            }
+        })
+    }
+
+    /// The union with `o` (both unions of atoms): an exact name taken out
+    /// of a pattern of one and held by the other is in.
+    fn union(&self, o: &NameSet) -> NameSet {
+        let names: BTreeSet<String> = self.names.union(&o.names).cloned().collect();
+        let except: BTreeSet<String> = self
+            .except
+            .union(&o.except)
+            .filter(|e| !names.contains(*e))
+            .cloned()
+            .collect();
+        let patterns: Vec<&String> = names.iter().filter(|n| n.starts_with("*.")).collect();
+        let names = names
+            .iter()
+            .filter(|n| {
+                n.starts_with("*.")
+                    || !patterns.iter().any(|p| pattern_matches(p, n))
+            })
+            .cloned()
+            .collect();
+        NameSet { names, except }
+    }
+
+    /// As in a program: `dns:*.example.com except dns:api.example.com`.
+    pub fn text(&self) -> String {
+        let list = |v: &BTreeSet<String>| {
+            v.iter()
+                .map(|n| format!("dns:{n}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        let names = if self.names.len() > 1 && !self.except.is_empty() {
+            format!("({})", list(&self.names))
+        } else {
+            list(&self.names)
+        };
+        match self.except.len() {
+            0 => names,
+            1 => format!("{names} except {}", list(&self.except)),
+            _ => format!("{names} except ({})", list(&self.except)),
+        }
+    }
+}
+
+/// The atoms of the names dimension (see [`NameSet`]), from the allows
+/// towards names of both programs: each exact name, then each pattern less
+/// the exact names under it; sorted.
+fn name_atoms(old: &Model, new: &Model) -> Vec<NameSet> {
+    let entries: BTreeSet<&String> = old
+        .by_name
+        .iter()
+        .chain(new.by_name.iter())
+        .flat_map(|a| a.names.iter())
+        .collect();
+    let exact: Vec<&String> = entries
+        .iter()
+        .copied()
+        .filter(|e| !e.starts_with("*."))
+        .collect();
+    entries
+        .iter()
+        .map(|e| {
+            let except = if e.starts_with("*.") {
+                exact
+                    .iter()
+                    .filter(|x| pattern_matches(e, x))
+                    .map(|x| (*x).clone())
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
+            NameSet {
+                names: BTreeSet::from([(*e).clone()]),
+                except,
+            }
+        })
+        .collect()
+}
+
 /// A cell the two programs decide otherwise.
 #[derive(Debug, Clone)]
 pub struct Changed {
+    /// The connections; for a change by name, the sources, the addresses
+    /// the names resolve to where the change holds, and the ports.
     pub cube: Cube,
+    /// A change by name: the names reached (`cube.dst` is then the
+    /// addresses they resolve to where the verdicts differ, `world` when
+    /// wherever they resolve). `None`: a change by address, or between pods.
+    pub names: Option<NameSet>,
     /// Whether NEW permits it (then OLD does not: an added connection).
     pub added: bool,
     /// What decides it in OLD and in NEW: statement indices, and the
@@ -507,6 +693,7 @@ fn region_changes(
         if po != pn {
             out.push(Changed {
                 cube: c,
+                names: None,
                 added: pn,
                 old: wo,
                 new: wn,
@@ -516,10 +703,13 @@ fn region_changes(
     out
 }
 
-/// Merges cells with the same source, destination, direction and reasons
-/// over their ports, keeping the order of first appearance.
+/// Merges cells with the same source, destination (names included),
+/// direction and reasons over their ports; then changes by name with the
+/// same sources, names, ports and reasons over the addresses the names
+/// resolve to, and those with the same cube and reasons over their names;
+/// keeping the order of first appearance.
 fn merge(cells: Vec<Changed>) -> Vec<Changed> {
-    type Key = (bool, PeerSet, PeerSet, Why, Why);
+    type Key = (bool, PeerSet, PeerSet, Option<NameSet>, Why, Why);
     let mut at: BTreeMap<Key, usize> = BTreeMap::new();
     let mut out: Vec<Changed> = Vec::new();
     for c in cells {
@@ -527,6 +717,7 @@ fn merge(cells: Vec<Changed>) -> Vec<Changed> {
             c.added,
             c.cube.src.clone(),
             c.cube.dst.clone(),
+            c.names.clone(),
             c.old.clone(),
             c.new.clone(),
         );
@@ -538,7 +729,57 @@ fn merge(cells: Vec<Changed>) -> Vec<Changed> {
             }
         }
     }
-    out
+    // by name: over the addresses the names resolve to
+    type AddrKey = (bool, PeerSet, NameSet, Ports, Why, Why);
+    let mut at: BTreeMap<AddrKey, usize> = BTreeMap::new();
+    let mut by_addr: Vec<Changed> = Vec::new();
+    for c in out {
+        let (Some(names), PeerSet::External(ips)) = (&c.names, &c.cube.dst) else {
+            by_addr.push(c);
+            continue;
+        };
+        let key = (
+            c.added,
+            c.cube.src.clone(),
+            names.clone(),
+            c.cube.ports.clone(),
+            c.old.clone(),
+            c.new.clone(),
+        );
+        match at.get(&key).and_then(|&i| by_addr.get_mut(i)) {
+            Some(prev) => {
+                if let PeerSet::External(p) = &prev.cube.dst {
+                    prev.cube.dst = PeerSet::External(p.union(ips));
+                }
+            }
+            None => {
+                at.insert(key, by_addr.len());
+                by_addr.push(c);
+            }
+        }
+    }
+    // and over the names
+    type NameKey = (bool, Cube, Why, Why);
+    let mut at: BTreeMap<NameKey, usize> = BTreeMap::new();
+    let mut merged: Vec<Changed> = Vec::new();
+    for c in by_addr {
+        let Some(names) = &c.names else {
+            merged.push(c);
+            continue;
+        };
+        let key = (c.added, c.cube.clone(), c.old.clone(), c.new.clone());
+        match at.get(&key).and_then(|&i| merged.get_mut(i)) {
+            Some(prev) => {
+                let joined = prev.names.as_ref().map(|p| p.union(names));
+                prev.names = joined;
+            }
+            None => {
+                at.insert(key, merged.len());
+                merged.push(c);
+            }
+        }
+    }
+    merged
 }
 
 /// The semantic difference of `old` and `new` (what `new` permits that
@@ -557,13 +798,149 @@ pub fn diff_models(old: &Model, new: &Model) -> Diff {
     );
     let ks: Vec<usize> = (0..regions.len()).collect();
     let parts = crate::par::map(&ks, |&k| region_changes(old, new, &idx, &regions, k));
+    let mut changed: Vec<Changed> = parts.into_iter().flatten().collect();
+    let atoms = name_atoms(old, new);
+    let by_name = crate::par::map(&atoms, |n| name_changes(old, new, n));
+    changed.extend(by_name.into_iter().flatten());
     Diff {
-        changed: merge(parts.into_iter().flatten().collect()),
+        changed: merge(changed),
     }
+}
+
+/// The changes by name for the names of the atom `n` (docs/diff.md, "DNS
+/// names"): the connections from pods to an address that a name of `n`
+/// resolves to (and no name of another atom does), decided as every cell
+/// is, with the allows whose names hold `n` allowing every address. Only
+/// the connections some allow of either program reaches by a name of `n`
+/// are looked at: elsewhere the verdict is the one by address, reported as
+/// such.
+fn name_changes(old: &Model, new: &Model, n: &NameSet) -> Vec<Changed> {
+    let (mo, mn) = (old.for_names(n), new.for_names(n));
+    let reached: Vec<&Cube> = [old, new]
+        .iter()
+        .flat_map(|m| m.by_name.iter())
+        .filter(|a| n.lies_in(&a.names))
+        .map(|a| &a.atom.cube)
+        .collect();
+    let mut seen: BTreeSet<Cube> = BTreeSet::new();
+    let mut parts: Vec<Cube> = Vec::new();
+    for r in regions(&mo, &mn) {
+        for b in &reached {
+            if let Some(c) = r.intersect(&Pred::cube(b)) {
+                if seen.insert(c.clone()) {
+                    parts.push(c);
+                }
+            }
+        }
+    }
+    let idx = (
+        Index::new(&mo.atoms.iter().collect::<Vec<_>>()),
+        Index::new(&mn.atoms.iter().collect::<Vec<_>>()),
+    );
+    (0..parts.len())
+        .flat_map(|k| region_changes(&mo, &mn, &idx, &parts, k))
+        .map(|mut c| {
+            c.names = Some(n.clone());
+            c
+        })
+        .collect()
 }
 
 impl Diff {
     pub fn is_empty(&self) -> bool {
         self.changed.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(src: &str) -> Program {
+        let c = crate::driver::front_end(&[crate::driver::Input {
+            name: "t.npl".into(),
+            text: src.into(),
+        }]);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        c.program.unwrap()
+    }
+
+    fn set(names: &[&str], except: &[&str]) -> NameSet {
+        NameSet {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            except: except.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn name_atoms_are_cut_by_the_names_of_both_programs() {
+        let old = program("use dns\nnamespace a {\n  allow egress dns\n  allow app=x -> dns:*.example.com:443\n}\n");
+        let new = program("use dns\nnamespace a {\n  allow egress dns\n  allow app=x -> (dns:api.example.com | dns:other.org):443\n}\n");
+        let (mo, mn) = (Model::new(&old), Model::new(&new));
+        let atoms = name_atoms(&mo, &mn);
+        assert_eq!(
+            atoms,
+            vec![
+                set(&["*.example.com"], &["api.example.com"]),
+                set(&["api.example.com"], &[]),
+                set(&["other.org"], &[]),
+            ]
+        );
+        // each atom lies in a set of names or misses it
+        let wide = DnsNames::new(["*.example.com".to_string()]);
+        let api = DnsNames::new(["api.example.com".to_string()]);
+        assert!(atoms[0].lies_in(&wide) && !atoms[0].lies_in(&api));
+        assert!(atoms[1].lies_in(&wide) && atoms[1].lies_in(&api));
+        assert!(!atoms[2].lies_in(&wide));
+        assert!(atoms[0].matches("www.example.com"));
+        assert!(!atoms[0].matches("api.example.com"));
+        assert!(!atoms[0].matches("a.b.example.com"));
+    }
+
+    #[test]
+    fn unions_of_atoms_and_their_text() {
+        let rest = set(&["*.example.com"], &["api.example.com"]);
+        let api = set(&["api.example.com"], &[]);
+        // a pattern less a name, and the name: the pattern
+        assert_eq!(rest.union(&api), set(&["*.example.com"], &[]));
+        assert_eq!(rest.text(), "dns:*.example.com except dns:api.example.com");
+        let two = rest.union(&set(&["other.org"], &[]));
+        assert_eq!(
+            two.text(),
+            "(dns:*.example.com | dns:other.org) except dns:api.example.com"
+        );
+        for n in ["www.example.com", "api.example.com", "other.org", "x.org"] {
+            assert_eq!(
+                rest.union(&api).matches(n),
+                rest.matches(n) || api.matches(n),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_compared_by_name_with_the_denies_of_addresses() {
+        let base = "use dns, rfc1918\nnamespace a {\n  allow egress dns\n  deny egress rfc1918\n  allow app=x -> dns:api.example.com:443\n}\n";
+        let old = program(base);
+        // a respelling: no change
+        let same = program(&base.replace("dns:api.example.com", "(dns:API.example.com.)"));
+        assert!(diff(&old, &same).is_empty());
+        // the deny narrowed: the name, where it resolves into what is no
+        // longer denied
+        let narrowed = program(&base.replace("deny egress rfc1918", "deny egress 10.0.0.0/8"));
+        let d = diff(&old, &narrowed);
+        assert_eq!(d.changed.len(), 1, "{:?}", d.changed);
+        let c = &d.changed[0];
+        assert!(c.added);
+        assert_eq!(c.names, Some(set(&["api.example.com"], &[])));
+        let PeerSet::External(ips) = &c.cube.dst else {
+            panic!("{c:?}")
+        };
+        assert_eq!(
+            crate::firewall::describe_set(ips),
+            "172.16.0.0/12 | 192.168.0.0/16"
+        );
+        // by address nothing changed: `a` allows no such address
+        assert!(d.changed.iter().all(|c| c.names.is_some()));
     }
 }

@@ -15,7 +15,7 @@
 //! removed, direction, peer, ports).
 
 use super::firewall::FirewallChange;
-use super::{Changed, Diff, Why};
+use super::{Changed, Diff, NameSet, Why};
 use crate::ir::{KeyC, LabelSel, PeerSet, Program, ValSet, NAME_LABEL};
 use crate::source::SourceMap;
 use serde::Serialize;
@@ -78,6 +78,44 @@ pub struct Change {
     pub ports: String,
     pub old: Vec<Reason>,
     pub new: Vec<Reason>,
+    /// A change by name (docs/diff.md, "DNS names"): the names, and the
+    /// addresses they resolve to where the change holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_name: Option<ByName>,
+}
+
+/// The names of a change by name, and where they resolve.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByName {
+    /// `dns:api.example.com`, `dns:*.example.com except dns:a.example.com`.
+    pub names: String,
+    /// The addresses the names resolve to where the change holds: `world`
+    /// (wherever they resolve) or the blocks (`10.0.0.0/8`).
+    pub resolving_into: String,
+}
+
+impl ByName {
+    fn new(names: &NameSet, dst: &PeerSet) -> ByName {
+        let resolving_into = match dst {
+            PeerSet::External(s) => crate::firewall::describe_set(s),
+            PeerSet::Names(n) => n.text(),
+            PeerSet::Pods { .. } => "world".to_string(),
+        };
+        ByName {
+            names: names.text(),
+            resolving_into,
+        }
+    }
+
+    /// The peer as written in a report: the names, and where they resolve
+    /// unless that is anywhere.
+    fn text(&self) -> String {
+        if self.resolving_into == "world" {
+            self.names.clone()
+        } else {
+            format!("{} (resolving into {})", self.names, self.resolving_into)
+        }
+    }
 }
 
 /// A statement, posture or isolate that decides a change.
@@ -224,10 +262,16 @@ pub fn build(
     for c in &diff.changed {
         let Changed {
             cube,
+            names,
             added,
             old: wo,
             new: wn,
         } = c;
+        let by_name = names.as_ref().map(|n| ByName::new(n, &cube.dst));
+        let dst_text = |home: Option<&str>| match &by_name {
+            Some(b) => b.text(),
+            None => peer_text(sides, &cube.dst, home),
+        };
         let (home, direction, subject) = match (one_namespace(&cube.dst), one_namespace(&cube.src))
         {
             (Some(n), _) => (Some(n), "ingress", &cube.dst),
@@ -238,13 +282,14 @@ pub fn build(
             PeerSet::Pods { pods, .. } => home
                 .and_then(|n| workload(sides, n, pods))
                 .unwrap_or_else(|| pods.to_string()),
+            PeerSet::External(_) | PeerSet::Names(_) if by_name.is_some() => dst_text(None),
             PeerSet::External(s) => crate::firewall::describe_set(s),
             PeerSet::Names(n) => n.text(),
         };
         let peer = if direction == "ingress" {
-            &cube.src
+            peer_text(sides, &cube.src, home)
         } else {
-            &cube.dst
+            dst_text(home)
         };
         if *added {
             summary.added += 1;
@@ -255,11 +300,12 @@ pub fn build(
             change: if *added { "added" } else { "removed" },
             direction,
             src: peer_text(sides, &cube.src, None),
-            dst: peer_text(sides, &cube.dst, None),
-            peer: peer_text(sides, peer, home),
+            dst: dst_text(None),
+            peer,
             ports: cube.ports.text_to(&cube.dst),
             old: reasons(old, wo),
             new: reasons(new, wn),
+            by_name,
         };
         groups
             .entry((home.unwrap_or("*").to_string(), name))

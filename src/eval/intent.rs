@@ -21,7 +21,7 @@ use crate::eval::k8s::Connection;
 use crate::ir::{Action, Direction};
 use crate::ir::{Isolation, LabelSel, PeerSet, PortSet, Program, Statement, NAME_LABEL};
 use crate::net::Protocol;
-use crate::population::{Endpoint, PodInfo, Population};
+use crate::population::{Dns, Endpoint, PodInfo, Population};
 use crate::source::Span;
 use std::collections::BTreeMap;
 
@@ -87,9 +87,47 @@ pub struct IntentVerdict {
     pub denies: Vec<usize>,
 }
 
-/// Decides `conn` per docs/semantics.md.
+/// Decides `conn` per docs/semantics.md, DNS names resolved by the
+/// population's resolver ([`Population::dns`]).
 pub fn evaluate(prog: &Program, pop: &Population, conn: &Connection) -> IntentVerdict {
-    let (allows, denies) = matching_statements(prog, pop, conn);
+    evaluate_with_dns(prog, pop, &pop.dns, conn)
+}
+
+/// Decides a connection *by name* (docs/diff.md, "DNS names"): `src`
+/// connects to `addr` on `protocol`/`port`, which it reached as `name`,
+/// under a resolver where `name` resolves to `addr` and no other name
+/// does. This is what `nplc diff` reports in name terms; under any other
+/// resolver a connection to `addr` is permitted exactly when it is
+/// permitted by address (no name answering `addr`) or by name for one of
+/// the names that answer it.
+pub fn evaluate_by_name(
+    prog: &Program,
+    pop: &Population,
+    src: Endpoint,
+    name: &str,
+    addr: std::net::IpAddr,
+    protocol: Protocol,
+    port: u16,
+) -> IntentVerdict {
+    let canonical = name.trim_end_matches('.').to_ascii_lowercase();
+    let dns: Dns = BTreeMap::from([(canonical, vec![addr])]);
+    let conn = Connection {
+        src,
+        dst: Endpoint::External(addr),
+        protocol,
+        port,
+    };
+    evaluate_with_dns(prog, pop, &dns, &conn)
+}
+
+/// Decides `conn` per docs/semantics.md, DNS names resolved by `dns`.
+pub fn evaluate_with_dns(
+    prog: &Program,
+    pop: &Population,
+    dns: &Dns,
+    conn: &Connection,
+) -> IntentVerdict {
+    let (allows, denies) = matching_statements_with_dns(prog, pop, dns, conn);
     // each side by the statements that decide it (semantics.md, "Side-scoped statements")
     let deciding = |ids: &[usize], dir: Direction| -> Vec<usize> {
         ids.iter()
@@ -129,10 +167,20 @@ pub fn matching_statements(
     pop: &Population,
     conn: &Connection,
 ) -> (Vec<usize>, Vec<usize>) {
+    matching_statements_with_dns(prog, pop, &pop.dns, conn)
+}
+
+/// [`matching_statements`], DNS names resolved by `dns`.
+fn matching_statements_with_dns(
+    prog: &Program,
+    pop: &Population,
+    dns: &Dns,
+    conn: &Connection,
+) -> (Vec<usize>, Vec<usize>) {
     let mut allows = Vec::new();
     let mut denies = Vec::new();
     for s in &prog.statements {
-        if statement_contains(s, pop, conn) {
+        if statement_contains_with_dns(s, pop, dns, conn) {
             match s.action {
                 Action::Allow => allows.push(s.id),
                 Action::Deny => denies.push(s.id),
@@ -147,17 +195,33 @@ pub fn matching_statements(
 /// Whether the statement's set of connections (any source term × any
 /// destination term on that term's ports) holds `conn`.
 pub fn statement_contains(s: &Statement, pop: &Population, conn: &Connection) -> bool {
-    let from = s.src.iter().any(|t| peer_contains(&t.set, pop, conn.src));
-    from && s
-        .dst
+    statement_contains_with_dns(s, pop, &pop.dns, conn)
+}
+
+fn statement_contains_with_dns(
+    s: &Statement,
+    pop: &Population,
+    dns: &Dns,
+    conn: &Connection,
+) -> bool {
+    let from = s
+        .src
         .iter()
-        .any(|d| peer_contains(&d.set, pop, conn.dst) && ports_contain(&d.ports, pop, conn))
+        .any(|t| peer_contains_with_dns(&t.set, pop, dns, conn.src));
+    from && s.dst.iter().any(|d| {
+        peer_contains_with_dns(&d.set, pop, dns, conn.dst) && ports_contain(&d.ports, pop, conn)
+    })
 }
 
 /// Whether a peer set holds an endpoint: pods by their namespace's labels
 /// and their own, addresses by block, and by the names that resolve to
 /// them ([`Population::dns`]) for DNS names.
 pub fn peer_contains(set: &PeerSet, pop: &Population, ep: Endpoint) -> bool {
+    peer_contains_with_dns(set, pop, &pop.dns, ep)
+}
+
+/// [`peer_contains`], DNS names resolved by `dns`.
+pub fn peer_contains_with_dns(set: &PeerSet, pop: &Population, dns: &Dns, ep: Endpoint) -> bool {
     match (set, ep) {
         (PeerSet::Pods { namespaces, pods }, Endpoint::Pod(i)) => match pop.pods.get(i) {
             Some(pod) => {
@@ -167,8 +231,7 @@ pub fn peer_contains(set: &PeerSet, pop: &Population, ep: Endpoint) -> bool {
         },
         (PeerSet::External(ips), Endpoint::External(addr)) => ips.contains(&addr),
         // the addresses a matching name resolves to (semantics.md, "DNS names")
-        (PeerSet::Names(names), Endpoint::External(addr)) => pop
-            .dns
+        (PeerSet::Names(names), Endpoint::External(addr)) => dns
             .iter()
             .any(|(name, addrs)| addrs.contains(&addr) && names.matches(name)),
         _ => false,
@@ -458,6 +521,16 @@ mod tests {
         assert!(!evaluate(&p, &none, &conn(API, ip("192.0.2.1"), 443)).allowed);
         let d = program("namespace app {\n  allow app=api -> dns:*.s3.example.com:443\n  deny egress 10.0.0.0/8\n}\n");
         assert!(!evaluate(&d, &pop, &conn(API, ip("10.0.0.5"), 443)).allowed);
+        // by name: the name alone answers the address, whatever the
+        // population's resolver says
+        let by_name = |p: &Program, name: &str, a: &str| {
+            evaluate_by_name(p, &none, API, name, a.parse().unwrap(), Protocol::Tcp, 443).allowed
+        };
+        assert!(by_name(&p, "api.stripe.com", "203.0.113.9"));
+        assert!(by_name(&p, "X.s3.example.com.", "203.0.113.9"));
+        assert!(!by_name(&p, "s3.example.com", "203.0.113.9"));
+        assert!(by_name(&d, "x.s3.example.com", "192.0.2.1"));
+        assert!(!by_name(&d, "x.s3.example.com", "10.0.0.5"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! layout, one statement per peer) reports no semantic change; a change
 //! is reported with its line in OLD and NEW, in every format; `--git`
 //! reads revisions; exit codes; node firewall and pod pairs; the graphs of
-//! the examples (snapshots).
+//! the examples (snapshots); DNS names by name (a name added, a pattern
+//! widened, an address deny under a name, a respelling that is no change,
+//! examples/egress-fqdn against a modified copy).
 
 use crate::common;
 use std::path::{Path, PathBuf};
@@ -409,4 +411,233 @@ fn graphs_of_the_examples() {
         assert_eq!(o.stdout, again.stdout);
         common::snapshot("../snapshots/graph", name, &stdout(&o));
     }
+}
+
+/// A program with DNS names (the cilium target's `dns:NAME`), OLD of the
+/// cases below.
+const NAMES: &str = "use dns, rfc1918
+
+define providers = dns:api.stripe.com | dns:*.paypal.com
+
+namespace shop {
+  workload api = app=api
+  workload worker = app=worker
+  allow egress dns
+  deny egress rfc1918
+  allow api -> providers:443
+  allow worker -> dns:*.s3.example.com:443
+}
+";
+
+/// Writes OLD (`NAMES`) and NEW, returns the directory.
+fn names_tree(name: &str, new: &str) -> PathBuf {
+    tree(name, &[("old/a.npl", NAMES), ("new/a.npl", new)])
+}
+
+#[test]
+fn dns_names_spelled_otherwise_give_no_change() {
+    for (name, new) in [
+        // the define inlined, the group reordered, case and a trailing dot
+        (
+            "dns-inline",
+            NAMES
+                .replace("define providers = dns:api.stripe.com | dns:*.paypal.com\n", "")
+                .replace(
+                    "allow api -> providers:443",
+                    "allow api -> (dns:*.PayPal.com | dns:API.stripe.com.):443",
+                ),
+        ),
+        // one statement per name, in another order, and a name that a
+        // pattern of the same allow already holds
+        (
+            "dns-split",
+            NAMES.replace(
+                "allow api -> providers:443",
+                "allow app=api -> dns:*.paypal.com:443\n  allow api -> (dns:api.stripe.com | dns:www.paypal.com):443",
+            ),
+        ),
+        // the statements reordered
+        (
+            "dns-reorder",
+            NAMES.replace(
+                "  allow api -> providers:443\n  allow worker -> dns:*.s3.example.com:443\n",
+                "  allow worker -> dns:*.s3.example.com:443\n  allow api -> providers:443\n",
+            ),
+        ),
+    ] {
+        let d = names_tree(name, &new);
+        let o = diff(&d, &["old", "new", "--exit-code"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: {}{}",
+            stdout(&o),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(stdout(&o).contains("no semantic change"), "{name}: {}", stdout(&o));
+    }
+}
+
+#[test]
+fn a_dns_name_added_is_reported_by_name_in_every_format() {
+    let new = NAMES.replace(
+        "allow worker -> dns:*.s3.example.com:443",
+        "allow worker -> dns:*.s3.example.com:443\n  allow worker -> dns:status.example.com:443",
+    );
+    let d = names_tree("dns-added", &new);
+    let o = diff(&d, &["old", "new", "--exit-code"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o);
+    // wherever the name resolves but into the private ranges NEW denies
+    // (line 9, as OLD): nothing else changes
+    assert!(
+        text.starts_with("old → new: 1 connection change(s): 1 added, 0 removed"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "shop/worker\n  + egress -> dns:status.example.com (resolving into 0.0.0.0/0 except (10.0.0.0/8 | 172.16.0.0/12 | 192.168.0.0/16) | ::/0) : tcp 443\n      old: -\n      new: new/a.npl:12"
+        ),
+        "{text}"
+    );
+    let md = stdout(&diff(&d, &["old", "new", "--format", "markdown"]));
+    assert!(
+        md.contains("| ➕ | `worker` | egress | `dns:status.example.com (resolving into 0.0.0.0/0 except (10.0.0.0/8 \\| 172.16.0.0/12 \\| 192.168.0.0/16) \\| ::/0)` | tcp 443 | - | new/a.npl:12 |"),
+        "{md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&diff(&d, &["old", "new", "--format", "json"]))).unwrap();
+    let c = &json["groups"][0]["changes"][0];
+    assert_eq!(json["groups"][0]["workload"], "worker", "{json}");
+    assert_eq!(c["change"], "added");
+    assert_eq!(c["direction"], "egress");
+    assert_eq!(c["src"], "shop/worker");
+    assert_eq!(c["by_name"]["names"], "dns:status.example.com");
+    assert_eq!(
+        c["by_name"]["resolving_into"],
+        "0.0.0.0/0 except (10.0.0.0/8 | 172.16.0.0/12 | 192.168.0.0/16) | ::/0"
+    );
+    assert_eq!(
+        c["new"][0]["text"],
+        "allow worker -> dns:status.example.com:443"
+    );
+    // a change by address has no `by_name`
+    let plain = tree(
+        "dns-plain",
+        &[
+            ("old/a.npl", BASE),
+            ("new/a.npl", &BASE.replace("9090", "9091")),
+        ],
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&diff(&plain, &["old", "new", "--format", "json"]))).unwrap();
+    assert!(
+        json["groups"][0]["changes"][0].get("by_name").is_none(),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_pattern_widened_reports_the_names_it_adds() {
+    // `dns:api.stripe.com` becomes `dns:*.stripe.com`: the other names one
+    // label below stripe.com are added, api.stripe.com is unchanged
+    let new = NAMES.replace("dns:api.stripe.com", "dns:*.stripe.com");
+    let d = names_tree("dns-widened", &new);
+    let text = stdout(&diff(&d, &["old", "new"]));
+    assert!(
+        text.starts_with("old → new: 1 connection change(s): 1 added, 0 removed"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "shop/api\n  + egress -> dns:*.stripe.com except dns:api.stripe.com (resolving into"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("new: new/a.npl:10"), "{text}");
+    // and narrowed back: removed
+    let back = tree("dns-narrowed", &[("old/a.npl", &new), ("new/a.npl", NAMES)]);
+    let text = stdout(&diff(&back, &["old", "new"]));
+    assert!(
+        text.contains("- egress -> dns:*.stripe.com except dns:api.stripe.com (resolving into"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_address_deny_changed_under_a_name_is_reported_by_name() {
+    // NEW no longer denies 172.16.0.0/12 and 192.168.0.0/16: a name that
+    // resolves there is reachable now (by address nothing changes: the
+    // namespace allows no such address)
+    let new = NAMES.replace("deny egress rfc1918", "deny egress 10.0.0.0/8");
+    let d = names_tree("dns-deny", &new);
+    let text = stdout(&diff(&d, &["old", "new"]));
+    assert!(
+        text.starts_with("old → new: 2 connection change(s): 2 added, 0 removed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  + egress -> dns:*.paypal.com | dns:api.stripe.com (resolving into 172.16.0.0/12 | 192.168.0.0/16) : tcp 443\n      old: old/a.npl:10, old/a.npl:9\n      new: new/a.npl:10"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  + egress -> dns:*.s3.example.com (resolving into 172.16.0.0/12 | 192.168.0.0/16) : tcp 443"),
+        "{text}"
+    );
+    // an allow of every address holds every name: a name added beside it
+    // changes nothing
+    let wide = NAMES.replace("allow api -> providers:443", "allow api -> world:443");
+    let wider = wide.replace(
+        "allow api -> world:443",
+        "allow api -> world:443\n  allow api -> dns:status.example.com:443",
+    );
+    let d = tree("dns-world", &[("old/a.npl", &wide), ("new/a.npl", &wider)]);
+    let o = diff(&d, &["old", "new", "--exit-code"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn the_egress_fqdn_example_against_a_modified_copy() {
+    let root = common::root();
+    let src = root.join("examples/egress-fqdn/checkout.npl");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let changed = text.replace(
+        "allow worker -> dns:*.s3.eu-west-1.amazonaws.com:443",
+        "allow worker -> (dns:*.s3.eu-west-1.amazonaws.com | dns:*.s3.eu-central-1.amazonaws.com):443",
+    );
+    assert_ne!(text, changed, "the example changed: update this test");
+    let d = tree("dns-example", &[("new/checkout.npl", &changed)]);
+    let o = diff(&d, &[src.to_str().unwrap(), "new", "--exit-code"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "checkout/worker\n  + egress -> dns:*.s3.eu-central-1.amazonaws.com (resolving into"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 connection change(s): 1 added, 0 removed"),
+        "{out}"
+    );
+    // the example against itself
+    let o = diff(
+        &root,
+        &[
+            "examples/egress-fqdn",
+            "examples/egress-fqdn",
+            "--exit-code",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }

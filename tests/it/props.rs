@@ -95,7 +95,7 @@ const DNS_PEERS: [&str; 7] = [
 ];
 /// The names a generated resolver may answer: matching a pattern, the
 /// suffix itself, two labels below it, names of no peer.
-const DNS_ANSWERS: [&str; 8] = [
+pub(crate) const DNS_ANSWERS: [&str; 8] = [
     "api.example.com",
     "a.s3.example.com",
     "b.s3.example.com",

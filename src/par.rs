@@ -1,7 +1,7 @@
 //! Data parallelism for the stages that work item by item (files in
 //! reading, parsing, name resolution and writing; statements in checking;
-//! namespaces in deny compilation, and the two sides of a large one;
-//! objects in emission), with the standard library only.
+//! namespaces in deny compilation; objects in emission), with the standard
+//! library only.
 //! Input: a slice and a function. Output: the results in input order, so
 //! parallel runs stay byte-identical to sequential ones.
 
@@ -44,26 +44,6 @@ pub fn map_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sy
     })
 }
 
-/// Runs `a` and `b` at the same time (`b` on a thread of its own when
-/// there is more than one core) and returns both results.
-pub fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    if threads < 2 {
-        return (a(), b());
-    }
-    std::thread::scope(|s| {
-        let hb = s.spawn(b);
-        let ra = a();
-        match hb.join() {
-            Ok(rb) => (ra, rb),
-            // a panic in a worker is a bug: let it surface unchanged
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -73,10 +53,5 @@ mod tests {
             super::map(&v, |x| x * 2),
             v.iter().map(|x| x * 2).collect::<Vec<_>>()
         );
-    }
-
-    #[test]
-    fn join_returns_both_in_place() {
-        assert_eq!(super::join(|| 1, || "two"), (1, "two"));
     }
 }

@@ -202,7 +202,8 @@ fn part(
     candidates: [Vec<usize>; 2],
 ) -> (Part, Vec<Policy>) {
     let mut w = Compiler::new(prog, index);
-    let (ingress, egress) = w.sides(&ns.name, super::SPLIT_SIDES);
+    let ingress = w.side(&ns.name, Direction::Ingress);
+    let egress = w.side(&ns.name, Direction::Egress);
     let policies = assemble(ns, ingress, egress);
     let p = Part {
         ns: ns.clone(),

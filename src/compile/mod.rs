@@ -92,7 +92,7 @@ pub struct PolicySet {
 /// exactly (E0502), and namespace label selectors on a side nplc must
 /// write policies for but cannot condition (E0501).
 pub fn compile(prog: &Program, sink: &mut Sink) -> Result<PolicySet, Failed> {
-    compile_with(prog, true, SPLIT_SIDES, sink)
+    compile_with(prog, true, sink)
 }
 
 /// What deny compilation (the k8s target) refuses before it starts: E0504
@@ -118,24 +118,12 @@ pub fn refusals(prog: &Program) -> Vec<crate::diag::Diagnostic> {
 /// the other side, and a deny overlapping a named port is not subtracted.
 /// Never for output: what it returns may permit more or less than written.
 pub fn compile_inexact(prog: &Program, sink: &mut Sink) -> Result<PolicySet, Failed> {
-    compile_with(prog, false, SPLIT_SIDES, sink)
-}
-
-/// [`compile`], with the sides of every namespace whose
-/// [`StatementIndex::weight`] is at least `split` computed on two threads
-/// (for the tests: `0` splits every namespace, `usize::MAX` none).
-pub fn compile_splitting_at(
-    prog: &Program,
-    split: usize,
-    sink: &mut Sink,
-) -> Result<PolicySet, Failed> {
-    compile_with(prog, true, split, sink)
+    compile_with(prog, false, sink)
 }
 
 fn compile_with(
     prog: &Program,
     refuse_inexact: bool,
-    split: usize,
     sink: &mut Sink,
 ) -> Result<PolicySet, Failed> {
     let mark = sink.mark();
@@ -151,7 +139,8 @@ fn compile_with(
         let mut w = Compiler::new(prog, &index);
         let mut policies = Vec::new();
         for ns in chunk {
-            let (ingress, egress) = w.sides(&ns.name, split);
+            let ingress = w.side(&ns.name, Direction::Ingress);
+            let egress = w.side(&ns.name, Direction::Egress);
             policies.extend(assemble(ns, ingress, egress));
         }
         vec![(w, policies)]
@@ -159,7 +148,11 @@ fn compile_with(
     let mut c = Compiler::new(prog, &index);
     let mut policies = Vec::new();
     for (w, p) in parts {
-        c.absorb(w);
+        c.diags.extend(w.diags);
+        c.allow_used.extend(w.allow_used);
+        c.deny_managed.extend(w.deny_managed);
+        c.approx.extend(w.approx);
+        c.conflicts.extend(w.conflicts);
         policies.extend(p);
     }
     if refuse_inexact {
@@ -217,12 +210,6 @@ impl<'p> StatementIndex<'p> {
         StatementIndex { named, anywhere }
     }
 
-    /// How many statements the two sides of a namespace look at (those
-    /// counted twice that can touch both).
-    fn weight(&self, ns: &str) -> usize {
-        let named = self.named.get(ns).map_or(0, |n| n[0].len() + n[1].len());
-        named + self.anywhere[0].len() + self.anywhere[1].len()
-    }
     fn candidates(&self, ns: &str, dir: Direction) -> Vec<usize> {
         let mut v: Vec<usize> = self
             .named
@@ -238,12 +225,6 @@ impl<'p> StatementIndex<'p> {
         v
     }
 }
-
-/// From how many candidate statements ([`StatementIndex::weight`]) on a
-/// namespace's two sides are computed on two threads: below it, starting
-/// a thread costs more than it saves (docs/performance.md, "One huge
-/// namespace on both cores").
-const SPLIT_SIDES: usize = 2_000;
 
 struct Compiler<'a> {
     prog: &'a Program,
@@ -287,36 +268,6 @@ impl<'a> Compiler<'a> {
             approx: Vec::new(),
             conflicts: Vec::new(),
         }
-    }
-
-    /// Takes in what another compiler found, after what this one found.
-    fn absorb(&mut self, w: Compiler<'_>) {
-        self.diags.extend(w.diags);
-        self.allow_used.extend(w.allow_used);
-        self.deny_managed.extend(w.deny_managed);
-        self.approx.extend(w.approx);
-        self.conflicts.extend(w.conflicts);
-    }
-
-    /// The cells of both sides of namespace `ns`: for a namespace whose
-    /// [`StatementIndex::weight`] is at least `split`, computed at the
-    /// same time on two threads (each side only reads the program), their
-    /// findings taken in the order this compiler would have made them.
-    fn sides(&mut self, ns: &str, split: usize) -> (Vec<Cell>, Vec<Cell>) {
-        if self.index.weight(ns) < split {
-            let ingress = self.side(ns, Direction::Ingress);
-            return (ingress, self.side(ns, Direction::Egress));
-        }
-        let side = |dir| {
-            let mut c = Compiler::new(self.prog, self.index);
-            let cells = c.side(ns, dir);
-            (c, cells)
-        };
-        let ((ci, ingress), (ce, egress)) =
-            crate::par::join(|| side(Direction::Ingress), || side(Direction::Egress));
-        self.absorb(ci);
-        self.absorb(ce);
-        (ingress, egress)
     }
 
     /// The cells of namespace `ns`, direction `dir`.

@@ -1382,15 +1382,6 @@ fn check_case(case: &Case, tally: &RefCell<Tally>) -> Result<(), TestCaseError> 
     let src = case.source();
     let c = compile_text(&src);
     check_spellings(case, &c, tally)?;
-    if let Some(prog) = &c.program {
-        // every namespace's two sides computed on two threads give what
-        // one compiler gives: the policies and the findings, in order
-        let (mut one, mut two) = (nplc::diag::Sink::new(), nplc::diag::Sink::new());
-        let sequential = nplc::compile::compile_splitting_at(prog, usize::MAX, &mut one);
-        let split = nplc::compile::compile_splitting_at(prog, 0, &mut two);
-        prop_assert_eq!(sequential.ok(), split.ok());
-        prop_assert_eq!(one.into_sorted(), two.into_sorted());
-    }
     if c.has_errors() {
         let codes: BTreeSet<String> = c
             .diagnostics

@@ -209,19 +209,31 @@ pub(super) fn merge_rules(cells: Vec<Cell>) -> Vec<PolicyRule> {
             }));
         }
     }
-    let mut slots: Vec<Option<Cell>> = Vec::new();
+    // each group's first cell, and the ports of the others: joined in one
+    // union per group (one union per cell would copy the growing set
+    // each time, quadratic in a peer's cells)
+    let mut slots: Vec<Option<(Cell, Vec<PortSet>)>> = Vec::new();
     slots.resize_with(groups, || None);
     for (c, g) in cells.into_iter().zip(group) {
         match &mut slots[g] {
-            Some(k) => {
-                k.ports = k.ports.union(&c.ports);
+            Some((k, ports)) => {
+                ports.push(c.ports);
                 k.allows.extend(c.allows);
                 k.denies.extend(c.denies);
             }
-            slot => *slot = Some(c),
+            slot => *slot = Some((c, Vec::new())),
         }
     }
-    let mut kept: Vec<Cell> = slots.into_iter().flatten().collect();
+    let mut kept: Vec<Cell> = slots
+        .into_iter()
+        .flatten()
+        .map(|(mut k, ports)| {
+            if !ports.is_empty() {
+                k.ports = PortSet::union_of(std::iter::once(&k.ports).chain(&ports));
+            }
+            k
+        })
+        .collect();
     // drop cells inside another (same subject already); only peers that
     // may contain a cell's peer are compared with it
     let within = |a: &Cell, b: &Cell| a.peer.is_subset(&b.peer) && a.ports.is_subset_of(&b.ports);

@@ -97,6 +97,26 @@ impl PortSet {
         out.named.extend(o.named.iter().cloned());
         out.clean()
     }
+    /// The union of many port sets at once: per protocol, every range
+    /// sorted once ([`RangeSet::union_of`]).
+    pub fn union_of<'a>(sets: impl IntoIterator<Item = &'a PortSet>) -> PortSet {
+        let mut numbers: BTreeMap<Protocol, Vec<&RangeSet>> = BTreeMap::new();
+        let mut named = BTreeSet::new();
+        for s in sets {
+            for (p, r) in &s.numbers {
+                numbers.entry(*p).or_default().push(r);
+            }
+            named.extend(s.named.iter().cloned());
+        }
+        PortSet {
+            numbers: numbers
+                .into_iter()
+                .map(|(p, rs)| (p, RangeSet::union_of(rs)))
+                .collect(),
+            named,
+        }
+        .clean()
+    }
     fn clean(mut self) -> PortSet {
         self.numbers.retain(|_, r| !r.is_empty());
         // a named port is redundant under a full protocol
@@ -228,5 +248,26 @@ mod tests {
         let http = |_: Protocol, n: &str| if n == "http" { Some(8080) } else { None };
         assert!(a.contains(Protocol::Tcp, 8080, &http));
         assert!(!a.contains(Protocol::Udp, 8080, &http));
+    }
+
+    fn arb_ports() -> impl proptest::strategy::Strategy<Value = PortSet> {
+        use proptest::prelude::*;
+        let proto = prop::sample::select(Protocol::ALL.to_vec());
+        let item = prop_oneof![
+            (proto.clone(), 1u16..20, 0u16..6).prop_map(|(p, lo, l)| PortSet::range(p, lo, lo + l)),
+            (proto.clone(), prop::sample::select(vec!["http", "dns"]))
+                .prop_map(|(p, n)| PortSet::named(p, n)),
+            Just(PortSet::all()),
+        ];
+        prop::collection::vec(item, 0..3)
+            .prop_map(|v| v.iter().fold(PortSet::empty(), |a, b| a.union(b)))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn union_of_many_is_the_unions_one_by_one(sets in proptest::collection::vec(arb_ports(), 0..6)) {
+            let folded = sets.iter().fold(PortSet::empty(), |acc, s| acc.union(s));
+            proptest::prop_assert_eq!(PortSet::union_of(&sets), folded);
+        }
     }
 }

@@ -223,16 +223,21 @@ fn reasons(side: &Side, why: &Why) -> Vec<Reason> {
         .filter_map(|&i| side.prog.statements.get(i).map(|s| s.span))
         .collect();
     spans.extend(why.isolations.iter().copied());
-    let mut out: Vec<Reason> = spans
+    // in the order of the files, and of the lines in each (`a.npl:9`
+    // before `a.npl:10`)
+    let mut out: Vec<(&str, usize, Reason)> = spans
         .into_iter()
-        .map(|s| Reason {
-            at: side.sources.location(s),
-            text: span_line(side.sources, s),
+        .map(|s| {
+            let reason = Reason {
+                at: side.sources.location(s),
+                text: span_line(side.sources, s),
+            };
+            (side.sources.name(s.file), side.sources.line(s.file, s.start), reason)
         })
         .collect();
     out.sort();
     out.dedup();
-    out
+    out.into_iter().map(|(_, _, r)| r).collect()
 }
 
 /// The first line of a span's text, trimmed and cut at 100 characters.

@@ -582,7 +582,7 @@ fn an_address_deny_changed_under_a_name_is_reported_by_name() {
         "{text}"
     );
     assert!(
-        text.contains("  + egress -> dns:*.paypal.com | dns:api.stripe.com (resolving into 172.16.0.0/12 | 192.168.0.0/16) : tcp 443\n      old: old/a.npl:10, old/a.npl:9\n      new: new/a.npl:10"),
+        text.contains("  + egress -> dns:*.paypal.com | dns:api.stripe.com (resolving into 172.16.0.0/12 | 192.168.0.0/16) : tcp 443\n      old: old/a.npl:9, old/a.npl:10\n      new: new/a.npl:10"),
         "{text}"
     );
     assert!(

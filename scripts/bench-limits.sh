@@ -11,9 +11,9 @@
 #      one namespace of 26.3k, 52.6k, 105k and 263k statements with 5%
 #        denies (`corpus_tool gen --namespaces 1 --deny-percent 5`, seed 1;
 #        --quick: up to 105k), the shape of issue 11's 263k case;
-#      one namespace of 100k and 1M statements `allow app=a{i % 1000} ->
-#        app=b:{1 + i % 65535}` in one file (tests/it/limits.rs's file;
-#        --quick: 100k only);
+#      one namespace of 100k, 200k, 400k and 1M statements `allow
+#        app=a{i % 1000} -> app=b:{1 + i % 65535}` in one file
+#        (tests/it/limits.rs's file; --quick: 100k and 200k);
 # 3. runs `nplc check` once on each (NPLC_TIMINGS=1, /usr/bin/time) and
 #    prints per input: statements, CPU seconds (user + system), peak RSS,
 #    the compile stage's wall time, and the growth of CPU time against the
@@ -45,10 +45,12 @@ DIR=${BENCH_DIR:-target/bench}/limits
 mkdir -p "$DIR"
 
 deny_sizes=(26300 52600 105200 263000)
-line_sizes=(100000 1000000)
+# the pods series doubles up to 400k, so that growth per doubling shows
+# (a quadratic step once hid between 100k and 1M: docs/performance.md)
+line_sizes=(100000 200000 400000 1000000)
 if [ "$QUICK" -eq 1 ]; then
   deny_sizes=(26300 52600 105200)
-  line_sizes=(100000)
+  line_sizes=(100000 200000)
 fi
 
 for n in "${deny_sizes[@]}"; do

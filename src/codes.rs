@@ -380,6 +380,11 @@ pub const CODES: &[Code] = &[
         summary: "`nplc import`: a namespace with nplc's output that is imported by the construction instead of as its program: the file is not at hand, builds to other policies, is built into other namespaces too, or the namespace mixes it with other policies",
     },
     Code {
+        code: "W0808",
+        severity: Severity::Warning,
+        summary: "`nplc import -o DIR`: a `.npl` file under DIR that the import did not write (a namespace imported before that has no policy now, or a file of the user's), which `nplc build DIR` reads beside the imported programs; no span (it is about a file, not a place in one): `tests/it/import_props.rs`",
+    },
+    Code {
         code: "E0701",
         severity: Severity::Error,
         summary: "unknown role in a node rule's destination, with did-you-mean",

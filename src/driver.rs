@@ -298,6 +298,29 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
 /// [`read_inputs`], with the notes the command line prints beside the
 /// diagnostics.
 pub fn read_inputs_noting(paths: &[PathBuf]) -> Result<Inputs, InputError> {
+    let (files, notes) = find_inputs(paths)?;
+    // read on every core; the first error in path order is the one reported
+    let files = crate::par::map(&files, |f| {
+        let bytes = std::fs::read(f).map_err(|e| {
+            InputError(format!(
+                "cannot read `{}`: {}",
+                f.display(),
+                crate::diag::io_msg(&e)
+            ))
+        })?;
+        Ok(Input {
+            name: display_name(f),
+            text: utf8(f, bytes)?,
+        })
+    })
+    .into_iter()
+    .collect::<Result<Vec<Input>, InputError>>()?;
+    Ok(Inputs { files, notes })
+}
+
+/// The `.npl` files that [`read_inputs`] would read for `paths`, sorted,
+/// one path per file, without reading them; and the walk's notes.
+pub fn find_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Diagnostic>), InputError> {
     let mut w = Walk::default();
     let mut files = Vec::new();
     for p in paths {
@@ -333,26 +356,7 @@ pub fn read_inputs_noting(paths: &[PathBuf]) -> Result<Inputs, InputError> {
     files.retain(|(_, _, id)| seen.insert(id.clone()));
     let mut files: Vec<PathBuf> = files.into_iter().map(|(_, p, _)| p).collect();
     files.sort();
-    // read on every core; the first error in path order is the one reported
-    let files = crate::par::map(&files, |f| {
-        let bytes = std::fs::read(f).map_err(|e| {
-            InputError(format!(
-                "cannot read `{}`: {}",
-                f.display(),
-                crate::diag::io_msg(&e)
-            ))
-        })?;
-        Ok(Input {
-            name: display_name(f),
-            text: utf8(f, bytes)?,
-        })
-    })
-    .into_iter()
-    .collect::<Result<Vec<Input>, InputError>>()?;
-    Ok(Inputs {
-        files,
-        notes: w.notes,
-    })
+    Ok((files, w.notes))
 }
 
 /// The text of a file, or an error that says where its first byte that is

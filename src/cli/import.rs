@@ -1,7 +1,8 @@
 //! `nplc import PATH... (-o DIR | --stdout) [--namespace NS]`: existing
 //! NetworkPolicy YAML to `.npl` programs, one per namespace (the library's
 //! `crate::import`). The result is checked as `nplc check` would check it;
-//! its warnings are printed as the import's summary. On an error in the
+//! its warnings are printed as the import's summary, and with `-o DIR` the
+//! `.npl` files already in DIR that it did not write (W0808). On an error in the
 //! input nothing is written (exit 1); a path that cannot be read, a file
 //! that cannot be written or a closed standard output is exit 2.
 
@@ -113,9 +114,13 @@ fn write_out(a: &Args, files: &[crate::driver::Input], count: usize) -> i32 {
                 ),
             );
         }
+        // found before writing, reported once all is written
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        let others = import::others_in(dir, &names);
         if let Err(e) = write_all_or_nothing(dir, files) {
             return super::fail_io(fmt, e);
         }
+        report(fmt, &crate::source::SourceMap::default(), &others);
         if fmt == ErrorFormat::Human {
             eprintln!(
                 "imported {} NetworkPolicies into {} programs in {}",

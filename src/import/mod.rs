@@ -897,6 +897,38 @@ fn parse_cidr(t: &str) -> Option<IpNet> {
 /// recursively for `*.yaml`, `*.yml` and `*.json` (hidden entries skipped,
 /// files in name order), or `-` for standard input. The message of an
 /// error names the path.
+/// W0808: the `.npl` files under `dir` (found as `nplc build DIR` finds
+/// them) other than the programs an import writes there (`names`, each
+/// `DIR/<name>`): a namespace imported before that has no policy now, or
+/// a file of the user's; `nplc build DIR` reads them beside the imported
+/// programs. Nothing when `dir` does not exist or holds no `.npl` file.
+pub fn others_in(dir: &std::path::Path, names: &[&str]) -> Vec<Diagnostic> {
+    let Ok((found, _)) = crate::driver::find_inputs(&[dir.to_path_buf()]) else {
+        return Vec::new();
+    };
+    found
+        .into_iter()
+        .filter(|p| {
+            !(p.parent() == Some(dir)
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| names.contains(&n)))
+        })
+        .map(|p| {
+            Diagnostic::warning(
+                "W0808",
+                format!(
+                    "`{}` is in `{}` but this import did not write it: `nplc build {}` reads it too",
+                    p.display(),
+                    dir.display(),
+                    dir.display()
+                ),
+            )
+            .with_help("remove it if it is the program of a namespace that has no NetworkPolicy any more; import into an empty directory to start afresh")
+        })
+        .collect()
+}
+
 pub fn read_paths(paths: &[std::path::PathBuf]) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for p in paths {

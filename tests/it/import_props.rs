@@ -588,3 +588,54 @@ fn output_files_are_written_all_or_nothing() {
     assert!(dir.join("out/a.npl").is_file() && dir.join("out/b.npl").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// W0808: `-o DIR` names each `.npl` file under DIR that it did not write
+/// (here the program of a namespace imported before, and a file in a
+/// subdirectory), which `nplc build DIR` would read too; the programs it
+/// writes, there before or not, are not named; exit 0.
+#[test]
+fn files_the_import_did_not_write_are_named() {
+    let dir = std::env::temp_dir().join(format!("nplc-it-import-others-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("out/team")).unwrap();
+    std::fs::write(
+        dir.join("out/gone.npl"),
+        "namespace gone {\n  default deny\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("out/team/extra.npl"), "# a file of the user's\n").unwrap();
+    std::fs::write(dir.join("out/notes.txt"), "not a program\n").unwrap();
+    let yaml = ["a", "b"]
+        .iter()
+        .map(|ns| format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    std::fs::write(dir.join("p.yaml"), yaml).unwrap();
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
+            .current_dir(&dir)
+            .args(["import", "p.yaml", "-o", "out"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        err
+    };
+    // twice: the second time `a.npl` and `b.npl` are there, written by it
+    for _ in 0..2 {
+        let err = run();
+        let named: Vec<&str> = err.lines().filter(|l| l.contains("W0808")).collect();
+        assert_eq!(named.len(), 2, "{err}");
+        assert!(
+            err.contains("warning[W0808]: `out/gone.npl` is in `out` but this import did not write it: `nplc build out` reads it too"),
+            "{err}"
+        );
+        assert!(err.contains("`out/team/extra.npl` is in `out`"), "{err}");
+        assert!(
+            !err.contains("out/a.npl") && !err.contains("notes.txt"),
+            "{err}"
+        );
+        assert!(dir.join("out/a.npl").is_file() && dir.join("out/b.npl").is_file());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -543,6 +543,25 @@ fn a_closed_standard_output_is_exit_2() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `DIR/p.yaml`: one NetworkPolicy in each of the namespaces `a` and `b`.
+fn write_two_namespaces(dir: &std::path::Path) {
+    let yaml = ["a", "b"]
+        .iter()
+        .map(|ns| format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    std::fs::write(dir.join("p.yaml"), yaml).unwrap();
+}
+
+/// `nplc import p.yaml -o out`, run in `dir`.
+fn import_into_out(dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
+        .current_dir(dir)
+        .args(["import", "p.yaml", "-o", "out"])
+        .output()
+        .unwrap()
+}
+
 /// `-o DIR` writes every program or none: a target that cannot be replaced
 /// (here a directory where `b.npl` should go) stops the import before any
 /// file is written, and no temporary file is left behind.
@@ -551,19 +570,8 @@ fn output_files_are_written_all_or_nothing() {
     let dir = std::env::temp_dir().join(format!("nplc-it-import-aon-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("out/b.npl")).unwrap();
-    let yaml = ["a", "b"]
-        .iter()
-        .map(|ns| format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"))
-        .collect::<Vec<_>>()
-        .join("---\n");
-    std::fs::write(dir.join("p.yaml"), yaml).unwrap();
-    let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
-            .current_dir(&dir)
-            .args(["import", "p.yaml", "-o", "out"])
-            .output()
-            .unwrap()
-    };
+    write_two_namespaces(&dir);
+    let run = || import_into_out(&dir);
     let out = run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -605,18 +613,9 @@ fn files_the_import_did_not_write_are_named() {
     .unwrap();
     std::fs::write(dir.join("out/team/extra.npl"), "# a file of the user's\n").unwrap();
     std::fs::write(dir.join("out/notes.txt"), "not a program\n").unwrap();
-    let yaml = ["a", "b"]
-        .iter()
-        .map(|ns| format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: {ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"))
-        .collect::<Vec<_>>()
-        .join("---\n");
-    std::fs::write(dir.join("p.yaml"), yaml).unwrap();
+    write_two_namespaces(&dir);
     let run = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nplc"))
-            .current_dir(&dir)
-            .args(["import", "p.yaml", "-o", "out"])
-            .output()
-            .unwrap();
+        let out = import_into_out(&dir);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(0), "{err}");
         err

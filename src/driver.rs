@@ -301,13 +301,7 @@ pub fn read_inputs_noting(paths: &[PathBuf]) -> Result<Inputs, InputError> {
     let (files, notes) = find_inputs(paths)?;
     // read on every core; the first error in path order is the one reported
     let files = crate::par::map(&files, |f| {
-        let bytes = std::fs::read(f).map_err(|e| {
-            InputError(format!(
-                "cannot read `{}`: {}",
-                f.display(),
-                crate::diag::io_msg(&e)
-            ))
-        })?;
+        let bytes = std::fs::read(f).map_err(|e| cannot_read(f, &e))?;
         Ok(Input {
             name: display_name(f),
             text: utf8(f, bytes)?,
@@ -324,13 +318,7 @@ pub fn find_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Diagnostic>),
     let mut w = Walk::default();
     let mut files = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| {
-            InputError(format!(
-                "cannot read `{}`: {}",
-                p.display(),
-                crate::diag::io_msg(&e)
-            ))
-        })?;
+        let meta = std::fs::metadata(p).map_err(|e| cannot_read(p, &e))?;
         if meta.is_dir() {
             let id = identity(p, &meta);
             if w.entered.contains(&id) {
@@ -357,6 +345,15 @@ pub fn find_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Diagnostic>),
     let mut files: Vec<PathBuf> = files.into_iter().map(|(_, p, _)| p).collect();
     files.sort();
     Ok((files, w.notes))
+}
+
+/// Why a file or directory could not be read (exit code 2).
+fn cannot_read(p: &Path, e: &std::io::Error) -> InputError {
+    InputError(format!(
+        "cannot read `{}`: {}",
+        p.display(),
+        crate::diag::io_msg(e)
+    ))
 }
 
 /// The text of a file, or an error that says where its first byte that is
@@ -446,22 +443,10 @@ impl Walk {
             // reached before through another link: its files are read already
             return Ok(());
         }
-        let rd = std::fs::read_dir(dir).map_err(|e| {
-            InputError(format!(
-                "cannot read `{}`: {}",
-                dir.display(),
-                crate::diag::io_msg(&e)
-            ))
-        })?;
+        let rd = std::fs::read_dir(dir).map_err(|e| cannot_read(dir, &e))?;
         let mut entries: Vec<(bool, PathBuf)> = Vec::new();
         for e in rd {
-            let e = e.map_err(|e| {
-                InputError(format!(
-                    "cannot read `{}`: {}",
-                    dir.display(),
-                    crate::diag::io_msg(&e)
-                ))
-            })?;
+            let e = e.map_err(|e| cannot_read(dir, &e))?;
             let link = e.file_type().map(|t| t.is_symlink()).unwrap_or(false);
             entries.push((linked || link, e.path()));
         }
